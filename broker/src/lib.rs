@@ -1,0 +1,14 @@
+//! Sluice's broker: a single node that speaks the Kafka wire protocol and keeps its log on disk.
+//!
+//! Start one with [`run`] on an already-bound listener; tests bind port 0.
+
+pub mod config;
+mod handlers;
+pub mod log;
+pub mod partition;
+mod protocol;
+pub mod server;
+pub mod topics;
+
+pub use config::{BrokerConfig, ConfigError};
+pub use server::{run, Broker, BrokerError};

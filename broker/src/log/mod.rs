@@ -1,0 +1,11 @@
+//! The on-disk log: segments of RecordBatch v2 bytes, sparse indexes, recovery and retention.
+
+pub mod batch;
+pub mod index;
+pub mod partition;
+pub mod segment;
+
+#[cfg(test)]
+mod model_tests;
+
+pub use partition::{LogPolicy, OpenReport, OutOfRange, PartitionLog, ReadError, ReadStart};

@@ -1,0 +1,213 @@
+//! Model-based test of the partition log: random appends, rolls, retention, reopens (clean and
+//! after a crash) and torn tails, checked against a plain in-memory list of records.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
+use proptest::prelude::*;
+
+use super::batch::test_support::batch;
+use super::batch::BatchHeader;
+use super::{LogPolicy, PartitionLog};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append { records: i32, value_len: usize },
+    Roll,
+    Retain { bytes: i64 },
+    Reopen { clean: bool },
+    /// A crash in the middle of writing a batch: its start reaches the disk, its end does not.
+    TornAppend { records: i32, keep: usize },
+    /// A crash after garbage reached the end of the file.
+    Garbage { len: usize },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (1..20i32, 0..300usize).prop_map(|(records, value_len)| Op::Append { records, value_len }),
+        1 => Just(Op::Roll),
+        1 => (0..4000i64).prop_map(|bytes| Op::Retain { bytes }),
+        1 => any::<bool>().prop_map(|clean| Op::Reopen { clean }),
+        1 => (1..10i32, 1..200usize).prop_map(|(records, keep)| Op::TornAppend { records, keep }),
+        1 => (1..100usize).prop_map(|len| Op::Garbage { len }),
+    ]
+}
+
+/// Every record in the log, read the way a consumer would: fetch from the start, decode, repeat.
+fn read_all(log: &PartitionLog) -> Vec<(i64, Bytes)> {
+    let mut out = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let bytes = log.read_start(offset).expect("in range").read(1000).expect("read");
+        assert!(!bytes.is_empty(), "no progress at offset {offset}");
+        let mut buf = bytes;
+        while !buf.is_empty() {
+            let set = RecordBatchDecoder::decode(&mut buf).expect("decodes");
+            for r in set.records {
+                if r.offset >= offset {
+                    out.push((r.offset, r.value.unwrap_or_default()));
+                }
+            }
+        }
+        offset = out.last().map_or(offset, |(o, _)| o + 1);
+    }
+    out
+}
+
+fn active_log_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut logs: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    logs.pop().expect("a segment")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_log_behaves_like_a_list(ops in proptest::collection::vec(op(), 1..40)) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t-0");
+        let policy = LogPolicy { segment_bytes: 2048, index_interval_bytes: 256, ..LogPolicy::default() };
+        let (mut log, _) = PartitionLog::open(&path, false, &policy).expect("open");
+        let mut model: Vec<(i64, Bytes)> = Vec::new();
+        let mut next = 0i64;
+        for (n, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::Append { records, value_len } => {
+                    let value = vec![b'a' + (n % 26) as u8; value_len];
+                    let b = batch(records, &value, 1000 + n as i64);
+                    let header = BatchHeader::parse(&b).expect("header");
+                    let base = log.append(&header, &b, &policy, 0).expect("append");
+                    prop_assert_eq!(base, next);
+                    for i in 0..records {
+                        model.push((next + i64::from(i), Bytes::from(value.clone())));
+                    }
+                    next += i64::from(records);
+                }
+                Op::Roll => {
+                    if log.log_end_offset() > log.log_start_offset() {
+                        log.roll(0).expect("roll");
+                    }
+                }
+                Op::Retain { bytes } => {
+                    let before = log.log_start_offset();
+                    let retention = LogPolicy { retention_bytes: bytes, retention_ms: -1, ..policy };
+                    log.enforce_retention(&retention, 0).expect("retention");
+                    prop_assert!(log.log_start_offset() >= before);
+                    if log.segment_count() > 1 {
+                        prop_assert!((log.size_bytes() as i64) < bytes + 4096);
+                    }
+                    let start = log.log_start_offset();
+                    model.retain(|(o, _)| *o >= start);
+                }
+                Op::Reopen { clean } => {
+                    if clean {
+                        log.close().expect("close");
+                    }
+                    drop(log);
+                    let (reopened, report) = PartitionLog::open(&path, clean, &policy).expect("reopen");
+                    prop_assert_eq!(report.truncated_bytes, 0);
+                    log = reopened;
+                }
+                Op::TornAppend { records, keep } => {
+                    let b = batch(records, b"torn", 5);
+                    let keep = keep.min(b.len() - 1);
+                    drop(log);
+                    let mut file = OpenOptions::new().append(true).open(active_log_file(&path)).expect("open file");
+                    file.write_all(&b[..keep]).expect("write");
+                    drop(file);
+                    let (reopened, report) = PartitionLog::open(&path, false, &policy).expect("recover");
+                    prop_assert_eq!(report.truncated_bytes, keep as u64);
+                    log = reopened;
+                }
+                Op::Garbage { len } => {
+                    drop(log);
+                    let mut file = OpenOptions::new().append(true).open(active_log_file(&path)).expect("open file");
+                    file.write_all(&vec![0xA5; len]).expect("write");
+                    drop(file);
+                    let (reopened, report) = PartitionLog::open(&path, false, &policy).expect("recover");
+                    prop_assert_eq!(report.truncated_bytes, len as u64);
+                    log = reopened;
+                }
+            }
+            prop_assert_eq!(log.log_end_offset(), next);
+            let start = log.log_start_offset();
+            prop_assert!(model.first().is_none_or(|(o, _)| *o >= start));
+            prop_assert_eq!(read_all(&log), model.clone());
+        }
+    }
+}
+
+#[test]
+fn a_corrupt_byte_in_the_last_batch_cuts_it_off_after_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = LogPolicy::default();
+    let (mut log, _) = PartitionLog::open(dir.path(), false, &policy).expect("open");
+    for i in 0..3 {
+        let b = batch(2, b"value", i);
+        log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0).expect("append");
+    }
+    drop(log);
+    let file = active_log_file(dir.path());
+    let mut bytes = std::fs::read(&file).expect("read");
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0xFF;
+    std::fs::write(&file, &bytes).expect("write");
+    let (log, report) = PartitionLog::open(dir.path(), false, &policy).expect("recover");
+    assert!(report.truncated_bytes > 0);
+    assert_eq!(log.log_end_offset(), 4);
+    assert_eq!(read_all(&log).len(), 4);
+}
+
+#[test]
+fn reads_outside_the_log_are_out_of_range() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = LogPolicy::default();
+    let (mut log, _) = PartitionLog::open(dir.path(), false, &policy).expect("open");
+    let b = batch(5, b"v", 1);
+    log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0).expect("append");
+    assert!(log.read_start(6).is_err());
+    assert!(log.read_start(-1).is_err());
+    assert!(log.read_start(5).expect("end").read(100).expect("read").is_empty());
+    // An offset inside a batch returns the whole batch.
+    let bytes = log.read_start(3).expect("in range").read(1).expect("read");
+    assert_eq!(bytes.len(), b.len());
+}
+
+#[test]
+fn timestamps_find_the_first_record_at_or_after() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = LogPolicy { segment_bytes: 300, index_interval_bytes: 100, ..LogPolicy::default() };
+    let (mut log, _) = PartitionLog::open(dir.path(), false, &policy).expect("open");
+    for ts in [100, 200, 300, 400, 500, 600] {
+        let b = batch(2, b"0123456789", ts);
+        log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0).expect("append");
+    }
+    assert!(log.segment_count() > 1);
+    assert_eq!(log.offset_for_timestamp(50).expect("lookup"), Some((0, 100)));
+    assert_eq!(log.offset_for_timestamp(300).expect("lookup"), Some((4, 300)));
+    assert_eq!(log.offset_for_timestamp(301).expect("lookup"), Some((6, 400)));
+    assert_eq!(log.offset_for_timestamp(601).expect("lookup"), None);
+    assert_eq!(log.max_timestamp_offset().expect("lookup"), Some((10, 600)));
+}
+
+#[test]
+fn time_retention_deletes_expired_segments_and_rolls_an_expired_active_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = LogPolicy { segment_bytes: 200, retention_ms: 1000, ..LogPolicy::default() };
+    let (mut log, _) = PartitionLog::open(dir.path(), false, &policy).expect("open");
+    for ts in [1000, 1000, 5000, 5000] {
+        let b = batch(1, &[b'x'; 100], ts);
+        log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0).expect("append");
+    }
+    assert_eq!(log.enforce_retention(&policy, 5500).expect("retention"), 2);
+    assert_eq!(log.log_start_offset(), 2);
+    assert_eq!(log.enforce_retention(&policy, 100_000).expect("retention"), 2);
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (4, 4));
+}

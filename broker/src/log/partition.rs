@@ -1,0 +1,343 @@
+//! The log of one partition: an ordered run of segments, the last of which takes appends.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::batch::{self, BatchHeader};
+use super::segment::{self, Segment};
+
+/// The topic settings the log acts on, resolved from topic and broker configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPolicy {
+    pub segment_bytes: u64,
+    pub segment_ms: i64,
+    pub index_interval_bytes: u64,
+    /// -1 keeps data forever.
+    pub retention_ms: i64,
+    /// -1 means no size limit.
+    pub retention_bytes: i64,
+    /// `cleanup.policy` includes `delete`.
+    pub delete_old_segments: bool,
+}
+
+impl Default for LogPolicy {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 3600 * 1000,
+            index_interval_bytes: 4096,
+            retention_ms: 7 * 24 * 3600 * 1000,
+            retention_bytes: -1,
+            delete_old_segments: true,
+        }
+    }
+}
+
+/// Where a read starts, captured under the partition lock and carried out without it. The bytes
+/// below `end` never change, so the read needs no lock.
+#[derive(Debug, Clone)]
+pub struct ReadStart {
+    file: Arc<File>,
+    scan_from: u64,
+    end: u64,
+    fetch_offset: i64,
+}
+
+/// The requested offset is outside `[log_start, log_end]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("offset {offset} is outside the log's range [{log_start}, {log_end}]")]
+pub struct OutOfRange {
+    pub offset: i64,
+    pub log_start: i64,
+    pub log_end: i64,
+}
+
+#[derive(Debug)]
+pub struct PartitionLog {
+    dir: PathBuf,
+    /// Never empty; the last segment is the active one.
+    segments: Vec<Segment>,
+}
+
+/// What opening a log found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    pub truncated_bytes: u64,
+}
+
+impl PartitionLog {
+    /// Opens (or creates) the log in `dir`. After an unclean shutdown the active segment is read
+    /// through with CRC checks and a torn tail is cut off; sealed segments are trusted.
+    pub fn open(dir: &Path, clean_shutdown: bool, policy: &LogPolicy) -> io::Result<(Self, OpenReport)> {
+        fs::create_dir_all(dir)?;
+        let mut bases = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let name = entry?.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with(".tmp") {
+                fs::remove_file(dir.join(name))?;
+            } else if let Some(base) = name.strip_suffix(".log").and_then(|b| b.parse::<i64>().ok()) {
+                bases.push(base);
+            }
+        }
+        bases.sort_unstable();
+        let mut report = OpenReport::default();
+        let mut segments = Vec::with_capacity(bases.len().max(1));
+        for (i, &base) in bases.iter().enumerate() {
+            let segment = match bases.get(i + 1) {
+                Some(&next) => Segment::open_sealed(dir, base, next)?,
+                None => {
+                    let clean = if clean_shutdown {
+                        Segment::open_active_clean(dir, base)
+                            .map_err(|e| tracing::warn!(dir = %dir.display(), error = %e, "clean reopen failed, recovering"))
+                            .ok()
+                    } else {
+                        None
+                    };
+                    match clean {
+                        Some(segment) => segment,
+                        None => {
+                            let (segment, recovered) =
+                                Segment::recover(dir, base, true, policy.index_interval_bytes)?;
+                            report.truncated_bytes = recovered.truncated_bytes;
+                            segment
+                        }
+                    }
+                }
+            };
+            segments.push(segment);
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(dir, 0, segment::now_ms())?);
+            sync_dir(dir)?;
+        }
+        Ok((Self { dir: dir.to_path_buf(), segments }, report))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.segments[0].base_offset
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.size).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    fn active(&self) -> &Segment {
+        &self.segments[self.segments.len() - 1]
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        let last = self.segments.len() - 1;
+        &mut self.segments[last]
+    }
+
+    /// Appends one validated batch, assigning it the next offsets. Returns its base offset.
+    pub fn append(
+        &mut self,
+        header: &BatchHeader,
+        batch: &[u8],
+        policy: &LogPolicy,
+        now_ms: i64,
+    ) -> io::Result<i64> {
+        let base_offset = self.log_end_offset();
+        let next = base_offset + i64::from(header.last_offset_delta) + 1;
+        let active = self.active();
+        let full = active.size + batch.len() as u64 > policy.segment_bytes;
+        let old = now_ms - active.roll_base_ms >= policy.segment_ms;
+        if active.size > 0 && (full || old || !active.can_hold_offset(next)) {
+            self.roll(now_ms)?;
+        }
+        let prefix = batch::stored_prefix(base_offset, batch);
+        let stored = BatchHeader {
+            base_offset,
+            ..*header
+        };
+        let interval = policy.index_interval_bytes;
+        self.active_mut()
+            .append(&prefix, &batch[batch::PREFIX_LEN..], &stored, interval)?;
+        Ok(base_offset)
+    }
+
+    /// Seals the active segment and starts a new one at the log end.
+    pub fn roll(&mut self, now_ms: i64) -> io::Result<()> {
+        let next = self.log_end_offset();
+        self.active_mut().seal()?;
+        self.segments.push(Segment::create(&self.dir, next, now_ms)?);
+        sync_dir(&self.dir)
+    }
+
+    /// Finds where a read of `offset` starts. Reading at the log end yields nothing.
+    pub fn read_start(&self, offset: i64) -> Result<ReadStart, ReadError> {
+        let (log_start, log_end) = (self.log_start_offset(), self.log_end_offset());
+        if offset < log_start || offset > log_end {
+            return Err(ReadError::OutOfRange(OutOfRange {
+                offset,
+                log_start,
+                log_end,
+            }));
+        }
+        let i = self.segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
+        let segment = self.segments[i..]
+            .iter()
+            .find(|s| s.next_offset > offset)
+            .unwrap_or_else(|| self.active());
+        Ok(ReadStart {
+            file: segment.file(),
+            scan_from: segment.index_position(offset)?,
+            end: segment.size,
+            fetch_offset: offset,
+        })
+    }
+
+    /// The first record whose timestamp is at least `ts`: `(offset, timestamp)`.
+    pub fn offset_for_timestamp(&self, ts: i64) -> io::Result<Option<(i64, i64)>> {
+        let Some(segment) = self.segments.iter().find(|s| s.max_timestamp >= ts) else {
+            return Ok(None);
+        };
+        let start = segment.timestamp_start(ts)?;
+        let mut pos = segment.index_position(start)?;
+        while pos < segment.size {
+            let header = segment.header_at(pos)?;
+            let len = header.total_len() as u64;
+            if header.max_timestamp >= ts && !header.is_control() {
+                if header.is_log_append_time() {
+                    return Ok(Some((header.base_offset, header.max_timestamp)));
+                }
+                let mut buf = vec![0u8; len as usize];
+                std::os::unix::fs::FileExt::read_exact_at(&*segment.file(), &mut buf, pos)?;
+                if let Some(found) = first_record_at_or_after(buf, ts)? {
+                    return Ok(Some(found));
+                }
+            }
+            pos += len;
+        }
+        Ok(None)
+    }
+
+    /// The record with the largest timestamp (ListOffsets MAX_TIMESTAMP).
+    pub fn max_timestamp_offset(&self) -> io::Result<Option<(i64, i64)>> {
+        let max = self.segments.iter().map(|s| s.max_timestamp).max().unwrap_or(-1);
+        if max < 0 {
+            return Ok(None);
+        }
+        self.offset_for_timestamp(max)
+    }
+
+    /// Deletes whole segments past `retention.ms` or beyond `retention.bytes`. The active segment
+    /// is rolled first when it has expired entirely. Returns how many segments went.
+    pub fn enforce_retention(&mut self, policy: &LogPolicy, now_ms: i64) -> io::Result<usize> {
+        if !policy.delete_old_segments {
+            return Ok(0);
+        }
+        let expired = |s: &Segment| {
+            policy.retention_ms >= 0 && s.size > 0 && s.max_timestamp >= 0 && s.max_timestamp < now_ms - policy.retention_ms
+        };
+        if expired(self.active()) {
+            self.roll(now_ms)?;
+        }
+        let mut deleted = 0;
+        let mut total = self.size_bytes() as i64;
+        while self.segments.len() > 1 {
+            let first = &self.segments[0];
+            let over_size = policy.retention_bytes >= 0 && total - first.size as i64 >= policy.retention_bytes;
+            if !(expired(first) || over_size) {
+                break;
+            }
+            let segment = self.segments.remove(0);
+            total -= segment.size as i64;
+            tracing::info!(segment = %segment.path().display(), "retention deleted segment");
+            segment.delete()?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    /// A handle to fsync and the offset the fsync will make durable.
+    pub fn sync_target(&self) -> (Arc<File>, i64) {
+        (self.active().file(), self.log_end_offset())
+    }
+
+    /// Writes the active segment's indexes and flushes its data, for a clean shutdown.
+    pub fn close(&mut self) -> io::Result<()> {
+        let active = self.active_mut();
+        active.write_index_files()?;
+        active.file().sync_all()
+    }
+
+    /// Removes the whole partition directory (topic deletion).
+    pub fn delete(self) -> io::Result<()> {
+        drop(self.segments);
+        fs::remove_dir_all(&self.dir)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl ReadStart {
+    /// Reads whole batches from the one containing the fetch offset, up to `max_bytes`. The first
+    /// batch is always returned whole, however large, so a consumer can always make progress.
+    pub fn read(&self, max_bytes: usize) -> io::Result<Bytes> {
+        let mut pos = self.scan_from;
+        let first = loop {
+            if pos >= self.end {
+                return Ok(Bytes::new());
+            }
+            let header = segment::header_at(&self.file, pos)?;
+            if header.last_offset() >= self.fetch_offset {
+                break header;
+            }
+            pos += header.total_len() as u64;
+        };
+        let want = (max_bytes.max(first.total_len()) as u64).min(self.end - pos) as usize;
+        let mut buf = vec![0u8; want];
+        std::os::unix::fs::FileExt::read_exact_at(&*self.file, &mut buf, pos)?;
+        let mut whole = 0;
+        while whole + batch::HEADER_LEN <= buf.len() {
+            let Ok(header) = BatchHeader::parse(&buf[whole..]) else { break };
+            if whole + header.total_len() > buf.len() {
+                break;
+            }
+            whole += header.total_len();
+        }
+        buf.truncate(whole);
+        Ok(Bytes::from(buf))
+    }
+}
+
+/// Decodes one stored batch (decompressing if needed) to find the first record at or after `ts`.
+fn first_record_at_or_after(batch: Vec<u8>, ts: i64) -> io::Result<Option<(i64, i64)>> {
+    let mut bytes = Bytes::from(batch);
+    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    Ok(set
+        .records
+        .iter()
+        .find(|r| r.timestamp >= ts)
+        .map(|r| (r.offset, r.timestamp)))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}

@@ -1,0 +1,90 @@
+//! One client connection. Requests are handled in arrival order (so appends keep their order)
+//! but their replies may complete later (acks=all waits, fetch long-polls); responses are still
+//! written in request order, as the protocol requires.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::dispatch::{self, Reply};
+use super::frame::{self, FrameError};
+use crate::server::Broker;
+
+/// Requests a connection may have in flight before the broker stops reading from it.
+const MAX_IN_FLIGHT: usize = 64;
+
+enum Pending {
+    Ready(Option<Bytes>),
+    Later(JoinHandle<Option<Bytes>>),
+}
+
+pub async fn serve_connection(stream: TcpStream, broker: Arc<Broker>, shutdown: CancellationToken) {
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let _ = stream.set_nodelay(true);
+    let (mut reader, writer) = stream.into_split();
+    let (tx, rx) = mpsc::channel::<Pending>(MAX_IN_FLIGHT);
+    let writer_task = tokio::spawn(write_responses(BufWriter::with_capacity(256 * 1024, writer), rx));
+    let max = broker.config.socket_request_max_bytes;
+    let mut buf = BytesMut::new();
+    loop {
+        let frame = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            frame = frame::read_frame(&mut reader, &mut buf, max) => frame,
+        };
+        let frame = match frame {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(FrameError::Io(e)) => {
+                tracing::debug!(%peer, error = %e, "connection read failed");
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "closing connection");
+                break;
+            }
+        };
+        let pending = match dispatch::dispatch(&broker, frame) {
+            Ok(Reply::Now(bytes)) => Pending::Ready(bytes),
+            Ok(Reply::Later(future)) => Pending::Later(tokio::spawn(future)),
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "closing connection after a bad request");
+                break;
+            }
+        };
+        if tx.send(pending).await.is_err() {
+            break; // the writer hit an error and is gone
+        }
+    }
+    drop(tx);
+    let _ = writer_task.await;
+}
+
+async fn write_responses(mut writer: BufWriter<tokio::net::tcp::OwnedWriteHalf>, mut rx: mpsc::Receiver<Pending>) {
+    while let Some(pending) = rx.recv().await {
+        let bytes = match pending {
+            Pending::Ready(bytes) => bytes,
+            Pending::Later(handle) => match handle.await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::error!(error = %e, "request handler failed; closing connection");
+                    return;
+                }
+            },
+        };
+        if let Some(bytes) = bytes {
+            if writer.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+        if rx.is_empty() && writer.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = writer.flush().await;
+    let _ = writer.shutdown().await;
+}

@@ -1,0 +1,142 @@
+//! Decodes a request frame, routes it by ApiKey to its handler, and encodes the reply.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use crate::handlers::{self, api_versions};
+use crate::server::Broker;
+
+pub type BoxReply = Pin<Box<dyn Future<Output = Option<Bytes>> + Send + 'static>>;
+
+/// A handler's reply: encoded now, or later (after an fsync or a long poll). `None` means the
+/// request gets no response (acks=0).
+pub enum Reply {
+    Now(Option<Bytes>),
+    Later(BoxReply),
+}
+
+/// A request that cannot be answered; the connection is closed, as Kafka does.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("frame of {0} bytes is too short for a request header")]
+    Short(usize),
+    #[error("unknown API key {0}")]
+    UnknownApi(i16),
+    #[error("{api:?} v{version} is not supported")]
+    Unsupported { api: ApiKey, version: i16 },
+    #[error("malformed {api:?} v{version} request: {reason}")]
+    Malformed { api: ApiKey, version: i16, reason: String },
+}
+
+/// What a handler needs to know about the request it answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    pub api: ApiKey,
+    pub version: i16,
+    pub correlation_id: i32,
+}
+
+impl Ctx {
+    fn malformed(&self, e: impl std::fmt::Display) -> DispatchError {
+        DispatchError::Malformed {
+            api: self.api,
+            version: self.version,
+            reason: e.to_string(),
+        }
+    }
+
+    /// Encodes `response` behind its length prefix and response header.
+    pub fn encode<R: Encodable>(&self, response: &R) -> Option<Bytes> {
+        let mut header = ResponseHeader::default();
+        header.correlation_id = self.correlation_id;
+        let header_version = self.api.response_header_version(self.version);
+        let mut out = BytesMut::with_capacity(256);
+        out.put_i32(0);
+        let encoded = header
+            .encode(&mut out, header_version)
+            .and_then(|()| response.encode(&mut out, self.version));
+        if let Err(e) = encoded {
+            tracing::error!(api = ?self.api, version = self.version, error = %e, "could not encode response");
+            return None;
+        }
+        let size = (out.len() - 4) as i32;
+        out[..4].copy_from_slice(&size.to_be_bytes());
+        Some(out.freeze())
+    }
+}
+
+macro_rules! answer_now {
+    ($broker:expr, $ctx:expr, $body:expr, $req:ty, $handler:path) => {{
+        let req = <$req>::decode(&mut $body, $ctx.version).map_err(|e| $ctx.malformed(e))?;
+        Reply::Now($ctx.encode(&$handler($broker, req, $ctx.version)))
+    }};
+}
+
+pub fn dispatch(broker: &Arc<Broker>, frame: Bytes) -> Result<Reply, DispatchError> {
+    if frame.len() < 8 {
+        return Err(DispatchError::Short(frame.len()));
+    }
+    let key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let api = ApiKey::try_from(key).map_err(|_| DispatchError::UnknownApi(key))?;
+    let ctx = Ctx {
+        api,
+        version,
+        correlation_id,
+    };
+    if api == ApiKey::ApiVersions && !api_versions::supports(api, version) {
+        // KIP-511: answer a newer ApiVersions in the v0 format so the client can retry lower.
+        let v0 = Ctx { version: 0, ..ctx };
+        return Ok(Reply::Now(v0.encode(&api_versions::unsupported_version())));
+    }
+    if !api_versions::supports(api, version) {
+        return Err(DispatchError::Unsupported { api, version });
+    }
+    let mut body = frame;
+    RequestHeader::decode(&mut body, api.request_header_version(version)).map_err(|e| ctx.malformed(e))?;
+    let reply = match api {
+        ApiKey::ApiVersions => answer_now!(broker, ctx, body, ApiVersionsRequest, handlers::api_versions::handle),
+        ApiKey::Metadata => answer_now!(broker, ctx, body, MetadataRequest, handlers::metadata::handle),
+        ApiKey::ListOffsets => answer_now!(broker, ctx, body, ListOffsetsRequest, handlers::list_offsets::handle),
+        ApiKey::CreateTopics => answer_now!(broker, ctx, body, CreateTopicsRequest, handlers::create_topics::handle),
+        ApiKey::DeleteTopics => answer_now!(broker, ctx, body, DeleteTopicsRequest, handlers::delete_topics::handle),
+        ApiKey::CreatePartitions => {
+            answer_now!(broker, ctx, body, CreatePartitionsRequest, handlers::create_partitions::handle)
+        }
+        ApiKey::DescribeConfigs => answer_now!(broker, ctx, body, DescribeConfigsRequest, handlers::configs::describe),
+        ApiKey::IncrementalAlterConfigs => answer_now!(
+            broker,
+            ctx,
+            body,
+            IncrementalAlterConfigsRequest,
+            handlers::configs::incremental_alter
+        ),
+        ApiKey::AlterConfigs => answer_now!(broker, ctx, body, AlterConfigsRequest, handlers::configs::alter),
+        ApiKey::DescribeCluster => {
+            answer_now!(broker, ctx, body, DescribeClusterRequest, handlers::describe_cluster::handle)
+        }
+        ApiKey::InitProducerId => {
+            answer_now!(broker, ctx, body, InitProducerIdRequest, handlers::init_producer_id::handle)
+        }
+        ApiKey::Produce => {
+            let req = ProduceRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
+            handlers::produce::handle(broker, req, ctx)
+        }
+        ApiKey::Fetch => {
+            let req = FetchRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
+            let broker = Arc::clone(broker);
+            Reply::Later(Box::pin(async move {
+                let response = handlers::fetch::handle(&broker, req, version).await;
+                ctx.encode(&response)
+            }))
+        }
+        _ => return Err(DispatchError::Unsupported { api, version }),
+    };
+    Ok(reply)
+}

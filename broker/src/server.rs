@@ -1,0 +1,239 @@
+//! The broker: its state, its accept loop, its background tasks, and clean shutdown.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::BrokerConfig;
+use crate::log::segment::now_ms;
+use crate::partition::run_flusher;
+use crate::protocol::connection::serve_connection;
+use crate::topics::{TopicError, Topics};
+
+const CLEAN_SHUTDOWN_MARKER: &str = ".sluice-clean-shutdown";
+const LOCK_FILE: &str = ".lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("log directory {dir}: {source}")]
+    LogDir { dir: PathBuf, source: io::Error },
+    #[error("log directory {0} is in use by another broker")]
+    Locked(PathBuf),
+    #[error(transparent)]
+    Topics(#[from] TopicError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+#[derive(Debug)]
+pub struct Broker {
+    pub config: Arc<BrokerConfig>,
+    pub topics: Topics,
+    pub cluster_id: String,
+    /// Next producer id InitProducerId hands out.
+    pub next_producer_id: AtomicI64,
+    _lock: fs::File,
+}
+
+impl Broker {
+    /// Opens the log directory: takes its lock, reads `meta.properties`, and recovers every
+    /// partition (fully after a crash, cheaply after a clean shutdown). Also starts the flusher,
+    /// so it must run inside a Tokio runtime.
+    pub fn open(config: BrokerConfig) -> Result<Arc<Self>, BrokerError> {
+        let dir = config.log_dir.clone();
+        let dir_err = |source| BrokerError::LogDir { dir: dir.clone(), source };
+        fs::create_dir_all(&dir).map_err(dir_err)?;
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))
+            .map_err(dir_err)?;
+        if lock.try_lock().is_err() {
+            return Err(BrokerError::Locked(dir));
+        }
+        let cluster_id = read_or_create_meta(&dir, config.node_id).map_err(dir_err)?;
+        let marker = dir.join(CLEAN_SHUTDOWN_MARKER);
+        let clean = marker.exists();
+        let started = std::time::Instant::now();
+        let (flush_tx, flush_rx) = mpsc::unbounded_channel();
+        tokio::spawn(run_flusher(flush_rx));
+        let topics = Topics::open(Arc::new(config.clone()), clean, flush_tx)?;
+        if clean {
+            // From here on a crash must trigger full recovery again.
+            fs::remove_file(&marker).map_err(dir_err)?;
+            fs::File::open(&dir)?.sync_all()?;
+        }
+        tracing::info!(
+            log_dir = %dir.display(),
+            topics = topics.list().len(),
+            clean_shutdown = clean,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "log loaded"
+        );
+        Ok(Arc::new(Self {
+            config: Arc::new(config),
+            topics,
+            cluster_id,
+            next_producer_id: AtomicI64::new(now_ms().saturating_mul(1000)),
+            _lock: lock,
+        }))
+    }
+
+    /// Accepts Kafka clients on `listener` until `shutdown`, then drains connections, flushes
+    /// every log and records a clean shutdown.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: CancellationToken) -> Result<(), BrokerError> {
+        tracing::info!(
+            address = %listener.local_addr()?,
+            advertised = %format!("{}:{}", self.config.advertised.host, self.config.advertised.port),
+            "broker listening"
+        );
+        let mut background = self.spawn_background(shutdown.clone());
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        connections.spawn(serve_connection(stream, Arc::clone(&self), shutdown.clone()));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        drop(listener);
+        let drained = tokio::time::timeout(Duration::from_secs(5), async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("some connections did not finish within 5 s; closing them");
+            connections.abort_all();
+        }
+        background.abort_all();
+        self.close()
+    }
+
+    /// Flushes and closes every log and leaves the clean-shutdown marker.
+    pub fn close(&self) -> Result<(), BrokerError> {
+        self.topics.close()?;
+        let marker = self.config.log_dir.join(CLEAN_SHUTDOWN_MARKER);
+        fs::File::create(&marker)?.sync_all()?;
+        fs::File::open(&self.config.log_dir)?.sync_all()?;
+        tracing::info!("broker stopped cleanly");
+        Ok(())
+    }
+
+    fn spawn_background(self: &Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
+        let mut tasks = JoinSet::new();
+        let broker = Arc::clone(self);
+        let every = Duration::from_millis(self.config.retention_check_interval_ms);
+        tasks.spawn(periodically(every, shutdown.clone(), move || broker.enforce_retention()));
+        let broker = Arc::clone(self);
+        let every = Duration::from_millis(self.config.flush_scheduler_interval_ms);
+        tasks.spawn(periodically(every, shutdown, move || broker.flush_aged()));
+        tasks
+    }
+
+    /// Applies each topic's retention policy.
+    pub fn enforce_retention(&self) {
+        let now = now_ms();
+        for topic in self.topics.list() {
+            let policy = topic.settings().policy;
+            for partition in topic.partitions() {
+                if let Err(error) = partition.log().enforce_retention(&policy, now) {
+                    tracing::error!(topic = %topic.name, partition = partition.index, %error, "retention failed");
+                }
+            }
+        }
+    }
+
+    /// Requests an fsync for partitions with data older than their `flush.ms`.
+    fn flush_aged(&self) {
+        for topic in self.topics.list() {
+            let settings = topic.settings();
+            if settings.flush_ms == i64::MAX {
+                continue;
+            }
+            for partition in topic.partitions() {
+                if partition.has_unflushed() {
+                    partition.request_flush(&self.topics.flush_queue);
+                }
+            }
+        }
+    }
+}
+
+async fn periodically(every: Duration, shutdown: CancellationToken, mut job: impl FnMut() + Send) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => job(),
+        }
+    }
+}
+
+/// Reads `cluster.id` from `meta.properties`, writing a new one on first start.
+fn read_or_create_meta(dir: &Path, node_id: i32) -> io::Result<String> {
+    let path = dir.join("meta.properties");
+    if let Ok(text) = fs::read_to_string(&path) {
+        if let Some(id) = text.lines().find_map(|l| l.strip_prefix("cluster.id=")) {
+            return Ok(id.trim().to_string());
+        }
+    }
+    let cluster_id = base64_url(uuid::Uuid::new_v4().as_bytes());
+    let tmp = path.with_extension("properties.tmp");
+    let mut file = fs::File::create(&tmp)?;
+    writeln!(file, "version=1\ncluster.id={cluster_id}\nnode.id={node_id}")?;
+    file.sync_all()?;
+    fs::rename(&tmp, &path)?;
+    Ok(cluster_id)
+}
+
+/// Unpadded URL-safe base64, the form Kafka cluster ids take.
+fn base64_url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Binds nothing itself: runs a broker on an already-bound listener until `shutdown`. If the
+/// advertised port is 0 it becomes the listener's port, so tests can bind port 0.
+pub async fn run(mut config: BrokerConfig, listener: TcpListener, shutdown: CancellationToken) -> Result<(), BrokerError> {
+    if config.advertised.port == 0 {
+        config.advertised.port = listener.local_addr()?.port();
+    }
+    Broker::open(config)?.serve(listener, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64_url;
+
+    #[test]
+    fn cluster_ids_look_like_kafkas() {
+        assert_eq!(base64_url(&[0u8; 16]).len(), 22);
+        assert_eq!(base64_url(b"Man"), "TWFu");
+    }
+}
