@@ -41,10 +41,12 @@ pub fn handle(broker: &Broker, req: CreateTopicsRequest, version: i16) -> Create
             .collect();
         match broker.topics.create(&name, partitions, replication, &configs, req.validate_only) {
             Ok(topic) => {
-                result.topic_id = if req.validate_only { Default::default() } else { topic.id };
-                result.num_partitions = topic.partition_count().max(partitions);
-                result.replication_factor = 1;
+                if version >= 7 && !req.validate_only {
+                    result.topic_id = topic.id;
+                }
                 if version >= 5 {
+                    result.num_partitions = topic.partition_count().max(partitions);
+                    result.replication_factor = 1;
                     let overrides = topic.overrides();
                     result.configs = Some(
                         topic_entries(broker, &overrides)

@@ -7,7 +7,7 @@ use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicN
 use super::str_bytes;
 use crate::server::Broker;
 
-pub fn handle(broker: &Broker, req: DeleteTopicsRequest, _version: i16) -> DeleteTopicsResponse {
+pub fn handle(broker: &Broker, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
     let mut wanted: Vec<(Option<String>, uuid::Uuid)> =
         req.topic_names.iter().map(|n| (Some(n.0.to_string()), uuid::Uuid::nil())).collect();
     wanted.extend(req.topics.iter().map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id)));
@@ -21,10 +21,13 @@ pub fn handle(broker: &Broker, req: DeleteTopicsRequest, _version: i16) -> Delet
             Some(name) => {
                 result.name = Some(TopicName(str_bytes(name.clone())));
                 match broker.topics.delete(&name) {
-                    Ok(topic) => result.topic_id = topic.id,
+                    Ok(topic) if version >= 6 => result.topic_id = topic.id,
+                    Ok(_) => {}
                     Err(e) => {
                         result.error_code = e.code();
-                        result.error_message = Some(str_bytes(e.to_string()));
+                        if version >= 5 {
+                            result.error_message = Some(str_bytes(e.to_string()));
+                        }
                     }
                 }
             }

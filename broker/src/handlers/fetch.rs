@@ -66,7 +66,9 @@ fn read_all(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse
             };
             data.high_watermark = log_end;
             data.last_stable_offset = log_end;
-            data.log_start_offset = log_start;
+            if version >= 5 {
+                data.log_start_offset = log_start;
+            }
             // The response's max_bytes is a soft limit: the first batch always goes out whole.
             let budget = if total >= max_bytes { 0 } else { max_bytes - total };
             let limit = (p.partition_max_bytes.max(0) as usize).min(budget);

@@ -12,7 +12,7 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-pub fn handle(broker: &Broker, req: ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
+pub fn handle(broker: &Broker, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let mut response = ListOffsetsResponse::default();
     for wanted in req.topics {
         let topic = broker.topics.get(wanted.name.0.as_str());
@@ -37,7 +37,9 @@ pub fn handle(broker: &Broker, req: ListOffsetsRequest, _version: i16) -> ListOf
                         Ok(Some((offset, timestamp))) => {
                             result.offset = offset;
                             result.timestamp = timestamp;
-                            result.leader_epoch = 0;
+                            if version >= 4 {
+                                result.leader_epoch = 0;
+                            }
                         }
                         Ok(None) => {}
                         Err(error) => {

@@ -19,8 +19,13 @@ pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataRe
     me.host = str_bytes(config.advertised.host.clone());
     me.port = i32::from(config.advertised.port);
     response.brokers = vec![me];
-    response.cluster_id = Some(str_bytes(broker.cluster_id.clone()));
-    response.controller_id = config.node_id.into();
+    // Fields a version lacks must keep their defaults, or encoding fails.
+    if version >= 2 {
+        response.cluster_id = Some(str_bytes(broker.cluster_id.clone()));
+    }
+    if version >= 1 {
+        response.controller_id = config.node_id.into();
+    }
 
     // v0 asks for every topic with an empty list; later versions with null.
     let all = match &req.topics {
@@ -28,7 +33,7 @@ pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataRe
         Some(list) => list.is_empty() && version == 0,
     };
     if all {
-        response.topics = broker.topics.list().iter().map(|t| describe(broker, t)).collect();
+        response.topics = broker.topics.list().iter().map(|t| describe(broker, t, version)).collect();
         return response;
     }
     let auto_create = req.allow_auto_topic_creation && config.auto_create_topics;
@@ -37,12 +42,12 @@ pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataRe
             Some(name) => {
                 let name = name.0.to_string();
                 match lookup_or_create(broker, &name, auto_create) {
-                    Ok(topic) => describe(broker, &topic),
+                    Ok(topic) => describe(broker, &topic, version),
                     Err(e) => error_topic(Some(name), Uuid::nil(), e.code()),
                 }
             }
             None => match broker.topics.get_by_id(requested.topic_id) {
-                Some(topic) => describe(broker, &topic),
+                Some(topic) => describe(broker, &topic, version),
                 None => error_topic(None, requested.topic_id, ResponseError::UnknownTopicId.code()),
             },
         };
@@ -66,18 +71,22 @@ fn lookup_or_create(broker: &Broker, name: &str, auto_create: bool) -> Result<st
     }
 }
 
-fn describe(broker: &Broker, topic: &Topic) -> MetadataResponseTopic {
+fn describe(broker: &Broker, topic: &Topic, version: i16) -> MetadataResponseTopic {
     let node = broker.config.node_id;
     let mut entry = MetadataResponseTopic::default();
     entry.name = Some(TopicName(str_bytes(topic.name.clone())));
-    entry.topic_id = topic.id;
-    entry.is_internal = topic.is_internal();
+    if version >= 10 {
+        entry.topic_id = topic.id;
+    }
+    entry.is_internal = version >= 1 && topic.is_internal();
     entry.partitions = (0..topic.partition_count())
         .map(|index| {
             let mut p = MetadataResponsePartition::default();
             p.partition_index = index;
             p.leader_id = node.into();
-            p.leader_epoch = 0;
+            if version >= 7 {
+                p.leader_epoch = 0;
+            }
             p.replica_nodes = vec![node.into()];
             p.isr_nodes = vec![node.into()];
             p

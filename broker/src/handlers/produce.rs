@@ -34,7 +34,6 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Reply {
         let topic = broker.topics.get(&name);
         let mut topic_response = TopicProduceResponse::default();
         topic_response.name = topic_data.name;
-        topic_response.topic_id = topic.as_ref().map(|t| t.id).unwrap_or_default();
         for (i, data) in topic_data.partition_data.into_iter().enumerate() {
             let mut result = PartitionProduceResponse::default();
             result.index = data.index;
@@ -55,13 +54,17 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Reply {
             match outcome {
                 Ok(appended) => {
                     result.base_offset = appended.base_offset;
-                    result.log_start_offset = appended.log_start;
+                    if ctx.version >= 5 {
+                        result.log_start_offset = appended.log_start;
+                    }
                     result.log_append_time_ms = appended.log_append_time;
                 }
                 Err((code, message)) => {
                     result.error_code = code;
                     result.base_offset = -1;
-                    result.error_message = message.map(str_bytes);
+                    if ctx.version >= 8 {
+                        result.error_message = message.map(str_bytes);
+                    }
                 }
             }
             topic_response.partition_responses.push(result);
@@ -87,7 +90,9 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Reply {
             };
             let result = &mut response.responses[wait.topic].partition_responses[wait.index];
             result.error_code = error.0.code();
-            result.error_message = Some(str_bytes(error.1));
+            if ctx.version >= 8 {
+                result.error_message = Some(str_bytes(error.1));
+            }
             result.base_offset = -1;
         }
         ctx.encode(&response)

@@ -1,0 +1,176 @@
+//! Helpers shared by the integration tests: brokers in-process and as child processes, and
+//! rdkafka clients pointed at them. Every wait is bounded.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::OwnedMessage;
+use rdkafka::producer::FutureProducer;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A broker running inside the test's runtime on an ephemeral port.
+pub struct TestBroker {
+    pub bootstrap: String,
+    pub dir: PathBuf,
+    shutdown: CancellationToken,
+    handle: JoinHandle<Result<(), sluice_broker::BrokerError>>,
+}
+
+impl TestBroker {
+    pub async fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[]).await
+    }
+
+    pub async fn start_with(dir: &Path, extra: &[(&str, &str)]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let mut props: BTreeMap<String, String> = BTreeMap::new();
+        props.insert("log.dirs".into(), dir.display().to_string());
+        props.insert("listeners".into(), format!("PLAINTEXT://127.0.0.1:{port}"));
+        for (k, v) in extra {
+            props.insert(k.to_string(), v.to_string());
+        }
+        let (config, warnings) = sluice_broker::BrokerConfig::from_properties(&props).expect("config");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(sluice_broker::run(config, listener, shutdown.clone()));
+        Self {
+            bootstrap: format!("127.0.0.1:{port}"),
+            dir: dir.to_path_buf(),
+            shutdown,
+            handle,
+        }
+    }
+
+    /// Shuts down cleanly and waits for the broker to finish.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let result = tokio::time::timeout(WAIT, self.handle).await.expect("broker stops in time");
+        result.expect("broker task").expect("broker shut down cleanly");
+    }
+}
+
+/// A `sluice broker` child process, for tests that kill it.
+pub struct ChildBroker {
+    pub bootstrap: String,
+    child: Child,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl ChildBroker {
+    pub fn spawn(dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["broker", "--override"])
+            .arg(format!("log.dirs={}", dir.display()))
+            .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sluice broker");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let deadline = Instant::now() + WAIT;
+        let bootstrap = loop {
+            let found = log
+                .lock()
+                .expect("log lock")
+                .iter()
+                .find(|l| l.contains("broker listening"))
+                .and_then(|l| l.split("address=").nth(1).map(|a| a.split_whitespace().next().unwrap_or("").to_string()));
+            if let Some(address) = found {
+                break address;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("broker exited with {status}: {:?}", log.lock().expect("log lock"));
+            }
+            assert!(Instant::now() < deadline, "broker did not start: {:?}", log.lock().expect("log lock"));
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Self { bootstrap, child, log }
+    }
+
+    /// SIGKILL: no flush, no clean shutdown.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
+    pub fn log_contains(&self, needle: &str) -> bool {
+        self.log.lock().expect("log lock").iter().any(|l| l.contains(needle))
+    }
+}
+
+impl Drop for ChildBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    config
+}
+
+pub fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> FutureProducer {
+    let mut config = client(bootstrap);
+    config.set("acks", "all").set("linger.ms", "5");
+    for (k, v) in extra {
+        config.set(*k, *v);
+    }
+    config.create().expect("producer")
+}
+
+/// Reads `partitions` of `topic` from `start` until `count` messages arrived (or the wait ends).
+pub fn consume(bootstrap: &str, topic: &str, partitions: i32, start: Offset, count: usize) -> Vec<OwnedMessage> {
+    let consumer: BaseConsumer = client(bootstrap)
+        .set("group.id", "tests")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions {
+        assignment.add_partition_offset(topic, p, start).expect("partition");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut out = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while out.len() < count && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => out.push(m.detach()),
+            Some(Err(e)) => panic!("consume error: {e}"),
+            None => {}
+        }
+    }
+    // Anything beyond `count` would be a duplicate: give it a moment to show up.
+    if let Some(Ok(m)) = consumer.poll(Duration::from_millis(300)) {
+        out.push(m.detach());
+    }
+    out
+}
+
+pub fn payloads(messages: &[OwnedMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned())
+        .collect()
+}
