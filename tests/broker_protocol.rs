@@ -1,0 +1,447 @@
+//! The broker on the wire, below any client library: every advertised version answers, version
+//! negotiation follows KIP-511, bad batches get Kafka's error codes, and malformed frames close
+//! only the connection that sent them.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use common::TestBroker;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+
+/// A bare Kafka connection that speaks frames.
+struct Raw {
+    stream: TcpStream,
+    correlation: i32,
+}
+
+impl Raw {
+    fn connect(bootstrap: &str) -> Self {
+        let stream = TcpStream::connect(bootstrap).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        Self { stream, correlation: 0 }
+    }
+
+    fn send_frame(&mut self, body: &[u8]) -> std::io::Result<()> {
+        let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+        frame.extend_from_slice(body);
+        self.stream.write_all(&frame)
+    }
+
+    /// The next frame, or `None` if the broker closed the connection.
+    fn read_frame(&mut self) -> Option<Bytes> {
+        let mut size = [0u8; 4];
+        self.stream.read_exact(&mut size).ok()?;
+        let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
+        self.stream.read_exact(&mut body).ok()?;
+        Some(Bytes::from(body))
+    }
+
+    fn request(&mut self, request: RequestKind, version: i16) -> Option<ResponseKind> {
+        let api = api_key(&request);
+        self.correlation += 1;
+        let mut header = RequestHeader::default();
+        header.request_api_key = api as i16;
+        header.request_api_version = version;
+        header.correlation_id = self.correlation;
+        header.client_id = Some(StrBytes::from_static_str("raw-test"));
+        let mut buf = BytesMut::new();
+        header.encode(&mut buf, api.request_header_version(version)).expect("header");
+        request.encode(&mut buf, version).expect("request");
+        self.send_frame(&buf).ok()?;
+        let mut frame = self.read_frame()?;
+        let response_header =
+            ResponseHeader::decode(&mut frame, api.response_header_version(version)).expect("response header");
+        assert_eq!(response_header.correlation_id, self.correlation);
+        let response = ResponseKind::decode(api, &mut frame, version)
+            .unwrap_or_else(|e| panic!("{api:?} v{version} response does not decode: {e}"));
+        assert!(frame.is_empty(), "{api:?} v{version}: {} bytes left over", frame.len());
+        Some(response)
+    }
+
+    fn is_closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.stream.read(&mut byte), Ok(0) | Err(_))
+    }
+}
+
+fn api_key(request: &RequestKind) -> ApiKey {
+    match request {
+        RequestKind::Produce(_) => ApiKey::Produce,
+        RequestKind::Fetch(_) => ApiKey::Fetch,
+        RequestKind::ListOffsets(_) => ApiKey::ListOffsets,
+        RequestKind::Metadata(_) => ApiKey::Metadata,
+        RequestKind::ApiVersions(_) => ApiKey::ApiVersions,
+        RequestKind::CreateTopics(_) => ApiKey::CreateTopics,
+        RequestKind::DeleteTopics(_) => ApiKey::DeleteTopics,
+        RequestKind::InitProducerId(_) => ApiKey::InitProducerId,
+        RequestKind::DescribeConfigs(_) => ApiKey::DescribeConfigs,
+        RequestKind::AlterConfigs(_) => ApiKey::AlterConfigs,
+        RequestKind::CreatePartitions(_) => ApiKey::CreatePartitions,
+        RequestKind::IncrementalAlterConfigs(_) => ApiKey::IncrementalAlterConfigs,
+        RequestKind::DescribeCluster(_) => ApiKey::DescribeCluster,
+        other => panic!("no key mapped for {other:?}"),
+    }
+}
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+fn text(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// A request of each advertised API, with content, so that every per-version field is used.
+/// They run against the topic "versions" (one partition, created first).
+fn sample_request(api: ApiKey, version: i16, topic_id: uuid::Uuid) -> RequestKind {
+    match api {
+        ApiKey::Produce => {
+            let mut partition = produce_request::PartitionProduceData::default();
+            partition.records = Some(record_batch(b"version test"));
+            let mut data = produce_request::TopicProduceData::default();
+            data.name = name("versions");
+            data.partition_data = vec![partition];
+            let mut r = ProduceRequest::default();
+            r.acks = -1;
+            r.timeout_ms = 5000;
+            r.topic_data = vec![data];
+            RequestKind::Produce(r)
+        }
+        ApiKey::Fetch => {
+            let mut partition = fetch_request::FetchPartition::default();
+            partition.partition_max_bytes = 1 << 20;
+            let mut topic = fetch_request::FetchTopic::default();
+            if version >= 13 {
+                topic.topic_id = topic_id;
+            } else {
+                topic.topic = name("versions");
+            }
+            topic.partitions = vec![partition];
+            let mut r = FetchRequest::default();
+            r.max_bytes = 1 << 20;
+            r.topics = vec![topic];
+            RequestKind::Fetch(r)
+        }
+        ApiKey::ListOffsets => {
+            let mut partition = list_offsets_request::ListOffsetsPartition::default();
+            partition.timestamp = 1;
+            let mut topic = list_offsets_request::ListOffsetsTopic::default();
+            topic.name = name("versions");
+            topic.partitions = vec![partition];
+            let mut r = ListOffsetsRequest::default();
+            r.topics = vec![topic];
+            RequestKind::ListOffsets(r)
+        }
+        ApiKey::Metadata => {
+            let mut topic = metadata_request::MetadataRequestTopic::default();
+            topic.name = Some(name("versions"));
+            let mut r = MetadataRequest::default();
+            r.topics = Some(vec![topic]);
+            RequestKind::Metadata(r)
+        }
+        ApiKey::ApiVersions => {
+            let mut r = ApiVersionsRequest::default();
+            r.client_software_name = text("raw-test");
+            r.client_software_version = text("1");
+            RequestKind::ApiVersions(r)
+        }
+        ApiKey::CreateTopics => {
+            let mut topic = create_topics_request::CreatableTopic::default();
+            topic.name = name(&format!("created-v{version}"));
+            topic.num_partitions = 1;
+            topic.replication_factor = 1;
+            let mut r = CreateTopicsRequest::default();
+            r.topics = vec![topic];
+            r.timeout_ms = 5000;
+            RequestKind::CreateTopics(r)
+        }
+        ApiKey::DeleteTopics => {
+            let doomed = name(&format!("created-v{}", version + 1));
+            let mut r = DeleteTopicsRequest::default();
+            if version >= 6 {
+                let mut state = delete_topics_request::DeleteTopicState::default();
+                state.name = Some(doomed);
+                r.topics = vec![state];
+            } else {
+                r.topic_names = vec![doomed];
+            }
+            RequestKind::DeleteTopics(r)
+        }
+        ApiKey::InitProducerId => {
+            let mut r = InitProducerIdRequest::default();
+            r.transactional_id = None;
+            r.transaction_timeout_ms = 60_000;
+            RequestKind::InitProducerId(r)
+        }
+        ApiKey::DescribeConfigs => {
+            let mut resource = describe_configs_request::DescribeConfigsResource::default();
+            resource.resource_type = 2;
+            resource.resource_name = text("versions");
+            let mut r = DescribeConfigsRequest::default();
+            r.resources = vec![resource];
+            r.include_synonyms = version >= 1;
+            r.include_documentation = version >= 3;
+            RequestKind::DescribeConfigs(r)
+        }
+        ApiKey::AlterConfigs => {
+            let mut config = alter_configs_request::AlterableConfig::default();
+            config.name = text("retention.ms");
+            config.value = Some(text("3600000"));
+            let mut resource = alter_configs_request::AlterConfigsResource::default();
+            resource.resource_type = 2;
+            resource.resource_name = text("versions");
+            resource.configs = vec![config];
+            let mut r = AlterConfigsRequest::default();
+            r.resources = vec![resource];
+            RequestKind::AlterConfigs(r)
+        }
+        ApiKey::CreatePartitions => {
+            let mut topic = create_partitions_request::CreatePartitionsTopic::default();
+            topic.name = name("versions");
+            topic.count = 2 + i32::from(version);
+            let mut r = CreatePartitionsRequest::default();
+            r.topics = vec![topic];
+            r.timeout_ms = 5000;
+            RequestKind::CreatePartitions(r)
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            let mut config = incremental_alter_configs_request::AlterableConfig::default();
+            config.name = text("cleanup.policy");
+            config.config_operation = 2;
+            config.value = Some(text("compact"));
+            let mut resource = incremental_alter_configs_request::AlterConfigsResource::default();
+            resource.resource_type = 2;
+            resource.resource_name = text("versions");
+            resource.configs = vec![config];
+            let mut r = IncrementalAlterConfigsRequest::default();
+            r.resources = vec![resource];
+            RequestKind::IncrementalAlterConfigs(r)
+        }
+        ApiKey::DescribeCluster => RequestKind::DescribeCluster(DescribeClusterRequest::default()),
+        other => panic!("advertised {other:?} has no sample request"),
+    }
+}
+
+/// The error codes a response carries, at any level.
+fn error_codes(response: &ResponseKind) -> Vec<i16> {
+    match response {
+        ResponseKind::Produce(r) => r.responses.iter().flat_map(|t| t.partition_responses.iter().map(|p| p.error_code)).collect(),
+        ResponseKind::Fetch(r) => {
+            let mut codes = vec![r.error_code];
+            for p in r.responses.iter().flat_map(|t| &t.partitions) {
+                codes.push(p.error_code);
+                assert!(p.records.as_ref().is_some_and(|r| !r.is_empty()), "fetch returned no records");
+            }
+            codes
+        }
+        ResponseKind::ListOffsets(r) => r.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)).collect(),
+        ResponseKind::Metadata(r) => r.topics.iter().map(|t| t.error_code).collect(),
+        ResponseKind::ApiVersions(r) => vec![r.error_code],
+        ResponseKind::CreateTopics(r) => r.topics.iter().map(|t| t.error_code).collect(),
+        ResponseKind::DeleteTopics(r) => r.responses.iter().map(|t| t.error_code).collect(),
+        ResponseKind::InitProducerId(r) => vec![r.error_code],
+        ResponseKind::DescribeConfigs(r) => r.results.iter().map(|t| t.error_code).collect(),
+        ResponseKind::AlterConfigs(r) => r.responses.iter().map(|t| t.error_code).collect(),
+        ResponseKind::CreatePartitions(r) => r.results.iter().map(|t| t.error_code).collect(),
+        ResponseKind::IncrementalAlterConfigs(r) => r.responses.iter().map(|t| t.error_code).collect(),
+        ResponseKind::DescribeCluster(r) => vec![r.error_code],
+        other => panic!("unexpected response {other:?}"),
+    }
+}
+
+fn advertised(raw: &mut Raw) -> Vec<(ApiKey, i16, i16)> {
+    let Some(ResponseKind::ApiVersions(response)) = raw.request(sample_request(ApiKey::ApiVersions, 3, uuid::Uuid::nil()), 3) else {
+        panic!("no ApiVersions response");
+    };
+    assert_eq!(response.error_code, 0);
+    response
+        .api_keys
+        .iter()
+        .map(|k| (ApiKey::try_from(k.api_key).expect("known key"), k.min_version, k.max_version))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_advertised_version_of_every_api_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start(dir.path()).await;
+    let bootstrap = broker.bootstrap.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut raw = Raw::connect(&bootstrap);
+        let apis = advertised(&mut raw);
+        for required in [ApiKey::Produce, ApiKey::Fetch, ApiKey::Metadata, ApiKey::ListOffsets, ApiKey::CreateTopics] {
+            assert!(apis.iter().any(|a| a.0 == required), "{required:?} not advertised");
+        }
+        let mut versions = CreateTopicsRequest::default();
+        let mut topic = create_topics_request::CreatableTopic::default();
+        topic.name = name("versions");
+        topic.num_partitions = 1;
+        topic.replication_factor = 1;
+        versions.topics = vec![topic];
+        let Some(ResponseKind::CreateTopics(response)) = raw.request(RequestKind::CreateTopics(versions), 7) else {
+            panic!("no CreateTopics response");
+        };
+        let topic_id = response.topics[0].topic_id;
+        assert!(!topic_id.is_nil());
+        // Produce comes first, so every Fetch and ListOffsets version finds a record.
+        for (api, min, max) in apis {
+            for version in min..=max {
+                let answered = raw.request(sample_request(api, version, topic_id), version);
+                let response = answered.unwrap_or_else(|| panic!("{api:?} v{version} closed the connection"));
+                let codes = error_codes(&response);
+                assert!(codes.iter().all(|&c| c == 0), "{api:?} v{version} errors {codes:?}: {response:?}");
+            }
+        }
+    })
+    .await
+    .expect("raw client");
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_api_versions_version_gets_a_v0_reply_with_unsupported_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start(dir.path()).await;
+    let bootstrap = broker.bootstrap.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut raw = Raw::connect(&bootstrap);
+        // ApiVersions v99, correlation id 7, then bytes no one can decode.
+        raw.send_frame(&[0, 18, 0, 99, 0, 0, 0, 7, 0xde, 0xad]).expect("send");
+        let mut frame = raw.read_frame().expect("a reply, not a closed connection");
+        let header = ResponseHeader::decode(&mut frame, 0).expect("header");
+        assert_eq!(header.correlation_id, 7);
+        let response = ApiVersionsResponse::decode(&mut frame, 0).expect("v0 body");
+        assert_eq!(response.error_code, 35);
+        assert!(response.api_keys.iter().any(|k| k.api_key == ApiKey::Produce as i16));
+        // The client retries with a version we know, on the same connection.
+        assert!(raw.request(sample_request(ApiKey::ApiVersions, 3, uuid::Uuid::nil()), 3).is_some());
+    })
+    .await
+    .expect("raw client");
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_frames_close_only_their_own_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start(dir.path()).await;
+    let bootstrap = broker.bootstrap.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut bystander = Raw::connect(&bootstrap);
+        assert!(bystander.request(sample_request(ApiKey::Metadata, 9, uuid::Uuid::nil()), 9).is_some());
+
+        let mut absurd = Raw::connect(&bootstrap);
+        absurd.stream.write_all(&i32::MAX.to_be_bytes()).expect("send");
+        assert!(absurd.is_closed(), "an absurd length prefix must close the connection");
+
+        let mut negative = Raw::connect(&bootstrap);
+        negative.stream.write_all(&(-1i32).to_be_bytes()).expect("send");
+        assert!(negative.is_closed());
+
+        let mut unknown = Raw::connect(&bootstrap);
+        unknown.send_frame(&[0x03, 0xe7, 0, 0, 0, 0, 0, 1]).expect("send");
+        assert!(unknown.is_closed(), "an unknown API key must close the connection");
+
+        let mut short = Raw::connect(&bootstrap);
+        short.send_frame(&[0, 3]).expect("send");
+        assert!(short.is_closed());
+
+        // A Metadata v9 header whose body stops half-way.
+        let mut truncated = Raw::connect(&bootstrap);
+        truncated.send_frame(&[0, 3, 0, 9, 0, 0, 0, 1, 0, 0, 0, 5, 0xff]).expect("send");
+        assert!(truncated.is_closed(), "a body that does not decode must close the connection");
+
+        // A client that promises 100 bytes and leaves after 10.
+        let mut quitter = Raw::connect(&bootstrap);
+        quitter.stream.write_all(&100i32.to_be_bytes()).expect("send");
+        quitter.stream.write_all(&[0u8; 10]).expect("send");
+        drop(quitter);
+
+        assert!(bystander.request(sample_request(ApiKey::Metadata, 9, uuid::Uuid::nil()), 9).is_some());
+        assert!(Raw::connect(&bootstrap).request(sample_request(ApiKey::ApiVersions, 3, uuid::Uuid::nil()), 3).is_some());
+    })
+    .await
+    .expect("raw client");
+    broker.stop().await;
+}
+
+fn record_batch(value: &[u8]) -> Bytes {
+    let record = Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: 1_700_000_000_000,
+        key: None,
+        value: Some(Bytes::copy_from_slice(value)),
+        headers: Default::default(),
+    };
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, [&record], &options).expect("encode");
+    buf.freeze()
+}
+
+fn produce(raw: &mut Raw, topic: &str, records: Bytes) -> (i16, i64) {
+    let mut partition = produce_request::PartitionProduceData::default();
+    partition.index = 0;
+    partition.records = Some(records);
+    let mut data = produce_request::TopicProduceData::default();
+    data.name = TopicName(StrBytes::from_string(topic.to_string()));
+    data.partition_data = vec![partition];
+    let mut request = ProduceRequest::default();
+    request.acks = -1;
+    request.timeout_ms = 5000;
+    request.topic_data = vec![data];
+    let Some(ResponseKind::Produce(response)) = raw.request(RequestKind::Produce(request), 9) else {
+        panic!("no produce response");
+    };
+    let p = &response.responses[0].partition_responses[0];
+    (p.error_code, p.base_offset)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_batches_get_kafka_error_codes_and_leave_the_log_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start(dir.path()).await;
+    let bootstrap = broker.bootstrap.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut raw = Raw::connect(&bootstrap);
+        let mut metadata = MetadataRequest::default();
+        let mut wanted = metadata_request::MetadataRequestTopic::default();
+        wanted.name = Some(TopicName(StrBytes::from_static_str("wire")));
+        metadata.topics = Some(vec![wanted]);
+        metadata.allow_auto_topic_creation = true;
+        assert!(raw.request(RequestKind::Metadata(metadata), 9).is_some());
+
+        let good = record_batch(b"hello");
+        let mut flipped = good.to_vec();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x01;
+        assert_eq!(produce(&mut raw, "wire", Bytes::from(flipped)).0, 2, "CORRUPT_MESSAGE");
+        let mut old_magic = good.to_vec();
+        old_magic[16] = 1;
+        assert_eq!(produce(&mut raw, "wire", Bytes::from(old_magic)).0, 2);
+        assert_eq!(produce(&mut raw, "wire", good.slice(..40)).0, 2);
+        assert_eq!(produce(&mut raw, "nowhere", good.clone()).0, 3, "UNKNOWN_TOPIC_OR_PARTITION");
+        assert_eq!(produce(&mut raw, "wire", good.clone()), (0, 0), "the log is still empty");
+        assert_eq!(produce(&mut raw, "wire", good), (0, 1));
+    })
+    .await
+    .expect("raw client");
+    broker.stop().await;
+}
