@@ -13,7 +13,11 @@ use tokio_util::sync::CancellationToken;
 use properties::Properties;
 
 #[derive(Debug, Parser)]
-#[command(name = "sluice", version, about = "A Kafka-compatible broker, Kafka Connect worker and schema registry in one binary")]
+#[command(
+    name = "sluice",
+    version,
+    about = "A Kafka-compatible broker, Kafka Connect worker and schema registry in one binary"
+)]
 struct Cli {
     /// Log output format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SLUICE_LOG_FORMAT")]

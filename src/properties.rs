@@ -15,11 +15,17 @@ pub fn parse(text: &str) -> Result<Properties> {
     let mut logical = String::new();
     for (number, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
-        if logical.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!')) {
+        if logical.is_empty()
+            && (trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!'))
+        {
             continue;
         }
         let continued = trailing_backslashes(trimmed) % 2 == 1;
-        logical.push_str(if continued { &trimmed[..trimmed.len() - 1] } else { trimmed });
+        logical.push_str(if continued {
+            &trimmed[..trimmed.len() - 1]
+        } else {
+            trimmed
+        });
         if continued {
             continue;
         }
@@ -33,7 +39,8 @@ pub fn parse(text: &str) -> Result<Properties> {
 }
 
 pub fn load_file(path: &Path) -> Result<Properties> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     parse(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
@@ -89,8 +96,17 @@ fn unescape(s: &str) -> Result<String> {
 
 /// Environment variables of the Confluent images that are not configs.
 const NOT_CONFIGS: &[&str] = &[
-    "VERSION", "HEAP_OPTS", "LOG4J_OPTS", "OPTS", "JMX_OPTS", "JMX_PORT", "JVM_PERFORMANCE_OPTS",
-    "GC_LOG_OPTS", "LOG4J_ROOT_LOGLEVEL", "LOG4J_LOGGERS", "TOOLS_LOG4J_LOGLEVEL",
+    "VERSION",
+    "HEAP_OPTS",
+    "LOG4J_OPTS",
+    "OPTS",
+    "JMX_OPTS",
+    "JMX_PORT",
+    "JVM_PERFORMANCE_OPTS",
+    "GC_LOG_OPTS",
+    "LOG4J_ROOT_LOGLEVEL",
+    "LOG4J_LOGGERS",
+    "TOOLS_LOG4J_LOGLEVEL",
 ];
 
 /// Config keys from variables named `<prefix>_...`, decoded as the Confluent images do:

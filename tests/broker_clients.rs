@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use common::{consume, payloads, TestBroker, WAIT};
 use rdkafka::admin::{
-    AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
+    AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic,
+    ResourceSpecifier, TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -31,7 +32,10 @@ async fn create_topic(bootstrap: &str, name: &str, partitions: i32, configs: &[(
     for (k, v) in configs {
         topic = topic.set(k, v);
     }
-    let results = admin(bootstrap).create_topics([&topic], &opts()).await.expect("create");
+    let results = admin(bootstrap)
+        .create_topics([&topic], &opts())
+        .await
+        .expect("create");
     assert_eq!(results, vec![Ok(name.to_string())]);
 }
 
@@ -47,7 +51,10 @@ async fn every_compression_codec_round_trips_keyed_and_unkeyed_records() {
         for i in 0..300 {
             let value = format!("{codec}-value-{i}");
             let key = format!("key-{i}");
-            let headers = OwnedHeaders::new().insert(Header { key: "n", value: Some(&i.to_string()) });
+            let headers = OwnedHeaders::new().insert(Header {
+                key: "n",
+                value: Some(&i.to_string()),
+            });
             let mut record = FutureRecord::to(&topic).payload(&value).headers(headers);
             if i % 2 == 0 {
                 record = record.key(&key);
@@ -62,7 +69,11 @@ async fn every_compression_codec_round_trips_keyed_and_unkeyed_records() {
         let seen: BTreeSet<(Option<String>, String, String)> = messages
             .iter()
             .map(|m| {
-                let header = m.headers().and_then(|h| h.iter().next()).and_then(|h| h.value).unwrap_or_default();
+                let header = m
+                    .headers()
+                    .and_then(|h| h.iter().next())
+                    .and_then(|h| h.value)
+                    .unwrap_or_default();
                 (
                     m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
                     String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
@@ -71,7 +82,13 @@ async fn every_compression_codec_round_trips_keyed_and_unkeyed_records() {
             })
             .collect();
         let expected: BTreeSet<_> = (0..300)
-            .map(|i| ((i % 2 == 0).then(|| format!("key-{i}")), format!("{codec}-value-{i}"), i.to_string()))
+            .map(|i| {
+                (
+                    (i % 2 == 0).then(|| format!("key-{i}")),
+                    format!("{codec}-value-{i}"),
+                    i.to_string(),
+                )
+            })
             .collect();
         assert_eq!(seen, expected, "{codec}");
     }
@@ -89,7 +106,12 @@ async fn consumers_start_at_an_offset_and_find_offsets_by_timestamp() {
         // One batch per record, each with its own timestamp.
         let value = format!("m{i}");
         producer
-            .send(FutureRecord::<(), _>::to("timeline").payload(&value).timestamp(t0 + i * 1000), WAIT)
+            .send(
+                FutureRecord::<(), _>::to("timeline")
+                    .payload(&value)
+                    .timestamp(t0 + i * 1000),
+                WAIT,
+            )
             .await
             .expect("delivered");
     }
@@ -100,12 +122,20 @@ async fn consumers_start_at_an_offset_and_find_offsets_by_timestamp() {
     let bootstrap = broker.bootstrap.clone();
     let (watermarks, at_3500, after_end) = tokio::task::spawn_blocking(move || {
         let consumer: BaseConsumer = common::client(&bootstrap).create().expect("consumer");
-        let watermarks = consumer.fetch_watermarks("timeline", 0, WAIT).expect("watermarks");
+        let watermarks = consumer
+            .fetch_watermarks("timeline", 0, WAIT)
+            .expect("watermarks");
         let lookup = |ts: i64| {
             let mut tpl = TopicPartitionList::new();
-            tpl.add_partition_offset("timeline", 0, Offset::Offset(ts)).expect("tpl");
-            let found = consumer.offsets_for_times(tpl, WAIT).expect("offsets_for_times");
-            found.find_partition("timeline", 0).expect("partition").offset()
+            tpl.add_partition_offset("timeline", 0, Offset::Offset(ts))
+                .expect("tpl");
+            let found = consumer
+                .offsets_for_times(tpl, WAIT)
+                .expect("offsets_for_times");
+            found
+                .find_partition("timeline", 0)
+                .expect("partition")
+                .offset()
         };
         (watermarks, lookup(t0 + 3500), lookup(t0 + 60_000))
     })
@@ -122,33 +152,70 @@ async fn topics_are_created_described_altered_grown_and_deleted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = TestBroker::start(dir.path()).await;
     let admin = admin(&broker.bootstrap);
-    create_topic(&broker.bootstrap, "orders", 2, &[("retention.ms", "3600000")]).await;
+    create_topic(
+        &broker.bootstrap,
+        "orders",
+        2,
+        &[("retention.ms", "3600000")],
+    )
+    .await;
 
     let again = admin
-        .create_topics([&NewTopic::new("orders", 2, TopicReplication::Fixed(1))], &opts())
+        .create_topics(
+            [&NewTopic::new("orders", 2, TopicReplication::Fixed(1))],
+            &opts(),
+        )
         .await
         .expect("create");
-    assert_eq!(again, vec![Err(("orders".to_string(), RDKafkaErrorCode::TopicAlreadyExists))]);
+    assert_eq!(
+        again,
+        vec![Err((
+            "orders".to_string(),
+            RDKafkaErrorCode::TopicAlreadyExists
+        ))]
+    );
     let bad_name = admin
-        .create_topics([&NewTopic::new("no spaces!", 1, TopicReplication::Fixed(1))], &opts())
+        .create_topics(
+            [&NewTopic::new("no spaces!", 1, TopicReplication::Fixed(1))],
+            &opts(),
+        )
         .await
         .expect("create");
-    assert_eq!(bad_name[0].as_ref().map_err(|e| e.1), Err(RDKafkaErrorCode::InvalidTopic));
+    assert_eq!(
+        bad_name[0].as_ref().map_err(|e| e.1),
+        Err(RDKafkaErrorCode::InvalidTopic)
+    );
     let too_many_replicas = admin
-        .create_topics([&NewTopic::new("replicated", 1, TopicReplication::Fixed(3))], &opts())
+        .create_topics(
+            [&NewTopic::new("replicated", 1, TopicReplication::Fixed(3))],
+            &opts(),
+        )
         .await
         .expect("create");
-    assert_eq!(too_many_replicas[0].as_ref().map_err(|e| e.1), Err(RDKafkaErrorCode::InvalidReplicationFactor));
+    assert_eq!(
+        too_many_replicas[0].as_ref().map_err(|e| e.1),
+        Err(RDKafkaErrorCode::InvalidReplicationFactor)
+    );
     let bad_config = admin
-        .create_topics([&NewTopic::new("typo", 1, TopicReplication::Fixed(1)).set("retention.msec", "1")], &opts())
+        .create_topics(
+            [&NewTopic::new("typo", 1, TopicReplication::Fixed(1)).set("retention.msec", "1")],
+            &opts(),
+        )
         .await
         .expect("create");
-    assert_eq!(bad_config[0].as_ref().map_err(|e| e.1), Err(RDKafkaErrorCode::InvalidConfig));
+    assert_eq!(
+        bad_config[0].as_ref().map_err(|e| e.1),
+        Err(RDKafkaErrorCode::InvalidConfig)
+    );
 
     let describe = |admin: &AdminClient<DefaultClientContext>| {
         let admin_future = admin.describe_configs([&ResourceSpecifier::Topic("orders")], &opts());
         async move {
-            let resource = admin_future.await.expect("describe").remove(0).expect("resource");
+            let resource = admin_future
+                .await
+                .expect("describe")
+                .remove(0)
+                .expect("resource");
             resource
                 .entries
                 .into_iter()
@@ -157,10 +224,17 @@ async fn topics_are_created_described_altered_grown_and_deleted() {
         }
     };
     let configs = describe(&admin).await;
-    assert_eq!(configs["retention.ms"], ("3600000".to_string(), ConfigSource::DynamicTopic));
-    assert_eq!(configs["segment.bytes"], ("1073741824".to_string(), ConfigSource::Default));
+    assert_eq!(
+        configs["retention.ms"],
+        ("3600000".to_string(), ConfigSource::DynamicTopic)
+    );
+    assert_eq!(
+        configs["segment.bytes"],
+        ("1073741824".to_string(), ConfigSource::Default)
+    );
 
-    let alter = AlterConfig::new(ResourceSpecifier::Topic("orders")).set("cleanup.policy", "compact");
+    let alter =
+        AlterConfig::new(ResourceSpecifier::Topic("orders")).set("cleanup.policy", "compact");
     let altered = admin.alter_configs([&alter], &opts()).await.expect("alter");
     assert!(altered[0].is_ok(), "{altered:?}");
     let configs = describe(&admin).await;
@@ -168,21 +242,43 @@ async fn topics_are_created_described_altered_grown_and_deleted() {
     // AlterConfigs replaces the whole set, as in Kafka.
     assert_eq!(configs["retention.ms"].1, ConfigSource::Default);
 
-    let grown = admin.create_partitions([&NewPartitions::new("orders", 5)], &opts()).await.expect("grow");
+    let grown = admin
+        .create_partitions([&NewPartitions::new("orders", 5)], &opts())
+        .await
+        .expect("grow");
     assert_eq!(grown, vec![Ok("orders".to_string())]);
-    let shrunk = admin.create_partitions([&NewPartitions::new("orders", 3)], &opts()).await.expect("shrink");
-    assert_eq!(shrunk[0].as_ref().map_err(|e| e.1), Err(RDKafkaErrorCode::InvalidPartitions));
+    let shrunk = admin
+        .create_partitions([&NewPartitions::new("orders", 3)], &opts())
+        .await
+        .expect("shrink");
+    assert_eq!(
+        shrunk[0].as_ref().map_err(|e| e.1),
+        Err(RDKafkaErrorCode::InvalidPartitions)
+    );
     let partitions = {
-        let consumer: BaseConsumer = common::client(&broker.bootstrap).create().expect("consumer");
-        let metadata = consumer.fetch_metadata(Some("orders"), WAIT).expect("metadata");
+        let consumer: BaseConsumer = common::client(&broker.bootstrap)
+            .create()
+            .expect("consumer");
+        let metadata = consumer
+            .fetch_metadata(Some("orders"), WAIT)
+            .expect("metadata");
         metadata.topics()[0].partitions().len()
     };
     assert_eq!(partitions, 5);
 
-    let deleted = admin.delete_topics(&["orders"], &opts()).await.expect("delete");
+    let deleted = admin
+        .delete_topics(&["orders"], &opts())
+        .await
+        .expect("delete");
     assert_eq!(deleted, vec![Ok("orders".to_string())]);
-    let missing = admin.delete_topics(&["orders"], &opts()).await.expect("delete");
-    assert_eq!(missing[0].as_ref().map_err(|e| e.1), Err(RDKafkaErrorCode::UnknownTopicOrPartition));
+    let missing = admin
+        .delete_topics(&["orders"], &opts())
+        .await
+        .expect("delete");
+    assert_eq!(
+        missing[0].as_ref().map_err(|e| e.1),
+        Err(RDKafkaErrorCode::UnknownTopicOrPartition)
+    );
     assert!(!dir.path().join("orders-0").exists());
     broker.stop().await;
 }
@@ -190,21 +286,37 @@ async fn topics_are_created_described_altered_grown_and_deleted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_batches_are_refused_and_unknown_topics_follow_auto_create() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let broker = TestBroker::start_with(dir.path(), &[("auto.create.topics.enable", "false")]).await;
-    create_topic(&broker.bootstrap, "small", 1, &[("max.message.bytes", "1000")]).await;
+    let broker =
+        TestBroker::start_with(dir.path(), &[("auto.create.topics.enable", "false")]).await;
+    create_topic(
+        &broker.bootstrap,
+        "small",
+        1,
+        &[("max.message.bytes", "1000")],
+    )
+    .await;
     let producer = common::producer(&broker.bootstrap, &[("message.timeout.ms", "5000")]);
     let big = vec![b'x'; 5000];
-    let result = producer.send(FutureRecord::<(), _>::to("small").payload(&big), WAIT).await;
+    let result = producer
+        .send(FutureRecord::<(), _>::to("small").payload(&big), WAIT)
+        .await;
     let error = result.expect_err("too large").0;
     assert_eq!(
         error,
         KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge),
         "{error}"
     );
-    let ok = producer.send(FutureRecord::<(), _>::to("small").payload("fits"), WAIT).await;
+    let ok = producer
+        .send(FutureRecord::<(), _>::to("small").payload("fits"), WAIT)
+        .await;
     assert!(ok.is_ok());
-    let unknown = producer.send(FutureRecord::<(), _>::to("nowhere").payload("x"), WAIT).await;
-    assert!(unknown.is_err(), "auto-creation is off, so the topic must not appear");
+    let unknown = producer
+        .send(FutureRecord::<(), _>::to("nowhere").payload("x"), WAIT)
+        .await;
+    assert!(
+        unknown.is_err(),
+        "auto-creation is off, so the topic must not appear"
+    );
     broker.stop().await;
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -214,8 +326,12 @@ async fn oversized_batches_are_refused_and_unknown_topics_follow_auto_create() {
         .send(FutureRecord::<(), _>::to("auto").payload("created"), WAIT)
         .await
         .expect("auto-created topic accepts the record");
-    let consumer: BaseConsumer = common::client(&broker.bootstrap).create().expect("consumer");
-    let metadata = consumer.fetch_metadata(Some("auto"), WAIT).expect("metadata");
+    let consumer: BaseConsumer = common::client(&broker.bootstrap)
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some("auto"), WAIT)
+        .expect("metadata");
     assert_eq!(metadata.topics()[0].partitions().len(), 3);
     broker.stop().await;
 }
@@ -224,19 +340,34 @@ async fn oversized_batches_are_refused_and_unknown_topics_follow_auto_create() {
 async fn data_and_configs_survive_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = TestBroker::start(dir.path()).await;
-    create_topic(&broker.bootstrap, "durable", 1, &[("segment.bytes", "4096")]).await;
+    create_topic(
+        &broker.bootstrap,
+        "durable",
+        1,
+        &[("segment.bytes", "4096")],
+    )
+    .await;
     let producer = common::producer(&broker.bootstrap, &[]);
     for i in 0..500 {
         let value = format!("before-{i}");
-        producer.send(FutureRecord::<(), _>::to("durable").payload(&value), WAIT).await.expect("delivered");
+        producer
+            .send(FutureRecord::<(), _>::to("durable").payload(&value), WAIT)
+            .await
+            .expect("delivered");
     }
     drop(producer);
     broker.stop().await;
     let segments = std::fs::read_dir(dir.path().join("durable-0"))
         .expect("dir")
-        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log")))
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log"))
+        })
         .count();
-    assert!(segments > 1, "segment.bytes=4096 should have rolled, got {segments} segment(s)");
+    assert!(
+        segments > 1,
+        "segment.bytes=4096 should have rolled, got {segments} segment(s)"
+    );
 
     let broker = TestBroker::start(dir.path()).await;
     let producer = common::producer(&broker.bootstrap, &[]);
@@ -246,7 +377,10 @@ async fn data_and_configs_survive_a_restart() {
         .expect("delivered");
     assert_eq!(delivery.offset, 500);
     let messages = consume(&broker.bootstrap, "durable", 1, Offset::Beginning, 501);
-    let expected: Vec<String> = (0..500).map(|i| format!("before-{i}")).chain(["after".to_string()]).collect();
+    let expected: Vec<String> = (0..500)
+        .map(|i| format!("before-{i}"))
+        .chain(["after".to_string()])
+        .collect();
     assert_eq!(payloads(&messages), expected);
     let configs = admin(&broker.bootstrap)
         .describe_configs([&ResourceSpecifier::Topic("durable")], &opts())

@@ -25,7 +25,8 @@ impl ProducerContext for Acks {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         if let Ok(message) = result {
-            let payload = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+            let payload =
+                String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
             self.acked.lock().expect("lock").push(payload);
         }
     }
@@ -48,7 +49,10 @@ fn kill_9_mid_produce_keeps_every_acknowledged_record() {
     let mut broker = Some(broker);
     while Instant::now() < deadline {
         let payload = format!("record-{sent:08}");
-        if producer.send(BaseRecord::<(), _>::to("crash").payload(&payload)).is_ok() {
+        if producer
+            .send(BaseRecord::<(), _>::to("crash").payload(&payload))
+            .is_ok()
+        {
             sent += 1;
         } else {
             std::thread::sleep(Duration::from_millis(1));
@@ -62,7 +66,10 @@ fn kill_9_mid_produce_keeps_every_acknowledged_record() {
             break;
         }
     }
-    assert!(killed_at.is_some(), "the broker was never killed: only {sent} sent");
+    assert!(
+        killed_at.is_some(),
+        "the broker was never killed: only {sent} sent"
+    );
     let _ = producer.flush(Duration::from_secs(5));
     let acked: Vec<String> = producer.context().acked.lock().expect("lock").clone();
     drop(producer);
@@ -74,19 +81,47 @@ fn kill_9_mid_produce_keeps_every_acknowledged_record() {
         .filter(|p| p.extension().is_some_and(|x| x == "log"))
         .max()
         .expect("segment");
-    OpenOptions::new().append(true).open(&log).expect("open").write_all(&[0u8; 30]).expect("write");
+    OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open")
+        .write_all(&[0u8; 30])
+        .expect("write");
 
     let broker = ChildBroker::spawn(dir.path());
-    assert!(broker.log_contains("clean_shutdown=false"), "{:?}", broker.log.lock().expect("lock"));
-    assert!(broker.log_contains("cut off a torn or corrupt tail"), "{:?}", broker.log.lock().expect("lock"));
+    assert!(
+        broker.log_contains("clean_shutdown=false"),
+        "{:?}",
+        broker.log.lock().expect("lock")
+    );
+    assert!(
+        broker.log_contains("cut off a torn or corrupt tail"),
+        "{:?}",
+        broker.log.lock().expect("lock")
+    );
     let (_, end) = {
-        let consumer: BaseConsumer = common::client(&broker.bootstrap).create().expect("consumer");
-        consumer.fetch_watermarks("crash", 0, WAIT).expect("watermarks")
+        let consumer: BaseConsumer = common::client(&broker.bootstrap)
+            .create()
+            .expect("consumer");
+        consumer
+            .fetch_watermarks("crash", 0, WAIT)
+            .expect("watermarks")
     };
-    let stored = payloads(&consume(&broker.bootstrap, "crash", 1, Offset::Beginning, end as usize));
+    let stored = payloads(&consume(
+        &broker.bootstrap,
+        "crash",
+        1,
+        Offset::Beginning,
+        end as usize,
+    ));
     let stored_set: std::collections::HashSet<&String> = stored.iter().collect();
     let lost: Vec<&String> = acked.iter().filter(|a| !stored_set.contains(a)).collect();
-    assert!(lost.is_empty(), "{} acknowledged records lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged records lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
     assert!(acked.len() >= 5000);
     // With retries off, nothing may be stored twice.
     let mut sorted = stored.clone();
@@ -94,4 +129,3 @@ fn kill_9_mid_produce_keeps_every_acknowledged_record() {
     sorted.dedup();
     assert_eq!(sorted.len(), stored.len(), "no record is stored twice");
 }
-

@@ -12,7 +12,9 @@ use bytes::{Bytes, BytesMut};
 use common::TestBroker;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 
 /// A bare Kafka connection that speaks frames.
 struct Raw {
@@ -23,8 +25,13 @@ struct Raw {
 impl Raw {
     fn connect(bootstrap: &str) -> Self {
         let stream = TcpStream::connect(bootstrap).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        Self { stream, correlation: 0 }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Self {
+            stream,
+            correlation: 0,
+        }
     }
 
     fn send_frame(&mut self, body: &[u8]) -> std::io::Result<()> {
@@ -51,16 +58,23 @@ impl Raw {
         header.correlation_id = self.correlation;
         header.client_id = Some(StrBytes::from_static_str("raw-test"));
         let mut buf = BytesMut::new();
-        header.encode(&mut buf, api.request_header_version(version)).expect("header");
+        header
+            .encode(&mut buf, api.request_header_version(version))
+            .expect("header");
         request.encode(&mut buf, version).expect("request");
         self.send_frame(&buf).ok()?;
         let mut frame = self.read_frame()?;
         let response_header =
-            ResponseHeader::decode(&mut frame, api.response_header_version(version)).expect("response header");
+            ResponseHeader::decode(&mut frame, api.response_header_version(version))
+                .expect("response header");
         assert_eq!(response_header.correlation_id, self.correlation);
         let response = ResponseKind::decode(api, &mut frame, version)
             .unwrap_or_else(|e| panic!("{api:?} v{version} response does not decode: {e}"));
-        assert!(frame.is_empty(), "{api:?} v{version}: {} bytes left over", frame.len());
+        assert!(
+            frame.is_empty(),
+            "{api:?} v{version}: {} bytes left over",
+            frame.len()
+        );
         Some(response)
     }
 
@@ -231,16 +245,27 @@ fn sample_request(api: ApiKey, version: i16, topic_id: uuid::Uuid) -> RequestKin
 /// The error codes a response carries, at any level.
 fn error_codes(response: &ResponseKind) -> Vec<i16> {
     match response {
-        ResponseKind::Produce(r) => r.responses.iter().flat_map(|t| t.partition_responses.iter().map(|p| p.error_code)).collect(),
+        ResponseKind::Produce(r) => r
+            .responses
+            .iter()
+            .flat_map(|t| t.partition_responses.iter().map(|p| p.error_code))
+            .collect(),
         ResponseKind::Fetch(r) => {
             let mut codes = vec![r.error_code];
             for p in r.responses.iter().flat_map(|t| &t.partitions) {
                 codes.push(p.error_code);
-                assert!(p.records.as_ref().is_some_and(|r| !r.is_empty()), "fetch returned no records");
+                assert!(
+                    p.records.as_ref().is_some_and(|r| !r.is_empty()),
+                    "fetch returned no records"
+                );
             }
             codes
         }
-        ResponseKind::ListOffsets(r) => r.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)).collect(),
+        ResponseKind::ListOffsets(r) => r
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+            .collect(),
         ResponseKind::Metadata(r) => r.topics.iter().map(|t| t.error_code).collect(),
         ResponseKind::ApiVersions(r) => vec![r.error_code],
         ResponseKind::CreateTopics(r) => r.topics.iter().map(|t| t.error_code).collect(),
@@ -249,21 +274,31 @@ fn error_codes(response: &ResponseKind) -> Vec<i16> {
         ResponseKind::DescribeConfigs(r) => r.results.iter().map(|t| t.error_code).collect(),
         ResponseKind::AlterConfigs(r) => r.responses.iter().map(|t| t.error_code).collect(),
         ResponseKind::CreatePartitions(r) => r.results.iter().map(|t| t.error_code).collect(),
-        ResponseKind::IncrementalAlterConfigs(r) => r.responses.iter().map(|t| t.error_code).collect(),
+        ResponseKind::IncrementalAlterConfigs(r) => {
+            r.responses.iter().map(|t| t.error_code).collect()
+        }
         ResponseKind::DescribeCluster(r) => vec![r.error_code],
         other => panic!("unexpected response {other:?}"),
     }
 }
 
 fn advertised(raw: &mut Raw) -> Vec<(ApiKey, i16, i16)> {
-    let Some(ResponseKind::ApiVersions(response)) = raw.request(sample_request(ApiKey::ApiVersions, 3, uuid::Uuid::nil()), 3) else {
+    let Some(ResponseKind::ApiVersions(response)) =
+        raw.request(sample_request(ApiKey::ApiVersions, 3, uuid::Uuid::nil()), 3)
+    else {
         panic!("no ApiVersions response");
     };
     assert_eq!(response.error_code, 0);
     response
         .api_keys
         .iter()
-        .map(|k| (ApiKey::try_from(k.api_key).expect("known key"), k.min_version, k.max_version))
+        .map(|k| {
+            (
+                ApiKey::try_from(k.api_key).expect("known key"),
+                k.min_version,
+                k.max_version,
+            )
+        })
         .collect()
 }
 
@@ -275,8 +310,17 @@ async fn every_advertised_version_of_every_api_answers() {
     tokio::task::spawn_blocking(move || {
         let mut raw = Raw::connect(&bootstrap);
         let apis = advertised(&mut raw);
-        for required in [ApiKey::Produce, ApiKey::Fetch, ApiKey::Metadata, ApiKey::ListOffsets, ApiKey::CreateTopics] {
-            assert!(apis.iter().any(|a| a.0 == required), "{required:?} not advertised");
+        for required in [
+            ApiKey::Produce,
+            ApiKey::Fetch,
+            ApiKey::Metadata,
+            ApiKey::ListOffsets,
+            ApiKey::CreateTopics,
+        ] {
+            assert!(
+                apis.iter().any(|a| a.0 == required),
+                "{required:?} not advertised"
+            );
         }
         let mut versions = CreateTopicsRequest::default();
         let mut topic = create_topics_request::CreatableTopic::default();
@@ -284,7 +328,9 @@ async fn every_advertised_version_of_every_api_answers() {
         topic.num_partitions = 1;
         topic.replication_factor = 1;
         versions.topics = vec![topic];
-        let Some(ResponseKind::CreateTopics(response)) = raw.request(RequestKind::CreateTopics(versions), 7) else {
+        let Some(ResponseKind::CreateTopics(response)) =
+            raw.request(RequestKind::CreateTopics(versions), 7)
+        else {
             panic!("no CreateTopics response");
         };
         let topic_id = response.topics[0].topic_id;
@@ -293,9 +339,13 @@ async fn every_advertised_version_of_every_api_answers() {
         for (api, min, max) in apis {
             for version in min..=max {
                 let answered = raw.request(sample_request(api, version, topic_id), version);
-                let response = answered.unwrap_or_else(|| panic!("{api:?} v{version} closed the connection"));
+                let response =
+                    answered.unwrap_or_else(|| panic!("{api:?} v{version} closed the connection"));
                 let codes = error_codes(&response);
-                assert!(codes.iter().all(|&c| c == 0), "{api:?} v{version} errors {codes:?}: {response:?}");
+                assert!(
+                    codes.iter().all(|&c| c == 0),
+                    "{api:?} v{version} errors {codes:?}: {response:?}"
+                );
             }
         }
     })
@@ -312,15 +362,21 @@ async fn an_unknown_api_versions_version_gets_a_v0_reply_with_unsupported_versio
     tokio::task::spawn_blocking(move || {
         let mut raw = Raw::connect(&bootstrap);
         // ApiVersions v99, correlation id 7, then bytes no one can decode.
-        raw.send_frame(&[0, 18, 0, 99, 0, 0, 0, 7, 0xde, 0xad]).expect("send");
+        raw.send_frame(&[0, 18, 0, 99, 0, 0, 0, 7, 0xde, 0xad])
+            .expect("send");
         let mut frame = raw.read_frame().expect("a reply, not a closed connection");
         let header = ResponseHeader::decode(&mut frame, 0).expect("header");
         assert_eq!(header.correlation_id, 7);
         let response = ApiVersionsResponse::decode(&mut frame, 0).expect("v0 body");
         assert_eq!(response.error_code, 35);
-        assert!(response.api_keys.iter().any(|k| k.api_key == ApiKey::Produce as i16));
+        assert!(response
+            .api_keys
+            .iter()
+            .any(|k| k.api_key == ApiKey::Produce as i16));
         // The client retries with a version we know, on the same connection.
-        assert!(raw.request(sample_request(ApiKey::ApiVersions, 3, uuid::Uuid::nil()), 3).is_some());
+        assert!(raw
+            .request(sample_request(ApiKey::ApiVersions, 3, uuid::Uuid::nil()), 3)
+            .is_some());
     })
     .await
     .expect("raw client");
@@ -334,19 +390,35 @@ async fn malformed_frames_close_only_their_own_connection() {
     let bootstrap = broker.bootstrap.clone();
     tokio::task::spawn_blocking(move || {
         let mut bystander = Raw::connect(&bootstrap);
-        assert!(bystander.request(sample_request(ApiKey::Metadata, 9, uuid::Uuid::nil()), 9).is_some());
+        assert!(bystander
+            .request(sample_request(ApiKey::Metadata, 9, uuid::Uuid::nil()), 9)
+            .is_some());
 
         let mut absurd = Raw::connect(&bootstrap);
-        absurd.stream.write_all(&i32::MAX.to_be_bytes()).expect("send");
-        assert!(absurd.is_closed(), "an absurd length prefix must close the connection");
+        absurd
+            .stream
+            .write_all(&i32::MAX.to_be_bytes())
+            .expect("send");
+        assert!(
+            absurd.is_closed(),
+            "an absurd length prefix must close the connection"
+        );
 
         let mut negative = Raw::connect(&bootstrap);
-        negative.stream.write_all(&(-1i32).to_be_bytes()).expect("send");
+        negative
+            .stream
+            .write_all(&(-1i32).to_be_bytes())
+            .expect("send");
         assert!(negative.is_closed());
 
         let mut unknown = Raw::connect(&bootstrap);
-        unknown.send_frame(&[0x03, 0xe7, 0, 0, 0, 0, 0, 1]).expect("send");
-        assert!(unknown.is_closed(), "an unknown API key must close the connection");
+        unknown
+            .send_frame(&[0x03, 0xe7, 0, 0, 0, 0, 0, 1])
+            .expect("send");
+        assert!(
+            unknown.is_closed(),
+            "an unknown API key must close the connection"
+        );
 
         let mut short = Raw::connect(&bootstrap);
         short.send_frame(&[0, 3]).expect("send");
@@ -354,17 +426,29 @@ async fn malformed_frames_close_only_their_own_connection() {
 
         // A Metadata v9 header whose body stops half-way.
         let mut truncated = Raw::connect(&bootstrap);
-        truncated.send_frame(&[0, 3, 0, 9, 0, 0, 0, 1, 0, 0, 0, 5, 0xff]).expect("send");
-        assert!(truncated.is_closed(), "a body that does not decode must close the connection");
+        truncated
+            .send_frame(&[0, 3, 0, 9, 0, 0, 0, 1, 0, 0, 0, 5, 0xff])
+            .expect("send");
+        assert!(
+            truncated.is_closed(),
+            "a body that does not decode must close the connection"
+        );
 
         // A client that promises 100 bytes and leaves after 10.
         let mut quitter = Raw::connect(&bootstrap);
-        quitter.stream.write_all(&100i32.to_be_bytes()).expect("send");
+        quitter
+            .stream
+            .write_all(&100i32.to_be_bytes())
+            .expect("send");
         quitter.stream.write_all(&[0u8; 10]).expect("send");
         drop(quitter);
 
-        assert!(bystander.request(sample_request(ApiKey::Metadata, 9, uuid::Uuid::nil()), 9).is_some());
-        assert!(Raw::connect(&bootstrap).request(sample_request(ApiKey::ApiVersions, 3, uuid::Uuid::nil()), 3).is_some());
+        assert!(bystander
+            .request(sample_request(ApiKey::Metadata, 9, uuid::Uuid::nil()), 9)
+            .is_some());
+        assert!(Raw::connect(&bootstrap)
+            .request(sample_request(ApiKey::ApiVersions, 3, uuid::Uuid::nil()), 3)
+            .is_some());
     })
     .await
     .expect("raw client");
@@ -407,7 +491,8 @@ fn produce(raw: &mut Raw, topic: &str, records: Bytes) -> (i16, i64) {
     request.acks = -1;
     request.timeout_ms = 5000;
     request.topic_data = vec![data];
-    let Some(ResponseKind::Produce(response)) = raw.request(RequestKind::Produce(request), 9) else {
+    let Some(ResponseKind::Produce(response)) = raw.request(RequestKind::Produce(request), 9)
+    else {
         panic!("no produce response");
     };
     let p = &response.responses[0].partition_responses[0];
@@ -432,13 +517,25 @@ async fn bad_batches_get_kafka_error_codes_and_leave_the_log_untouched() {
         let mut flipped = good.to_vec();
         let last = flipped.len() - 1;
         flipped[last] ^= 0x01;
-        assert_eq!(produce(&mut raw, "wire", Bytes::from(flipped)).0, 2, "CORRUPT_MESSAGE");
+        assert_eq!(
+            produce(&mut raw, "wire", Bytes::from(flipped)).0,
+            2,
+            "CORRUPT_MESSAGE"
+        );
         let mut old_magic = good.to_vec();
         old_magic[16] = 1;
         assert_eq!(produce(&mut raw, "wire", Bytes::from(old_magic)).0, 2);
         assert_eq!(produce(&mut raw, "wire", good.slice(..40)).0, 2);
-        assert_eq!(produce(&mut raw, "nowhere", good.clone()).0, 3, "UNKNOWN_TOPIC_OR_PARTITION");
-        assert_eq!(produce(&mut raw, "wire", good.clone()), (0, 0), "the log is still empty");
+        assert_eq!(
+            produce(&mut raw, "nowhere", good.clone()).0,
+            3,
+            "UNKNOWN_TOPIC_OR_PARTITION"
+        );
+        assert_eq!(
+            produce(&mut raw, "wire", good.clone()),
+            (0, 0),
+            "the log is still empty"
+        );
         assert_eq!(produce(&mut raw, "wire", good), (0, 1));
     })
     .await

@@ -75,48 +75,195 @@ use ConfigType::{Boolean, Double, Int, List, Long};
 /// Every topic config Sluice accepts. Those about replication are accepted for compatibility and
 /// have no effect on a single node. `min.compaction.lag.ms` and friends take effect with compaction.
 pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
-    def("cleanup.policy", "log.cleanup.policy", "delete", List, &["delete", "compact"], 0,
-        "Whether old segments are deleted, compacted, or both."),
-    def("compression.type", "compression.type", "producer", ConfigType::String, &["producer"], 0,
-        "Only 'producer' is supported: batches are stored as the producer compressed them."),
-    def("delete.retention.ms", "log.cleaner.delete.retention.ms", "86400000", Long, &[], 0,
-        "How long tombstones are kept in a compacted topic."),
-    def("file.delete.delay.ms", "log.segment.delete.delay.ms", "60000", Long, &[], 0,
-        "Accepted for compatibility; segments are deleted at once."),
-    def("flush.messages", "log.flush.interval.messages", "9223372036854775807", Long, &[], 1,
-        "Force an fsync after this many messages."),
-    def("flush.ms", "log.flush.interval.ms", "9223372036854775807", Long, &[], 0,
-        "Force an fsync after this long."),
-    def("index.interval.bytes", "log.index.interval.bytes", "4096", Int, &[], 0,
-        "Bytes between offset index entries."),
-    def("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "9223372036854775807", Long, &[], 1,
-        "The longest a record may stay uncompacted."),
-    def("max.message.bytes", "message.max.bytes", "1048588", Int, &[], 0,
-        "The largest record batch accepted."),
-    def("message.timestamp.type", "log.message.timestamp.type", "CreateTime", ConfigType::String,
-        &["CreateTime", "LogAppendTime"], 0, "Whether record timestamps are the producer's or the broker's."),
-    def("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "0.5", Double, &[], 0,
-        "How dirty a compacted log must be before it is cleaned."),
-    def("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", Long, &[], 0,
-        "The least time a record stays uncompacted."),
-    def("min.insync.replicas", "min.insync.replicas", "1", Int, &[], 1,
-        "Accepted for compatibility; a single node is always in sync."),
-    def("preallocate", "log.preallocate", "false", Boolean, &[], 0,
-        "Accepted for compatibility; segments are not preallocated."),
-    def("retention.bytes", "log.retention.bytes", "-1", Long, &[], -1,
-        "Delete old segments once the partition is larger than this."),
-    def("retention.ms", "log.retention.ms", "604800000", Long, &[], -1,
-        "Delete segments whose records are all older than this."),
-    def("segment.bytes", "log.segment.bytes", "1073741824", Int, &[], 14,
-        "Roll to a new segment at this size."),
-    def("segment.index.bytes", "log.index.size.max.bytes", "10485760", Int, &[], 4,
-        "Accepted for compatibility; indexes grow as needed."),
-    def("segment.jitter.ms", "log.roll.jitter.ms", "0", Long, &[], 0,
-        "Accepted for compatibility; no jitter is applied."),
-    def("segment.ms", "log.roll.ms", "604800000", Long, &[], 1,
-        "Roll to a new segment after this long."),
-    def("unclean.leader.election.enable", "unclean.leader.election.enable", "false", Boolean, &[], 0,
-        "Accepted for compatibility; a single node has no other replicas."),
+    def(
+        "cleanup.policy",
+        "log.cleanup.policy",
+        "delete",
+        List,
+        &["delete", "compact"],
+        0,
+        "Whether old segments are deleted, compacted, or both.",
+    ),
+    def(
+        "compression.type",
+        "compression.type",
+        "producer",
+        ConfigType::String,
+        &["producer"],
+        0,
+        "Only 'producer' is supported: batches are stored as the producer compressed them.",
+    ),
+    def(
+        "delete.retention.ms",
+        "log.cleaner.delete.retention.ms",
+        "86400000",
+        Long,
+        &[],
+        0,
+        "How long tombstones are kept in a compacted topic.",
+    ),
+    def(
+        "file.delete.delay.ms",
+        "log.segment.delete.delay.ms",
+        "60000",
+        Long,
+        &[],
+        0,
+        "Accepted for compatibility; segments are deleted at once.",
+    ),
+    def(
+        "flush.messages",
+        "log.flush.interval.messages",
+        "9223372036854775807",
+        Long,
+        &[],
+        1,
+        "Force an fsync after this many messages.",
+    ),
+    def(
+        "flush.ms",
+        "log.flush.interval.ms",
+        "9223372036854775807",
+        Long,
+        &[],
+        0,
+        "Force an fsync after this long.",
+    ),
+    def(
+        "index.interval.bytes",
+        "log.index.interval.bytes",
+        "4096",
+        Int,
+        &[],
+        0,
+        "Bytes between offset index entries.",
+    ),
+    def(
+        "max.compaction.lag.ms",
+        "log.cleaner.max.compaction.lag.ms",
+        "9223372036854775807",
+        Long,
+        &[],
+        1,
+        "The longest a record may stay uncompacted.",
+    ),
+    def(
+        "max.message.bytes",
+        "message.max.bytes",
+        "1048588",
+        Int,
+        &[],
+        0,
+        "The largest record batch accepted.",
+    ),
+    def(
+        "message.timestamp.type",
+        "log.message.timestamp.type",
+        "CreateTime",
+        ConfigType::String,
+        &["CreateTime", "LogAppendTime"],
+        0,
+        "Whether record timestamps are the producer's or the broker's.",
+    ),
+    def(
+        "min.cleanable.dirty.ratio",
+        "log.cleaner.min.cleanable.ratio",
+        "0.5",
+        Double,
+        &[],
+        0,
+        "How dirty a compacted log must be before it is cleaned.",
+    ),
+    def(
+        "min.compaction.lag.ms",
+        "log.cleaner.min.compaction.lag.ms",
+        "0",
+        Long,
+        &[],
+        0,
+        "The least time a record stays uncompacted.",
+    ),
+    def(
+        "min.insync.replicas",
+        "min.insync.replicas",
+        "1",
+        Int,
+        &[],
+        1,
+        "Accepted for compatibility; a single node is always in sync.",
+    ),
+    def(
+        "preallocate",
+        "log.preallocate",
+        "false",
+        Boolean,
+        &[],
+        0,
+        "Accepted for compatibility; segments are not preallocated.",
+    ),
+    def(
+        "retention.bytes",
+        "log.retention.bytes",
+        "-1",
+        Long,
+        &[],
+        -1,
+        "Delete old segments once the partition is larger than this.",
+    ),
+    def(
+        "retention.ms",
+        "log.retention.ms",
+        "604800000",
+        Long,
+        &[],
+        -1,
+        "Delete segments whose records are all older than this.",
+    ),
+    def(
+        "segment.bytes",
+        "log.segment.bytes",
+        "1073741824",
+        Int,
+        &[],
+        14,
+        "Roll to a new segment at this size.",
+    ),
+    def(
+        "segment.index.bytes",
+        "log.index.size.max.bytes",
+        "10485760",
+        Int,
+        &[],
+        4,
+        "Accepted for compatibility; indexes grow as needed.",
+    ),
+    def(
+        "segment.jitter.ms",
+        "log.roll.jitter.ms",
+        "0",
+        Long,
+        &[],
+        0,
+        "Accepted for compatibility; no jitter is applied.",
+    ),
+    def(
+        "segment.ms",
+        "log.roll.ms",
+        "604800000",
+        Long,
+        &[],
+        1,
+        "Roll to a new segment after this long.",
+    ),
+    def(
+        "unclean.leader.election.enable",
+        "unclean.leader.election.enable",
+        "false",
+        Boolean,
+        &[],
+        0,
+        "Accepted for compatibility; a single node has no other replicas.",
+    ),
 ];
 
 pub fn topic_config_def(name: &str) -> Option<&'static TopicConfigDef> {
@@ -150,7 +297,9 @@ fn check_value(
     let v = value.trim();
     match kind {
         ConfigType::Int | ConfigType::Long => {
-            let n: i64 = v.parse().map_err(|_| invalid("expected a whole number".into()))?;
+            let n: i64 = v
+                .parse()
+                .map_err(|_| invalid("expected a whole number".into()))?;
             if kind == ConfigType::Int && i32::try_from(n).is_err() {
                 return Err(invalid("out of range for an int".into()));
             }
@@ -171,20 +320,30 @@ fn check_value(
             return Ok(v.to_ascii_lowercase());
         }
         ConfigType::List => {
-            let items: Vec<&str> = v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            let items: Vec<&str> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
             if items.is_empty() {
                 return Err(invalid("expected at least one value".into()));
             }
             for item in &items {
                 if !choices.is_empty() && !choices.contains(item) {
-                    return Err(invalid(format!("'{item}' is not one of {}", choices.join(", "))));
+                    return Err(invalid(format!(
+                        "'{item}' is not one of {}",
+                        choices.join(", ")
+                    )));
                 }
             }
             return Ok(items.join(","));
         }
         ConfigType::String => {
             if !choices.is_empty() && !choices.contains(&v) {
-                return Err(invalid(format!("not supported; accepted values: {}", choices.join(", "))));
+                return Err(invalid(format!(
+                    "not supported; accepted values: {}",
+                    choices.join(", ")
+                )));
             }
         }
     }
@@ -217,7 +376,9 @@ impl Listener {
         let (name, addr) = spec
             .split_once("://")
             .ok_or_else(|| invalid("expected NAME://host:port"))?;
-        let (host, port) = addr.rsplit_once(':').ok_or_else(|| invalid("missing :port"))?;
+        let (host, port) = addr
+            .rsplit_once(':')
+            .ok_or_else(|| invalid("missing :port"))?;
         let port = port.parse().map_err(|_| invalid("port is not a number"))?;
         if !name.eq_ignore_ascii_case("PLAINTEXT") {
             return Err(ConfigError::Unsupported(format!(
@@ -226,13 +387,20 @@ impl Listener {
         }
         Ok(Self {
             name: name.to_string(),
-            host: host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
             port,
         })
     }
 
     pub fn bind_address(&self) -> String {
-        let host = if self.host.is_empty() { "0.0.0.0" } else { &self.host };
+        let host = if self.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            &self.host
+        };
         if host.contains(':') {
             format!("[{host}]:{}", self.port)
         } else {
@@ -300,13 +468,18 @@ const BROKER_KEYS: &[&str] = &[
 impl BrokerConfig {
     /// Builds the config from Kafka-named keys. Unknown keys are returned as warnings (with the
     /// nearest known key), as Kafka logs them, rather than refused.
-    pub fn from_properties(props: &BTreeMap<String, String>) -> Result<(Self, Vec<ConfigError>), ConfigError> {
+    pub fn from_properties(
+        props: &BTreeMap<String, String>,
+    ) -> Result<(Self, Vec<ConfigError>), ConfigError> {
         let mut warnings = Vec::new();
         for key in props.keys() {
             let known = BROKER_KEYS.contains(&key.as_str())
                 || TOPIC_CONFIGS.iter().any(|d| d.broker_key == key);
             if !known {
-                let all = BROKER_KEYS.iter().copied().chain(TOPIC_CONFIGS.iter().map(|d| d.broker_key));
+                let all = BROKER_KEYS
+                    .iter()
+                    .copied()
+                    .chain(TOPIC_CONFIGS.iter().map(|d| d.broker_key));
                 warnings.push(ConfigError::Unknown {
                     key: key.clone(),
                     near: closest(key, all),
@@ -314,7 +487,10 @@ impl BrokerConfig {
             }
         }
         let get = |k: &str| props.get(k).map(|v| v.trim());
-        let listener = Listener::parse("listeners", first_listener(get("listeners").unwrap_or("PLAINTEXT://127.0.0.1:9092")))?;
+        let listener = Listener::parse(
+            "listeners",
+            first_listener(get("listeners").unwrap_or("PLAINTEXT://127.0.0.1:9092")),
+        )?;
         let advertised = match get("advertised.listeners") {
             Some(spec) => Listener::parse("advertised.listeners", first_listener(spec))?,
             None => {
@@ -325,7 +501,9 @@ impl BrokerConfig {
                 a
             }
         };
-        let dirs = get("log.dirs").or_else(|| get("log.dir")).unwrap_or("./data/broker");
+        let dirs = get("log.dirs")
+            .or_else(|| get("log.dir"))
+            .unwrap_or("./data/broker");
         if dirs.contains(',') {
             return Err(ConfigError::Unsupported(format!(
                 "log.dirs '{dirs}': more than one log directory is not supported yet"
@@ -340,13 +518,26 @@ impl BrokerConfig {
         }
         // Kafka's coarser synonyms apply when the millisecond key is absent.
         for (ms_key, topic_key, coarse) in [
-            ("log.retention.ms", "retention.ms", &[("log.retention.minutes", 60_000i64), ("log.retention.hours", 3_600_000)][..]),
-            ("log.roll.ms", "segment.ms", &[("log.roll.hours", 3_600_000)][..]),
+            (
+                "log.retention.ms",
+                "retention.ms",
+                &[
+                    ("log.retention.minutes", 60_000i64),
+                    ("log.retention.hours", 3_600_000),
+                ][..],
+            ),
+            (
+                "log.roll.ms",
+                "segment.ms",
+                &[("log.roll.hours", 3_600_000)][..],
+            ),
         ] {
             if props.contains_key(ms_key) {
                 continue;
             }
-            if let Some((key, unit, v)) = coarse.iter().find_map(|&(k, u)| get(k).map(|v| (k, u, v))) {
+            if let Some((key, unit, v)) =
+                coarse.iter().find_map(|&(k, u)| get(k).map(|v| (k, u, v)))
+            {
                 let n = parse_num::<i64>(key, v)?;
                 let ms = if n < 0 { -1 } else { n.saturating_mul(unit) };
                 topic_overrides.insert(topic_key.to_string(), ms.to_string());
@@ -364,9 +555,24 @@ impl BrokerConfig {
             default_replication_factor: parse_at_least(props, "default.replication.factor", 1, 1)?,
             auto_create_topics: parse_bool(props, "auto.create.topics.enable", true)?,
             delete_topic_enable: parse_bool(props, "delete.topic.enable", true)?,
-            socket_request_max_bytes: parse_at_least(props, "socket.request.max.bytes", 104_857_600, 1)?,
-            retention_check_interval_ms: parse_at_least(props, "log.retention.check.interval.ms", 300_000, 1)?,
-            flush_scheduler_interval_ms: parse_at_least(props, "log.flush.scheduler.interval.ms", 1000, 1)?,
+            socket_request_max_bytes: parse_at_least(
+                props,
+                "socket.request.max.bytes",
+                104_857_600,
+                1,
+            )?,
+            retention_check_interval_ms: parse_at_least(
+                props,
+                "log.retention.check.interval.ms",
+                300_000,
+                1,
+            )?,
+            flush_scheduler_interval_ms: parse_at_least(
+                props,
+                "log.flush.scheduler.interval.ms",
+                1000,
+                1,
+            )?,
             topic_overrides,
         };
         Ok((config, warnings))
@@ -431,11 +637,18 @@ fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigEr
     })
 }
 
-fn parse_at_least<T>(props: &BTreeMap<String, String>, key: &str, default: T, min: T) -> Result<T, ConfigError>
+fn parse_at_least<T>(
+    props: &BTreeMap<String, String>,
+    key: &str,
+    default: T,
+    min: T,
+) -> Result<T, ConfigError>
 where
     T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
-    let Some(v) = props.get(key) else { return Ok(default) };
+    let Some(v) = props.get(key) else {
+        return Ok(default);
+    };
     let n: T = parse_num(key, v)?;
     if n < min {
         return Err(ConfigError::Invalid {
@@ -447,7 +660,11 @@ where
     Ok(n)
 }
 
-fn parse_bool(props: &BTreeMap<String, String>, key: &str, default: bool) -> Result<bool, ConfigError> {
+fn parse_bool(
+    props: &BTreeMap<String, String>,
+    key: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match props.get(key).map(|v| v.trim().to_ascii_lowercase()) {
         None => Ok(default),
         Some(v) if v == "true" => Ok(true),
@@ -478,7 +695,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = if ca == cb { prev } else { 1 + prev.min(row[j]).min(cur) };
+            row[j + 1] = if ca == cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(cur)
+            };
             prev = cur;
         }
     }
@@ -490,7 +711,10 @@ mod tests {
     use super::*;
 
     fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -528,12 +752,16 @@ mod tests {
             "unknown configuration 'log.segment.byte'; did you mean 'log.segment.bytes'?"
         );
         let err = validate_topic_config("retention.msec", "1").expect_err("unknown");
-        assert!(err.to_string().contains("did you mean 'retention.ms'"), "{err}");
+        assert!(
+            err.to_string().contains("did you mean 'retention.ms'"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_values_name_the_key() {
-        let err = BrokerConfig::from_properties(&props(&[("num.partitions", "zero")])).expect_err("bad");
+        let err =
+            BrokerConfig::from_properties(&props(&[("num.partitions", "zero")])).expect_err("bad");
         assert!(err.to_string().contains("num.partitions"), "{err}");
         assert!(validate_topic_config("cleanup.policy", "compact, delete").is_ok());
         assert!(validate_topic_config("cleanup.policy", "shred").is_err());

@@ -54,12 +54,16 @@ impl Partition {
     /// Locks the log. A panic elsewhere while holding the lock cannot leave the log half-updated
     /// (appends cut back on failure), so a poisoned lock is still usable.
     pub fn log(&self) -> MutexGuard<'_, PartitionLog> {
-        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Counts appended messages and returns how many are now unflushed.
     pub fn note_appended(&self, messages: u64) -> u64 {
-        self.unflushed_messages.fetch_add(messages, Ordering::Relaxed) + messages
+        self.unflushed_messages
+            .fetch_add(messages, Ordering::Relaxed)
+            + messages
     }
 
     pub fn has_unflushed(&self) -> bool {
@@ -75,7 +79,11 @@ impl Partition {
     }
 
     /// Waits until every offset below `end` is on disk.
-    pub async fn wait_durable(self: &Arc<Self>, end: i64, queue: &FlushQueue) -> Result<(), FlushFailed> {
+    pub async fn wait_durable(
+        self: &Arc<Self>,
+        end: i64,
+        queue: &FlushQueue,
+    ) -> Result<(), FlushFailed> {
         let mut rx = self.durable.subscribe();
         if rx.borrow().synced_to >= end {
             return Ok(());
@@ -126,10 +134,13 @@ pub async fn run_flusher(mut rx: mpsc::UnboundedReceiver<Arc<Partition>>) {
         };
         for (p, end, result) in synced {
             match result {
-                Ok(()) => p.durable.send_modify(|d| d.synced_to = d.synced_to.max(end)),
+                Ok(()) => p
+                    .durable
+                    .send_modify(|d| d.synced_to = d.synced_to.max(end)),
                 Err(error) => {
                     tracing::error!(topic = %p.topic, partition = p.index, %error, "fsync failed");
-                    p.durable.send_modify(|d| d.failed_to = d.failed_to.max(end));
+                    p.durable
+                        .send_modify(|d| d.failed_to = d.failed_to.max(end));
                 }
             }
         }

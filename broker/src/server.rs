@@ -49,7 +49,10 @@ impl Broker {
     /// so it must run inside a Tokio runtime.
     pub fn open(config: BrokerConfig) -> Result<Arc<Self>, BrokerError> {
         let dir = config.log_dir.clone();
-        let dir_err = |source| BrokerError::LogDir { dir: dir.clone(), source };
+        let dir_err = |source| BrokerError::LogDir {
+            dir: dir.clone(),
+            source,
+        };
         fs::create_dir_all(&dir).map_err(dir_err)?;
         let lock = fs::OpenOptions::new()
             .create(true)
@@ -90,7 +93,11 @@ impl Broker {
 
     /// Accepts Kafka clients on `listener` until `shutdown`, then drains connections, flushes
     /// every log and records a clean shutdown.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: CancellationToken) -> Result<(), BrokerError> {
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), BrokerError> {
         tracing::info!(
             address = %listener.local_addr()?,
             advertised = %format!("{}:{}", self.config.advertised.host, self.config.advertised.port),
@@ -140,7 +147,9 @@ impl Broker {
         let mut tasks = JoinSet::new();
         let broker = Arc::clone(self);
         let every = Duration::from_millis(self.config.retention_check_interval_ms);
-        tasks.spawn(periodically(every, shutdown.clone(), move || broker.enforce_retention()));
+        tasks.spawn(periodically(every, shutdown.clone(), move || {
+            broker.enforce_retention()
+        }));
         let broker = Arc::clone(self);
         let every = Duration::from_millis(self.config.flush_scheduler_interval_ms);
         tasks.spawn(periodically(every, shutdown, move || broker.flush_aged()));
@@ -199,7 +208,10 @@ fn read_or_create_meta(dir: &Path, node_id: i32) -> io::Result<String> {
     let cluster_id = base64_url(uuid::Uuid::new_v4().as_bytes());
     let tmp = path.with_extension("properties.tmp");
     let mut file = fs::File::create(&tmp)?;
-    writeln!(file, "version=1\ncluster.id={cluster_id}\nnode.id={node_id}")?;
+    writeln!(
+        file,
+        "version=1\ncluster.id={cluster_id}\nnode.id={node_id}"
+    )?;
     file.sync_all()?;
     fs::rename(&tmp, &path)?;
     Ok(cluster_id)
@@ -210,7 +222,10 @@ fn base64_url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
         for i in 0..=chunk.len() {
             out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -220,7 +235,11 @@ fn base64_url(bytes: &[u8]) -> String {
 
 /// Binds nothing itself: runs a broker on an already-bound listener until `shutdown`. If the
 /// advertised port is 0 it becomes the listener's port, so tests can bind port 0.
-pub async fn run(mut config: BrokerConfig, listener: TcpListener, shutdown: CancellationToken) -> Result<(), BrokerError> {
+pub async fn run(
+    mut config: BrokerConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), BrokerError> {
     if config.advertised.port == 0 {
         config.advertised.port = listener.local_addr()?.port();
     }

@@ -74,15 +74,23 @@ pub struct Topic {
 impl Topic {
     pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
         let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
-        usize::try_from(index).ok().and_then(|i| partitions.get(i).cloned())
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| partitions.get(i).cloned())
     }
 
     pub fn partitions(&self) -> Vec<Arc<Partition>> {
-        self.partitions.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn partition_count(&self) -> i32 {
-        self.partitions.read().unwrap_or_else(|p| p.into_inner()).len() as i32
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len() as i32
     }
 
     pub fn settings(&self) -> Arc<TopicSettings> {
@@ -90,7 +98,10 @@ impl Topic {
     }
 
     pub fn overrides(&self) -> BTreeMap<String, String> {
-        self.overrides.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.overrides
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn is_internal(&self) -> bool {
@@ -121,7 +132,11 @@ pub struct Topics {
 
 impl Topics {
     /// Loads every topic in the log directory, recovering each partition's log.
-    pub fn open(config: Arc<BrokerConfig>, clean_shutdown: bool, flush_queue: FlushQueue) -> Result<Self, TopicError> {
+    pub fn open(
+        config: Arc<BrokerConfig>,
+        clean_shutdown: bool,
+        flush_queue: FlushQueue,
+    ) -> Result<Self, TopicError> {
         let meta_dir = config.log_dir.join(".topics");
         fs::create_dir_all(&meta_dir)?;
         remove_deleted_dirs(&config.log_dir)?;
@@ -132,9 +147,16 @@ impl Topics {
                 continue;
             }
             let record: TopicRecord = serde_json::from_slice(&fs::read(&path)?).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
             })?;
-            let existing = if clean_shutdown { Existing::Clean } else { Existing::Unclean };
+            let existing = if clean_shutdown {
+                Existing::Clean
+            } else {
+                Existing::Unclean
+            };
             let topic = open_topic(&config, &record, existing)?;
             topics.insert(record.name.clone(), Arc::new(topic));
         }
@@ -153,7 +175,11 @@ impl Topics {
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
-        self.topics.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
     }
 
     pub fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
@@ -163,7 +189,13 @@ impl Topics {
 
     /// All topics, sorted by name.
     pub fn list(&self) -> Vec<Arc<Topic>> {
-        let mut all: Vec<_> = self.topics.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let mut all: Vec<_> = self
+            .topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }
@@ -182,19 +214,31 @@ impl Topics {
         if self.get(name).is_some() {
             return Err(TopicError::AlreadyExists(name.to_string()));
         }
-        if let Some(other) = self.list().iter().find(|t| t.name.replace('.', "_") == name.replace('.', "_")) {
+        if let Some(other) = self
+            .list()
+            .iter()
+            .find(|t| t.name.replace('.', "_") == name.replace('.', "_"))
+        {
             return Err(TopicError::InvalidName(format!(
                 "Topic '{name}' collides with existing topic: {}",
                 other.name
             )));
         }
-        let partitions = if partitions == -1 { self.config.num_partitions } else { partitions };
+        let partitions = if partitions == -1 {
+            self.config.num_partitions
+        } else {
+            partitions
+        };
         if partitions < 1 {
             return Err(TopicError::InvalidPartitions(
                 "Number of partitions was set to an invalid non-positive value.".into(),
             ));
         }
-        let replication = if replication == -1 { self.config.default_replication_factor } else { replication };
+        let replication = if replication == -1 {
+            self.config.default_replication_factor
+        } else {
+            replication
+        };
         if replication > 1 {
             return Err(TopicError::InvalidReplicationFactor(replication));
         }
@@ -248,7 +292,9 @@ impl Topics {
             let dir = partition.log().dir().to_path_buf();
             let doomed = dir.with_file_name(format!(
                 "{}.{}-delete",
-                dir.file_name().and_then(|n| n.to_str()).unwrap_or("partition"),
+                dir.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("partition"),
                 topic.id.simple()
             ));
             fs::rename(&dir, &doomed)?;
@@ -259,9 +305,16 @@ impl Topics {
     }
 
     /// Raises a topic's partition count to `count`.
-    pub fn create_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), TopicError> {
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
-        let topic = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+        let topic = self
+            .get(name)
+            .ok_or_else(|| TopicError::Unknown(name.to_string()))?;
         let current = topic.partition_count();
         if count < current {
             return Err(TopicError::InvalidPartitions(format!(
@@ -280,7 +333,11 @@ impl Topics {
         for index in current..count {
             added.push(open_partition(&self.config, name, index, Existing::New)?);
         }
-        topic.partitions.write().unwrap_or_else(|p| p.into_inner()).extend(added);
+        topic
+            .partitions
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(added);
         self.persist(&topic.record())?;
         Ok(())
     }
@@ -293,7 +350,9 @@ impl Topics {
         validate_only: bool,
     ) -> Result<(), TopicError> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
-        let topic = self.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+        let topic = self
+            .get(name)
+            .ok_or_else(|| TopicError::Unknown(name.to_string()))?;
         let mut checked = BTreeMap::new();
         for (key, value) in overrides {
             let value = config::validate_topic_config(&key, &value)?;
@@ -342,7 +401,11 @@ enum Existing {
     Unclean,
 }
 
-fn open_topic(config: &BrokerConfig, record: &TopicRecord, existing: Existing) -> io::Result<Topic> {
+fn open_topic(
+    config: &BrokerConfig,
+    record: &TopicRecord,
+    existing: Existing,
+) -> io::Result<Topic> {
     let topic = topic_without_logs(config, record);
     let mut partitions = Vec::with_capacity(record.partitions.max(0) as usize);
     for index in 0..record.partitions {
@@ -364,7 +427,12 @@ fn topic_without_logs(config: &BrokerConfig, record: &TopicRecord) -> Topic {
 
 /// Opens a partition's log. A new partition (`existing == false`) starts empty even if a crash
 /// left a directory of that name behind.
-fn open_partition(config: &BrokerConfig, topic: &str, index: i32, existing: Existing) -> io::Result<Arc<Partition>> {
+fn open_partition(
+    config: &BrokerConfig,
+    topic: &str,
+    index: i32,
+    existing: Existing,
+) -> io::Result<Arc<Partition>> {
     let dir = config.log_dir.join(format!("{topic}-{index}"));
     let clean_shutdown = match existing {
         Existing::New => {
@@ -379,7 +447,12 @@ fn open_partition(config: &BrokerConfig, topic: &str, index: i32, existing: Exis
     let policy = config.topic_settings(&BTreeMap::new()).policy;
     let (log, report) = PartitionLog::open(&dir, clean_shutdown, &policy)?;
     if report.truncated_bytes > 0 {
-        tracing::warn!(topic, partition = index, truncated_bytes = report.truncated_bytes, "recovered log");
+        tracing::warn!(
+            topic,
+            partition = index,
+            truncated_bytes = report.truncated_bytes,
+            "recovered log"
+        );
     }
     Ok(Arc::new(Partition::new(topic, index, log)))
 }
@@ -398,7 +471,10 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
             "Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
         ));
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
         return invalid(format!(
             "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
         ));

@@ -68,13 +68,22 @@ pub fn run(mut args: ConsumeArgs) -> Result<()> {
         (Some(o), Some(_)) => match o.as_str() {
             "earliest" => Offset::Beginning,
             "latest" => Offset::End,
-            n => Offset::Offset(n.parse().with_context(|| format!("--offset '{n}' is not a number"))?),
+            n => Offset::Offset(
+                n.parse()
+                    .with_context(|| format!("--offset '{n}' is not a number"))?,
+            ),
         },
         (None, _) if args.from_beginning => Offset::Beginning,
         (None, _) => Offset::End,
     };
-    let mut config = client_config(&args.bootstrap_server, &args.consumer_property, "--consumer-property")?;
-    config.set("enable.auto.commit", "false").set("group.id", "sluice-console-consumer");
+    let mut config = client_config(
+        &args.bootstrap_server,
+        &args.consumer_property,
+        "--consumer-property",
+    )?;
+    config
+        .set("enable.auto.commit", "false")
+        .set("group.id", "sluice-console-consumer");
     let consumer: BaseConsumer = config.create().context("creating the consumer")?;
     let partitions = match args.partition {
         Some(p) => vec![p],
@@ -82,9 +91,16 @@ pub fn run(mut args: ConsumeArgs) -> Result<()> {
             let metadata = consumer
                 .fetch_metadata(Some(&args.topic), TIMEOUT)
                 .context("fetching metadata")?;
-            let topic = metadata.topics().first().context("no metadata for the topic")?;
+            let topic = metadata
+                .topics()
+                .first()
+                .context("no metadata for the topic")?;
             if let Some(error) = topic.error() {
-                bail!("topic {}: {}", args.topic, rdkafka::types::RDKafkaErrorCode::from(error));
+                bail!(
+                    "topic {}: {}",
+                    args.topic,
+                    rdkafka::types::RDKafkaErrorCode::from(error)
+                );
             }
             topic.partitions().iter().map(|p| p.id()).collect()
         }
@@ -93,7 +109,9 @@ pub fn run(mut args: ConsumeArgs) -> Result<()> {
     for p in partitions {
         assignment.add_partition_offset(&args.topic, p, start)?;
     }
-    consumer.assign(&assignment).context("assigning partitions")?;
+    consumer
+        .assign(&assignment)
+        .context("assigning partitions")?;
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -108,7 +126,9 @@ pub fn run(mut args: ConsumeArgs) -> Result<()> {
                 last = Instant::now();
             }
             Some(Err(e)) => {
-                if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition) {
+                if e.rdkafka_error_code()
+                    == Some(rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)
+                {
                     bail!("topic {}: {e}", args.topic);
                 }
                 eprintln!("consume error: {e}");
@@ -137,7 +157,13 @@ fn print_message(out: &mut impl Write, args: &ConsumeArgs, message: &impl Messag
         out.write_all(sep)?;
     }
     if args.print_offset {
-        write!(out, "Partition:{}{}Offset:{}", message.partition(), args.key_separator, message.offset())?;
+        write!(
+            out,
+            "Partition:{}{}Offset:{}",
+            message.partition(),
+            args.key_separator,
+            message.offset()
+        )?;
         out.write_all(sep)?;
     }
     if args.print_headers {
@@ -145,7 +171,13 @@ fn print_message(out: &mut impl Write, args: &ConsumeArgs, message: &impl Messag
             Some(headers) if headers.count() > 0 => {
                 let rendered: Vec<String> = headers
                     .iter()
-                    .map(|h| format!("{}:{}", h.key, h.value.map_or("NULL".into(), String::from_utf8_lossy)))
+                    .map(|h| {
+                        format!(
+                            "{}:{}",
+                            h.key,
+                            h.value.map_or("NULL".into(), String::from_utf8_lossy)
+                        )
+                    })
                     .collect();
                 write!(out, "{}", rendered.join(","))?;
             }

@@ -22,7 +22,11 @@ pub struct ProduceArgs {
     #[arg(long)]
     key_separator: Option<String>,
     /// none, gzip, snappy, lz4 or zstd.
-    #[arg(long = "compression-codec", alias = "compression-type", default_value = "none")]
+    #[arg(
+        long = "compression-codec",
+        alias = "compression-type",
+        default_value = "none"
+    )]
     compression: String,
     /// 0, 1 or all (-1).
     #[arg(long = "request-required-acks", alias = "acks", default_value = "all")]
@@ -57,18 +61,24 @@ impl ProducerContext for Deliveries {
 
 pub fn run(args: ProduceArgs) -> Result<()> {
     if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&args.compression.as_str()) {
-        bail!("--compression-codec '{}': expected none, gzip, snappy, lz4 or zstd", args.compression);
+        bail!(
+            "--compression-codec '{}': expected none, gzip, snappy, lz4 or zstd",
+            args.compression
+        );
     }
     let mut config = client_config(&args.bootstrap_server, &[], "")?;
     config
         .set("compression.codec", &args.compression)
         .set("acks", &args.acks)
         .set("linger.ms", "5");
-    for (k, v) in crate::properties::parse_overrides(&args.producer_property, "--producer-property")? {
+    for (k, v) in
+        crate::properties::parse_overrides(&args.producer_property, "--producer-property")?
+    {
         config.set(k, v);
     }
-    let producer: ThreadedProducer<Deliveries> =
-        config.create_with_context(Deliveries::default()).context("creating the producer")?;
+    let producer: ThreadedProducer<Deliveries> = config
+        .create_with_context(Deliveries::default())
+        .context("creating the producer")?;
     let stdin = std::io::stdin();
     let mut sent = 0u64;
     for line in stdin.lock().lines() {
@@ -80,7 +90,8 @@ pub fn run(args: ProduceArgs) -> Result<()> {
             },
             None => (None, line),
         };
-        let mut record: BaseRecord<'_, String, String> = BaseRecord::to(&args.topic).payload(&value);
+        let mut record: BaseRecord<'_, String, String> =
+            BaseRecord::to(&args.topic).payload(&value);
         if let Some(key) = &key {
             record = record.key(key);
         }
@@ -99,7 +110,9 @@ pub fn run(args: ProduceArgs) -> Result<()> {
         }
         sent += 1;
     }
-    producer.flush(Duration::from_secs(60)).context("flushing the producer")?;
+    producer
+        .flush(Duration::from_secs(60))
+        .context("flushing the producer")?;
     let failed = producer.context().failed.load(Ordering::Relaxed);
     if failed > 0 {
         bail!("{failed} of {sent} records were not delivered");

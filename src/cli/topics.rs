@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use rdkafka::admin::{
-    AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier,
-    TopicReplication,
+    AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic,
+    ResourceSpecifier, TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
 
@@ -73,21 +73,38 @@ enum TopicsCommand {
 }
 
 pub async fn run(args: TopicsArgs) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> = client_config(&args.bootstrap_server, &args.command_config, "--command-config")?
-        .create()
-        .context("creating the admin client")?;
-    let opts = AdminOptions::new().operation_timeout(Some(TIMEOUT)).request_timeout(Some(TIMEOUT));
+    let admin: AdminClient<DefaultClientContext> = client_config(
+        &args.bootstrap_server,
+        &args.command_config,
+        "--command-config",
+    )?
+    .create()
+    .context("creating the admin client")?;
+    let opts = AdminOptions::new()
+        .operation_timeout(Some(TIMEOUT))
+        .request_timeout(Some(TIMEOUT));
     match args.command {
-        TopicsCommand::Create { topic, partitions, replication_factor, config, if_not_exists } => {
+        TopicsCommand::Create {
+            topic,
+            partitions,
+            replication_factor,
+            config,
+            if_not_exists,
+        } => {
             let configs = properties::parse_overrides(&config, "--config")?;
-            let mut new = NewTopic::new(&topic, partitions, TopicReplication::Fixed(replication_factor));
+            let mut new = NewTopic::new(
+                &topic,
+                partitions,
+                TopicReplication::Fixed(replication_factor),
+            );
             for (k, v) in &configs {
                 new = new.set(k, v);
             }
             for result in admin.create_topics([&new], &opts).await? {
                 match result {
                     Ok(name) => println!("Created topic {name}."),
-                    Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) if if_not_exists => {}
+                    Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists))
+                        if if_not_exists => {}
                     Err((name, code)) => bail!("Error while creating topic {name}: {code}"),
                 }
             }
@@ -102,7 +119,8 @@ pub async fn run(args: TopicsArgs) -> Result<()> {
         TopicsCommand::Describe { topic } => {
             for (name, partitions) in metadata_topics(&admin, topic.as_deref())? {
                 let overrides = topic_overrides(&admin, &opts, &name).await?;
-                let configs: Vec<String> = overrides.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let configs: Vec<String> =
+                    overrides.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 println!(
                     "Topic: {name}\tPartitionCount: {}\tReplicationFactor: 1\tConfigs: {}",
                     partitions.len(),
@@ -121,9 +139,17 @@ pub async fn run(args: TopicsArgs) -> Result<()> {
                 }
             }
         }
-        TopicsCommand::Alter { topic, partitions, config, delete_config } => {
+        TopicsCommand::Alter {
+            topic,
+            partitions,
+            config,
+            delete_config,
+        } => {
             if let Some(count) = partitions {
-                for result in admin.create_partitions([&NewPartitions::new(&topic, count)], &opts).await? {
+                for result in admin
+                    .create_partitions([&NewPartitions::new(&topic, count)], &opts)
+                    .await?
+                {
                     if let Err((name, code)) = result {
                         bail!("Error while adding partitions to {name}: {code}");
                     }
@@ -155,14 +181,28 @@ pub async fn run(args: TopicsArgs) -> Result<()> {
 
 type TopicLayout = (String, Vec<(i32, i32)>);
 
-fn metadata_topics(admin: &AdminClient<DefaultClientContext>, topic: Option<&str>) -> Result<Vec<TopicLayout>> {
-    let metadata = admin.inner().fetch_metadata(topic, TIMEOUT).context("fetching metadata")?;
+fn metadata_topics(
+    admin: &AdminClient<DefaultClientContext>,
+    topic: Option<&str>,
+) -> Result<Vec<TopicLayout>> {
+    let metadata = admin
+        .inner()
+        .fetch_metadata(topic, TIMEOUT)
+        .context("fetching metadata")?;
     let mut topics = Vec::new();
     for t in metadata.topics() {
         if let Some(error) = t.error() {
-            bail!("topic {}: {}", t.name(), rdkafka::types::RDKafkaErrorCode::from(error));
+            bail!(
+                "topic {}: {}",
+                t.name(),
+                rdkafka::types::RDKafkaErrorCode::from(error)
+            );
         }
-        let partitions = t.partitions().iter().map(|p| (p.id(), p.leader())).collect();
+        let partitions = t
+            .partitions()
+            .iter()
+            .map(|p| (p.id(), p.leader()))
+            .collect();
         topics.push((t.name().to_string(), partitions));
     }
     topics.sort();
@@ -175,8 +215,12 @@ async fn topic_overrides(
     topic: &str,
 ) -> Result<BTreeMap<String, String>> {
     let mut overrides = BTreeMap::new();
-    for result in admin.describe_configs([&ResourceSpecifier::Topic(topic)], opts).await? {
-        let resource = result.map_err(|code| anyhow::anyhow!("describing configs of {topic}: {code}"))?;
+    for result in admin
+        .describe_configs([&ResourceSpecifier::Topic(topic)], opts)
+        .await?
+    {
+        let resource =
+            result.map_err(|code| anyhow::anyhow!("describing configs of {topic}: {code}"))?;
         for entry in resource.entries {
             if entry.source == ConfigSource::DynamicTopic {
                 overrides.insert(entry.name, entry.value.unwrap_or_default());

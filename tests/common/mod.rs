@@ -33,7 +33,9 @@ impl TestBroker {
     }
 
     pub async fn start_with(dir: &Path, extra: &[(&str, &str)]) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let mut props: BTreeMap<String, String> = BTreeMap::new();
         props.insert("log.dirs".into(), dir.display().to_string());
@@ -41,7 +43,8 @@ impl TestBroker {
         for (k, v) in extra {
             props.insert(k.to_string(), v.to_string());
         }
-        let (config, warnings) = sluice_broker::BrokerConfig::from_properties(&props).expect("config");
+        let (config, warnings) =
+            sluice_broker::BrokerConfig::from_properties(&props).expect("config");
         assert!(warnings.is_empty(), "{warnings:?}");
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(sluice_broker::run(config, listener, shutdown.clone()));
@@ -56,8 +59,12 @@ impl TestBroker {
     /// Shuts down cleanly and waits for the broker to finish.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        let result = tokio::time::timeout(WAIT, self.handle).await.expect("broker stops in time");
-        result.expect("broker task").expect("broker shut down cleanly");
+        let result = tokio::time::timeout(WAIT, self.handle)
+            .await
+            .expect("broker stops in time");
+        result
+            .expect("broker task")
+            .expect("broker shut down cleanly");
     }
 }
 
@@ -94,17 +101,32 @@ impl ChildBroker {
                 .expect("log lock")
                 .iter()
                 .find(|l| l.contains("broker listening"))
-                .and_then(|l| l.split("address=").nth(1).map(|a| a.split_whitespace().next().unwrap_or("").to_string()));
+                .and_then(|l| {
+                    l.split("address=")
+                        .nth(1)
+                        .map(|a| a.split_whitespace().next().unwrap_or("").to_string())
+                });
             if let Some(address) = found {
                 break address;
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("broker exited with {status}: {:?}", log.lock().expect("log lock"));
+                panic!(
+                    "broker exited with {status}: {:?}",
+                    log.lock().expect("log lock")
+                );
             }
-            assert!(Instant::now() < deadline, "broker did not start: {:?}", log.lock().expect("log lock"));
+            assert!(
+                Instant::now() < deadline,
+                "broker did not start: {:?}",
+                log.lock().expect("log lock")
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
-        Self { bootstrap, child, log }
+        Self {
+            bootstrap,
+            child,
+            log,
+        }
     }
 
     /// SIGKILL: no flush, no clean shutdown.
@@ -114,7 +136,11 @@ impl ChildBroker {
     }
 
     pub fn log_contains(&self, needle: &str) -> bool {
-        self.log.lock().expect("log lock").iter().any(|l| l.contains(needle))
+        self.log
+            .lock()
+            .expect("log lock")
+            .iter()
+            .any(|l| l.contains(needle))
     }
 }
 
@@ -141,7 +167,13 @@ pub fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> FutureProducer {
 }
 
 /// Reads `partitions` of `topic` from `start` until `count` messages arrived (or the wait ends).
-pub fn consume(bootstrap: &str, topic: &str, partitions: i32, start: Offset, count: usize) -> Vec<OwnedMessage> {
+pub fn consume(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    start: Offset,
+    count: usize,
+) -> Vec<OwnedMessage> {
     let consumer: BaseConsumer = client(bootstrap)
         .set("group.id", "tests")
         .set("enable.auto.commit", "false")
@@ -149,7 +181,9 @@ pub fn consume(bootstrap: &str, topic: &str, partitions: i32, start: Offset, cou
         .expect("consumer");
     let mut assignment = TopicPartitionList::new();
     for p in 0..partitions {
-        assignment.add_partition_offset(topic, p, start).expect("partition");
+        assignment
+            .add_partition_offset(topic, p, start)
+            .expect("partition");
     }
     consumer.assign(&assignment).expect("assign");
     let mut out = Vec::new();

@@ -65,7 +65,10 @@ mod tests {
     fn advertised_ranges_are_within_the_codec() {
         for &(key, min, max) in SUPPORTED {
             let codec = key.valid_versions();
-            assert!(min >= codec.min && max <= codec.max, "{key:?} {min}-{max} vs {codec:?}");
+            assert!(
+                min >= codec.min && max <= codec.max,
+                "{key:?} {min}-{max} vs {codec:?}"
+            );
         }
     }
 }

@@ -7,8 +7,9 @@ use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use kafka_protocol::messages::{
-    alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest, AlterConfigsResponse,
-    DescribeConfigsRequest, DescribeConfigsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest,
+    AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -24,13 +25,15 @@ pub fn topic_entries<'a>(
     broker: &'a Broker,
     overrides: &'a BTreeMap<String, String>,
 ) -> impl Iterator<Item = (&'static TopicConfigDef, String, ConfigSource)> + 'a {
-    TOPIC_CONFIGS.iter().map(move |def| match overrides.get(def.name) {
-        Some(v) => (def, v.clone(), ConfigSource::Topic),
-        None => {
-            let (v, source) = broker.config.topic_default(def);
-            (def, v, source)
-        }
-    })
+    TOPIC_CONFIGS
+        .iter()
+        .map(move |def| match overrides.get(def.name) {
+            Some(v) => (def, v.clone(), ConfigSource::Topic),
+            None => {
+                let (v, source) = broker.config.topic_default(def);
+                (def, v, source)
+            }
+        })
 }
 
 struct Entry {
@@ -43,10 +46,12 @@ struct Entry {
 }
 
 fn topic_config(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseError, String)> {
-    let topic = broker
-        .topics
-        .get(name)
-        .ok_or_else(|| (ResponseError::UnknownTopicOrPartition, format!("Topic {name} does not exist.")))?;
+    let topic = broker.topics.get(name).ok_or_else(|| {
+        (
+            ResponseError::UnknownTopicOrPartition,
+            format!("Topic {name} does not exist."),
+        )
+    })?;
     let overrides = topic.overrides();
     Ok(topic_entries(broker, &overrides)
         .map(|(def, value, source)| {
@@ -58,7 +63,11 @@ fn topic_config(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseErro
             if broker_source == ConfigSource::StaticBroker {
                 synonyms.push((def.broker_key.to_string(), broker_value, broker_source));
             }
-            synonyms.push((def.broker_key.to_string(), def.default.to_string(), ConfigSource::Default));
+            synonyms.push((
+                def.broker_key.to_string(),
+                def.default.to_string(),
+                ConfigSource::Default,
+            ));
             Entry {
                 name: def.name.to_string(),
                 value,
@@ -74,20 +83,55 @@ fn topic_config(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseErro
 fn broker_config(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseError, String)> {
     let c = &broker.config;
     if !name.is_empty() && name != c.node_id.to_string() {
-        return Err((ResponseError::InvalidRequest, format!("Unknown broker {name}; this is broker {}.", c.node_id)));
+        return Err((
+            ResponseError::InvalidRequest,
+            format!("Unknown broker {name}; this is broker {}.", c.node_id),
+        ));
     }
     let listener = |l: &crate::config::Listener| format!("PLAINTEXT://{}:{}", l.host, l.port);
     let plain = [
         ("node.id", c.node_id.to_string(), ConfigType::Int),
         ("listeners", listener(&c.listener), ConfigType::String),
-        ("advertised.listeners", listener(&c.advertised), ConfigType::String),
-        ("log.dirs", c.log_dir.display().to_string(), ConfigType::String),
-        ("num.partitions", c.num_partitions.to_string(), ConfigType::Int),
-        ("default.replication.factor", c.default_replication_factor.to_string(), ConfigType::Int),
-        ("auto.create.topics.enable", c.auto_create_topics.to_string(), ConfigType::Boolean),
-        ("delete.topic.enable", c.delete_topic_enable.to_string(), ConfigType::Boolean),
-        ("socket.request.max.bytes", c.socket_request_max_bytes.to_string(), ConfigType::Int),
-        ("log.retention.check.interval.ms", c.retention_check_interval_ms.to_string(), ConfigType::Long),
+        (
+            "advertised.listeners",
+            listener(&c.advertised),
+            ConfigType::String,
+        ),
+        (
+            "log.dirs",
+            c.log_dir.display().to_string(),
+            ConfigType::String,
+        ),
+        (
+            "num.partitions",
+            c.num_partitions.to_string(),
+            ConfigType::Int,
+        ),
+        (
+            "default.replication.factor",
+            c.default_replication_factor.to_string(),
+            ConfigType::Int,
+        ),
+        (
+            "auto.create.topics.enable",
+            c.auto_create_topics.to_string(),
+            ConfigType::Boolean,
+        ),
+        (
+            "delete.topic.enable",
+            c.delete_topic_enable.to_string(),
+            ConfigType::Boolean,
+        ),
+        (
+            "socket.request.max.bytes",
+            c.socket_request_max_bytes.to_string(),
+            ConfigType::Int,
+        ),
+        (
+            "log.retention.check.interval.ms",
+            c.retention_check_interval_ms.to_string(),
+            ConfigType::Long,
+        ),
     ];
     let mut entries: Vec<Entry> = plain
         .into_iter()
@@ -116,7 +160,11 @@ fn broker_config(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseErr
     Ok(entries)
 }
 
-pub fn describe(broker: &Broker, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+pub fn describe(
+    broker: &Broker,
+    req: DescribeConfigsRequest,
+    version: i16,
+) -> DescribeConfigsResponse {
     let mut response = DescribeConfigsResponse::default();
     for resource in req.resources {
         let mut result = DescribeConfigsResult::default();
@@ -125,7 +173,10 @@ pub fn describe(broker: &Broker, req: DescribeConfigsRequest, version: i16) -> D
         let entries = match resource.resource_type {
             TOPIC => topic_config(broker, resource.resource_name.as_str()),
             BROKER => broker_config(broker, resource.resource_name.as_str()),
-            other => Err((ResponseError::InvalidRequest, format!("Unsupported resource type {other}."))),
+            other => Err((
+                ResponseError::InvalidRequest,
+                format!("Unsupported resource type {other}."),
+            )),
         };
         match entries {
             Ok(entries) => {
@@ -195,11 +246,17 @@ fn alter_topic(
             "Only topic configs can be altered; broker configs are static.".to_string(),
         ));
     }
-    let topic = broker
-        .topics
-        .get(name.as_str())
-        .ok_or_else(|| (ResponseError::UnknownTopicOrPartition.code(), format!("Topic {name} does not exist.")))?;
-    let mut overrides = if replace_all { BTreeMap::new() } else { topic.overrides() };
+    let topic = broker.topics.get(name.as_str()).ok_or_else(|| {
+        (
+            ResponseError::UnknownTopicOrPartition.code(),
+            format!("Topic {name} does not exist."),
+        )
+    })?;
+    let mut overrides = if replace_all {
+        BTreeMap::new()
+    } else {
+        topic.overrides()
+    };
     for (key, change) in changes {
         let current = || {
             overrides.get(&key).cloned().unwrap_or_else(|| {
@@ -208,7 +265,8 @@ fn alter_topic(
                     .unwrap_or_default()
             })
         };
-        let is_list = crate::config::topic_config_def(&key).is_some_and(|d| d.kind == ConfigType::List);
+        let is_list =
+            crate::config::topic_config_def(&key).is_some_and(|d| d.kind == ConfigType::List);
         let list_only = |op: &str| {
             Err((
                 ResponseError::InvalidConfig.code(),
@@ -233,8 +291,11 @@ fn alter_topic(
             }
             Change::Subtract(value) if is_list => {
                 let drop: Vec<&str> = value.split(',').collect();
-                let items: Vec<String> =
-                    current().split(',').filter(|i| !drop.contains(i)).map(str::to_string).collect();
+                let items: Vec<String> = current()
+                    .split(',')
+                    .filter(|i| !drop.contains(i))
+                    .map(str::to_string)
+                    .collect();
                 overrides.insert(key, items.join(","));
             }
             Change::Append(_) => return list_only("APPEND"),
@@ -254,7 +315,8 @@ pub fn incremental_alter(
 ) -> IncrementalAlterConfigsResponse {
     let mut response = IncrementalAlterConfigsResponse::default();
     for resource in req.resources {
-        let mut result = incremental_alter_configs_response::AlterConfigsResourceResponse::default();
+        let mut result =
+            incremental_alter_configs_response::AlterConfigsResourceResponse::default();
         result.resource_type = resource.resource_type;
         result.resource_name = resource.resource_name.clone();
         let mut changes = Vec::new();
@@ -274,7 +336,10 @@ pub fn incremental_alter(
             changes.push((c.name.to_string(), change));
         }
         let outcome = match bad_op {
-            Some(op) => Err((ResponseError::InvalidRequest.code(), format!("Unknown config operation {op}."))),
+            Some(op) => Err((
+                ResponseError::InvalidRequest.code(),
+                format!("Unknown config operation {op}."),
+            )),
             None => alter_topic(
                 broker,
                 resource.resource_type,
@@ -302,7 +367,10 @@ pub fn alter(broker: &Broker, req: AlterConfigsRequest, _version: i16) -> AlterC
         let changes = resource
             .configs
             .into_iter()
-            .filter_map(|c| c.value.map(|v| (c.name.to_string(), Change::Set(v.to_string()))))
+            .filter_map(|c| {
+                c.value
+                    .map(|v| (c.name.to_string(), Change::Set(v.to_string())))
+            })
             .collect();
         let outcome = alter_topic(
             broker,

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::configs::topic_entries;
@@ -25,21 +27,35 @@ pub fn handle(broker: &Broker, req: CreateTopicsRequest, version: i16) -> Create
                 response.topics.push(result);
                 continue;
             }
-            if let Some(bad) = wanted.assignments.iter().find(|a| a.broker_ids.iter().any(|b| b.0 != node)) {
+            if let Some(bad) = wanted
+                .assignments
+                .iter()
+                .find(|a| a.broker_ids.iter().any(|b| b.0 != node))
+            {
                 let message = format!("Partition {} is assigned to a broker that does not exist; the only broker is {node}.", bad.partition_index);
-                fail(&mut result, ResponseError::InvalidReplicaAssignment, &message);
+                fail(
+                    &mut result,
+                    ResponseError::InvalidReplicaAssignment,
+                    &message,
+                );
                 response.topics.push(result);
                 continue;
             }
             partitions = wanted.assignments.len() as i32;
-            replication = wanted.assignments.first().map_or(1, |a| a.broker_ids.len() as i16);
+            replication = wanted
+                .assignments
+                .first()
+                .map_or(1, |a| a.broker_ids.len() as i16);
         }
         let configs: BTreeMap<String, Option<String>> = wanted
             .configs
             .iter()
             .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
             .collect();
-        match broker.topics.create(&name, partitions, replication, &configs, req.validate_only) {
+        match broker
+            .topics
+            .create(&name, partitions, replication, &configs, req.validate_only)
+        {
             Ok(topic) => {
                 if version >= 7 && !req.validate_only {
                     result.topic_id = topic.id;

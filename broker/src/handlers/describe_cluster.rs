@@ -6,7 +6,11 @@ use kafka_protocol::messages::{DescribeClusterRequest, DescribeClusterResponse};
 use super::str_bytes;
 use crate::server::Broker;
 
-pub fn handle(broker: &Broker, req: DescribeClusterRequest, _version: i16) -> DescribeClusterResponse {
+pub fn handle(
+    broker: &Broker,
+    req: DescribeClusterRequest,
+    _version: i16,
+) -> DescribeClusterResponse {
     let config = &broker.config;
     let mut me = DescribeClusterBroker::default();
     me.broker_id = config.node_id.into();

@@ -39,7 +39,11 @@ fn read_all(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse
     let mut response = FetchResponse::default();
     let mut total = 0usize;
     let mut errors = false;
-    let max_bytes = if req.max_bytes <= 0 { usize::MAX } else { req.max_bytes as usize };
+    let max_bytes = if req.max_bytes <= 0 {
+        usize::MAX
+    } else {
+        req.max_bytes as usize
+    };
     for wanted in &req.topics {
         let topic = find_topic(broker, wanted, version);
         let mut topic_response = FetchableTopicResponse::default();
@@ -62,7 +66,11 @@ fn read_all(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse
             };
             let (start, log_end, log_start) = {
                 let log = partition.log();
-                (log.read_start(p.fetch_offset), log.log_end_offset(), log.log_start_offset())
+                (
+                    log.read_start(p.fetch_offset),
+                    log.log_end_offset(),
+                    log.log_start_offset(),
+                )
             };
             data.high_watermark = log_end;
             data.last_stable_offset = log_end;
@@ -70,7 +78,7 @@ fn read_all(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse
                 data.log_start_offset = log_start;
             }
             // The response's max_bytes is a soft limit: the first batch always goes out whole.
-            let budget = if total >= max_bytes { 0 } else { max_bytes - total };
+            let budget = max_bytes.saturating_sub(total);
             let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
             let read = match start {
                 Ok(start) if limit > 0 || total == 0 => start.read(limit).map_err(ReadError::Io),
@@ -99,7 +107,11 @@ fn read_all(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse
     (response, total, errors)
 }
 
-fn find_topic(broker: &Broker, wanted: &FetchTopic, version: i16) -> Option<std::sync::Arc<crate::topics::Topic>> {
+fn find_topic(
+    broker: &Broker,
+    wanted: &FetchTopic,
+    version: i16,
+) -> Option<std::sync::Arc<crate::topics::Topic>> {
     if version >= TOPIC_IDS_FROM {
         broker.topics.get_by_id(wanted.topic_id)
     } else {

@@ -7,7 +7,11 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse};
 
 use crate::server::Broker;
 
-pub fn handle(broker: &Broker, req: InitProducerIdRequest, _version: i16) -> InitProducerIdResponse {
+pub fn handle(
+    broker: &Broker,
+    req: InitProducerIdRequest,
+    _version: i16,
+) -> InitProducerIdResponse {
     let mut response = InitProducerIdResponse::default();
     if req.transactional_id.is_some() {
         tracing::warn!("refused a transactional producer: transactions are not supported");
@@ -16,7 +20,10 @@ pub fn handle(broker: &Broker, req: InitProducerIdRequest, _version: i16) -> Ini
         response.producer_epoch = -1;
         return response;
     }
-    response.producer_id = broker.next_producer_id.fetch_add(1, Ordering::Relaxed).into();
+    response.producer_id = broker
+        .next_producer_id
+        .fetch_add(1, Ordering::Relaxed)
+        .into();
     response.producer_epoch = 0;
     response
 }

@@ -33,7 +33,12 @@ pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataRe
         Some(list) => list.is_empty() && version == 0,
     };
     if all {
-        response.topics = broker.topics.list().iter().map(|t| describe(broker, t, version)).collect();
+        response.topics = broker
+            .topics
+            .list()
+            .iter()
+            .map(|t| describe(broker, t, version))
+            .collect();
         return response;
     }
     let auto_create = req.allow_auto_topic_creation && config.auto_create_topics;
@@ -48,7 +53,11 @@ pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataRe
             }
             None => match broker.topics.get_by_id(requested.topic_id) {
                 Some(topic) => describe(broker, &topic, version),
-                None => error_topic(None, requested.topic_id, ResponseError::UnknownTopicId.code()),
+                None => error_topic(
+                    None,
+                    requested.topic_id,
+                    ResponseError::UnknownTopicId.code(),
+                ),
             },
         };
         response.topics.push(entry);
@@ -56,17 +65,27 @@ pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataRe
     response
 }
 
-fn lookup_or_create(broker: &Broker, name: &str, auto_create: bool) -> Result<std::sync::Arc<Topic>, TopicError> {
+fn lookup_or_create(
+    broker: &Broker,
+    name: &str,
+    auto_create: bool,
+) -> Result<std::sync::Arc<Topic>, TopicError> {
     if let Some(topic) = broker.topics.get(name) {
         return Ok(topic);
     }
     if !auto_create {
         return Err(TopicError::Unknown(name.to_string()));
     }
-    match broker.topics.create(name, -1, -1, &Default::default(), false) {
+    match broker
+        .topics
+        .create(name, -1, -1, &Default::default(), false)
+    {
         Ok(topic) => Ok(topic),
         // Another client created it between our lookup and our create.
-        Err(TopicError::AlreadyExists(_)) => broker.topics.get(name).ok_or_else(|| TopicError::Unknown(name.into())),
+        Err(TopicError::AlreadyExists(_)) => broker
+            .topics
+            .get(name)
+            .ok_or_else(|| TopicError::Unknown(name.into())),
         Err(e) => Err(e),
     }
 }

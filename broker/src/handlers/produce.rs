@@ -13,7 +13,7 @@ use super::str_bytes;
 use crate::log::batch::{self, BatchError};
 use crate::log::segment::now_ms;
 use crate::partition::Partition;
-use crate::protocol::dispatch::{Ctx, Reply};
+use crate::protocol::dispatch::{Ctx, DispatchError, Reply};
 use crate::server::Broker;
 
 /// A partition's append, still to be made durable for acks=all.
@@ -24,7 +24,7 @@ struct Durable {
     index: usize,
 }
 
-pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Reply {
+pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Result<Reply, DispatchError> {
     let acks = req.acks;
     let mut response = ProduceResponse::default();
     let mut waits = Vec::new();
@@ -39,15 +39,28 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Reply {
             result.index = data.index;
             let partition = topic.as_ref().and_then(|t| t.partition(data.index));
             let outcome = match (&topic, partition) {
-                _ if !matches!(acks, -1..=1) => Err(fail(ResponseError::InvalidRequiredAcks, "acks must be -1, 0 or 1")),
+                _ if !matches!(acks, -1..=1) => Err(fail(
+                    ResponseError::InvalidRequiredAcks,
+                    "acks must be -1, 0 or 1",
+                )),
                 (Some(topic), Some(partition)) => {
                     let settings = topic.settings();
-                    append(broker, &partition, data.records.unwrap_or_default(), &settings, now).map(|appended| {
-                        if acks == -1 {
-                            waits.push(Durable { partition, end: appended.end, topic: t, index: i });
-                        }
-                        appended
-                    })
+                    let appended = append(
+                        broker,
+                        &partition,
+                        data.records.unwrap_or_default(),
+                        &settings,
+                        now,
+                    );
+                    if let (Ok(appended), -1) = (&appended, acks) {
+                        waits.push(Durable {
+                            partition,
+                            end: appended.end,
+                            topic: t,
+                            index: i,
+                        });
+                    }
+                    appended
                 }
                 _ => Err(fail(ResponseError::UnknownTopicOrPartition, "")),
             };
@@ -73,20 +86,28 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Reply {
     }
     broker.topics.appended.notify_waiters();
     if acks == 0 {
-        return Reply::Now(None);
+        return Ok(Reply::Nothing);
     }
     if waits.is_empty() {
-        return Reply::Now(ctx.encode(&response));
+        return Ok(Reply::Now(ctx.encode(&response)?));
     }
     let broker = Arc::clone(broker);
     let timeout = Duration::from_millis(req.timeout_ms.max(0) as u64);
-    Reply::Later(Box::pin(async move {
+    Ok(Reply::Later(Box::pin(async move {
         for wait in waits {
-            let durable = tokio::time::timeout(timeout, wait.partition.wait_durable(wait.end, &broker.topics.flush_queue)).await;
+            let durable = tokio::time::timeout(
+                timeout,
+                wait.partition
+                    .wait_durable(wait.end, &broker.topics.flush_queue),
+            )
+            .await;
             let error = match durable {
                 Ok(Ok(())) => continue,
                 Ok(Err(e)) => (ResponseError::KafkaStorageError, e.to_string()),
-                Err(_) => (ResponseError::RequestTimedOut, "timed out waiting for fsync".to_string()),
+                Err(_) => (
+                    ResponseError::RequestTimedOut,
+                    "timed out waiting for fsync".to_string(),
+                ),
             };
             let result = &mut response.responses[wait.topic].partition_responses[wait.index];
             result.error_code = error.0.code();
@@ -95,8 +116,8 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Reply {
             }
             result.base_offset = -1;
         }
-        ctx.encode(&response)
-    }))
+        ctx.encode(&response).ok()
+    })))
 }
 
 struct Appended {
@@ -109,7 +130,10 @@ struct Appended {
 type Failure = (i16, Option<String>);
 
 fn fail(error: ResponseError, message: &str) -> Failure {
-    (error.code(), (!message.is_empty()).then(|| message.to_string()))
+    (
+        error.code(),
+        (!message.is_empty()).then(|| message.to_string()),
+    )
 }
 
 fn append(
@@ -139,7 +163,10 @@ fn append(
             ));
         }
         if header.is_transactional() || header.is_control() {
-            return Err(fail(ResponseError::InvalidRecord, "transactional batches are not supported"));
+            return Err(fail(
+                ResponseError::InvalidRecord,
+                "transactional batches are not supported",
+            ));
         }
     }
     let mut log = partition.log();

@@ -26,7 +26,13 @@ pub struct ActiveIndex {
 
 impl ActiveIndex {
     /// Called before a batch is written at `position`; adds entries every `interval` bytes.
-    pub fn before_append(&mut self, rel_offset: u32, position: u32, max_ts_so_far: i64, interval: u64) {
+    pub fn before_append(
+        &mut self,
+        rel_offset: u32,
+        position: u32,
+        max_ts_so_far: i64,
+        interval: u64,
+    ) {
         if position != 0 && self.bytes_since_entry < interval {
             return;
         }
@@ -157,7 +163,11 @@ impl SealedIndex {
     }
 
     pub fn position_for(&self, rel_offset: u32) -> io::Result<u64> {
-        let found = last_matching(self.offset_count, |i| self.offset_entry(i), |e| e.0 <= rel_offset)?;
+        let found = last_matching(
+            self.offset_count,
+            |i| self.offset_entry(i),
+            |e| e.0 <= rel_offset,
+        )?;
         Ok(found.map_or(0, |(_, pos)| u64::from(pos)))
     }
 
@@ -236,14 +246,25 @@ mod tests {
         index.write_files(&log).expect("write");
         let sealed = SealedIndex::open(&log).expect("open");
         for rel in [0u32, 5, 29, 30, 31, 155, 199, 500] {
-            assert_eq!(index.position_for(rel), sealed.position_for(rel).expect("read"), "rel {rel}");
+            assert_eq!(
+                index.position_for(rel),
+                sealed.position_for(rel).expect("read"),
+                "rel {rel}"
+            );
             assert!(index.position_for(rel) <= u64::from(rel / 10) * 100);
         }
         for ts in [-5i64, 0, 999, 1000, 4500, 19_000, 30_000] {
             let start = index.start_for_timestamp(ts);
-            assert_eq!(start, sealed.start_for_timestamp(ts).expect("read"), "ts {ts}");
+            assert_eq!(
+                start,
+                sealed.start_for_timestamp(ts).expect("read"),
+                "ts {ts}"
+            );
             // Nothing before `start` can hold a timestamp >= ts.
-            assert!(i64::from(start / 10) * 1000 <= ts.max(0), "ts {ts} start {start}");
+            assert!(
+                i64::from(start / 10) * 1000 <= ts.max(0),
+                "ts {ts} start {start}"
+            );
         }
         assert_eq!(sealed.max_timestamp().expect("read"), 19_000);
         let reread = ActiveIndex::read_files(&log).expect("reread");

@@ -14,14 +14,26 @@ use super::{LogPolicy, PartitionLog};
 
 #[derive(Debug, Clone)]
 enum Op {
-    Append { records: i32, value_len: usize },
+    Append {
+        records: i32,
+        value_len: usize,
+    },
     Roll,
-    Retain { bytes: i64 },
-    Reopen { clean: bool },
+    Retain {
+        bytes: i64,
+    },
+    Reopen {
+        clean: bool,
+    },
     /// A crash in the middle of writing a batch: its start reaches the disk, its end does not.
-    TornAppend { records: i32, keep: usize },
+    TornAppend {
+        records: i32,
+        keep: usize,
+    },
     /// A crash after garbage reached the end of the file.
-    Garbage { len: usize },
+    Garbage {
+        len: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -40,7 +52,11 @@ fn read_all(log: &PartitionLog) -> Vec<(i64, Bytes)> {
     let mut out = Vec::new();
     let mut offset = log.log_start_offset();
     while offset < log.log_end_offset() {
-        let bytes = log.read_start(offset).expect("in range").read(1000).expect("read");
+        let bytes = log
+            .read_start(offset)
+            .expect("in range")
+            .read(1000)
+            .expect("read");
         assert!(!bytes.is_empty(), "no progress at offset {offset}");
         let mut buf = bytes;
         while !buf.is_empty() {
@@ -151,7 +167,8 @@ fn a_corrupt_byte_in_the_last_batch_cuts_it_off_after_a_crash() {
     let (mut log, _) = PartitionLog::open(dir.path(), false, &policy).expect("open");
     for i in 0..3 {
         let b = batch(2, b"value", i);
-        log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0).expect("append");
+        log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0)
+            .expect("append");
     }
     drop(log);
     let file = active_log_file(dir.path());
@@ -171,10 +188,16 @@ fn reads_outside_the_log_are_out_of_range() {
     let policy = LogPolicy::default();
     let (mut log, _) = PartitionLog::open(dir.path(), false, &policy).expect("open");
     let b = batch(5, b"v", 1);
-    log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0).expect("append");
+    log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0)
+        .expect("append");
     assert!(log.read_start(6).is_err());
     assert!(log.read_start(-1).is_err());
-    assert!(log.read_start(5).expect("end").read(100).expect("read").is_empty());
+    assert!(log
+        .read_start(5)
+        .expect("end")
+        .read(100)
+        .expect("read")
+        .is_empty());
     // An offset inside a batch returns the whole batch.
     let bytes = log.read_start(3).expect("in range").read(1).expect("read");
     assert_eq!(bytes.len(), b.len());
@@ -183,16 +206,30 @@ fn reads_outside_the_log_are_out_of_range() {
 #[test]
 fn timestamps_find_the_first_record_at_or_after() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let policy = LogPolicy { segment_bytes: 300, index_interval_bytes: 100, ..LogPolicy::default() };
+    let policy = LogPolicy {
+        segment_bytes: 300,
+        index_interval_bytes: 100,
+        ..LogPolicy::default()
+    };
     let (mut log, _) = PartitionLog::open(dir.path(), false, &policy).expect("open");
     for ts in [100, 200, 300, 400, 500, 600] {
         let b = batch(2, b"0123456789", ts);
-        log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0).expect("append");
+        log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0)
+            .expect("append");
     }
     assert!(log.segment_count() > 1);
-    assert_eq!(log.offset_for_timestamp(50).expect("lookup"), Some((0, 100)));
-    assert_eq!(log.offset_for_timestamp(300).expect("lookup"), Some((4, 300)));
-    assert_eq!(log.offset_for_timestamp(301).expect("lookup"), Some((6, 400)));
+    assert_eq!(
+        log.offset_for_timestamp(50).expect("lookup"),
+        Some((0, 100))
+    );
+    assert_eq!(
+        log.offset_for_timestamp(300).expect("lookup"),
+        Some((4, 300))
+    );
+    assert_eq!(
+        log.offset_for_timestamp(301).expect("lookup"),
+        Some((6, 400))
+    );
     assert_eq!(log.offset_for_timestamp(601).expect("lookup"), None);
     assert_eq!(log.max_timestamp_offset().expect("lookup"), Some((10, 600)));
 }
@@ -200,14 +237,22 @@ fn timestamps_find_the_first_record_at_or_after() {
 #[test]
 fn time_retention_deletes_expired_segments_and_rolls_an_expired_active_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let policy = LogPolicy { segment_bytes: 200, retention_ms: 1000, ..LogPolicy::default() };
+    let policy = LogPolicy {
+        segment_bytes: 200,
+        retention_ms: 1000,
+        ..LogPolicy::default()
+    };
     let (mut log, _) = PartitionLog::open(dir.path(), false, &policy).expect("open");
     for ts in [1000, 1000, 5000, 5000] {
         let b = batch(1, &[b'x'; 100], ts);
-        log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0).expect("append");
+        log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0)
+            .expect("append");
     }
     assert_eq!(log.enforce_retention(&policy, 5500).expect("retention"), 2);
     assert_eq!(log.log_start_offset(), 2);
-    assert_eq!(log.enforce_retention(&policy, 100_000).expect("retention"), 2);
+    assert_eq!(
+        log.enforce_retention(&policy, 100_000).expect("retention"),
+        2
+    );
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (4, 4));
 }

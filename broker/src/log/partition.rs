@@ -72,7 +72,11 @@ pub struct OpenReport {
 impl PartitionLog {
     /// Opens (or creates) the log in `dir`. After an unclean shutdown the active segment is read
     /// through with CRC checks and a torn tail is cut off; sealed segments are trusted.
-    pub fn open(dir: &Path, clean_shutdown: bool, policy: &LogPolicy) -> io::Result<(Self, OpenReport)> {
+    pub fn open(
+        dir: &Path,
+        clean_shutdown: bool,
+        policy: &LogPolicy,
+    ) -> io::Result<(Self, OpenReport)> {
         fs::create_dir_all(dir)?;
         let mut bases = Vec::new();
         for entry in fs::read_dir(dir)? {
@@ -80,7 +84,10 @@ impl PartitionLog {
             let Some(name) = name.to_str() else { continue };
             if name.ends_with(".tmp") {
                 fs::remove_file(dir.join(name))?;
-            } else if let Some(base) = name.strip_suffix(".log").and_then(|b| b.parse::<i64>().ok()) {
+            } else if let Some(base) = name
+                .strip_suffix(".log")
+                .and_then(|b| b.parse::<i64>().ok())
+            {
                 bases.push(base);
             }
         }
@@ -115,7 +122,13 @@ impl PartitionLog {
             segments.push(Segment::create(dir, 0, segment::now_ms())?);
             sync_dir(dir)?;
         }
-        Ok((Self { dir: dir.to_path_buf(), segments }, report))
+        Ok((
+            Self {
+                dir: dir.to_path_buf(),
+                segments,
+            },
+            report,
+        ))
     }
 
     pub fn dir(&self) -> &Path {
@@ -178,7 +191,8 @@ impl PartitionLog {
     pub fn roll(&mut self, now_ms: i64) -> io::Result<()> {
         let next = self.log_end_offset();
         self.active_mut().seal()?;
-        self.segments.push(Segment::create(&self.dir, next, now_ms)?);
+        self.segments
+            .push(Segment::create(&self.dir, next, now_ms)?);
         sync_dir(&self.dir)
     }
 
@@ -192,7 +206,10 @@ impl PartitionLog {
                 log_end,
             }));
         }
-        let i = self.segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
+        let i = self
+            .segments
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1);
         let segment = self.segments[i..]
             .iter()
             .find(|s| s.next_offset > offset)
@@ -232,7 +249,12 @@ impl PartitionLog {
 
     /// The record with the largest timestamp (ListOffsets MAX_TIMESTAMP).
     pub fn max_timestamp_offset(&self) -> io::Result<Option<(i64, i64)>> {
-        let max = self.segments.iter().map(|s| s.max_timestamp).max().unwrap_or(-1);
+        let max = self
+            .segments
+            .iter()
+            .map(|s| s.max_timestamp)
+            .max()
+            .unwrap_or(-1);
         if max < 0 {
             return Ok(None);
         }
@@ -246,7 +268,10 @@ impl PartitionLog {
             return Ok(0);
         }
         let expired = |s: &Segment| {
-            policy.retention_ms >= 0 && s.size > 0 && s.max_timestamp >= 0 && s.max_timestamp < now_ms - policy.retention_ms
+            policy.retention_ms >= 0
+                && s.size > 0
+                && s.max_timestamp >= 0
+                && s.max_timestamp < now_ms - policy.retention_ms
         };
         if expired(self.active()) {
             self.roll(now_ms)?;
@@ -255,7 +280,8 @@ impl PartitionLog {
         let mut total = self.size_bytes() as i64;
         while self.segments.len() > 1 {
             let first = &self.segments[0];
-            let over_size = policy.retention_bytes >= 0 && total - first.size as i64 >= policy.retention_bytes;
+            let over_size =
+                policy.retention_bytes >= 0 && total - first.size as i64 >= policy.retention_bytes;
             if !(expired(first) || over_size) {
                 break;
             }
@@ -315,7 +341,9 @@ impl ReadStart {
         std::os::unix::fs::FileExt::read_exact_at(&*self.file, &mut buf, pos)?;
         let mut whole = 0;
         while whole + batch::HEADER_LEN <= buf.len() {
-            let Ok(header) = BatchHeader::parse(&buf[whole..]) else { break };
+            let Ok(header) = BatchHeader::parse(&buf[whole..]) else {
+                break;
+            };
             if whole + header.total_len() > buf.len() {
                 break;
             }

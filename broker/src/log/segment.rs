@@ -48,7 +48,11 @@ impl Segment {
     /// Creates a new, empty active segment.
     pub fn create(dir: &Path, base_offset: i64, now_ms: i64) -> io::Result<Self> {
         let path = log_path(dir, base_offset);
-        let file = OpenOptions::new().create(true).read(true).append(true).open(&path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)?;
         // A file left by a crash before this segment was recorded holds nothing we acknowledged.
         file.set_len(0)?;
         Ok(Self {
@@ -152,10 +156,7 @@ impl Segment {
         let mut reader = io::BufReader::with_capacity(1 << 20, File::open(&segment.path)?);
         let mut buf = Vec::new();
         let mut pos = 0u64;
-        loop {
-            let Some(header) = read_batch(&mut reader, &mut buf, file_len - pos)? else {
-                break;
-            };
+        while let Some(header) = read_batch(&mut reader, &mut buf, file_len - pos)? {
             let valid = header.magic == 2
                 && header.base_offset >= segment.next_offset
                 && (!verify_crc || batch::compute_crc(&buf) == header.crc);
@@ -235,7 +236,8 @@ impl Segment {
         header: &BatchHeader,
         index_interval: u64,
     ) -> io::Result<()> {
-        if let Err(e) = write_all_vectored(&self.file, &[IoSlice::new(prefix), IoSlice::new(rest)]) {
+        if let Err(e) = write_all_vectored(&self.file, &[IoSlice::new(prefix), IoSlice::new(rest)])
+        {
             // A full disk (or any I/O error) must not leave half a batch in the log.
             self.file.set_len(self.size)?;
             return Err(e);
@@ -310,7 +312,11 @@ pub fn header_at(file: &File, pos: u64) -> io::Result<BatchHeader> {
 
 /// Reads the next whole batch into `buf`; `None` at a clean end or where the rest is too short
 /// or malformed to be a batch.
-fn read_batch(reader: &mut impl Read, buf: &mut Vec<u8>, remaining: u64) -> io::Result<Option<BatchHeader>> {
+fn read_batch(
+    reader: &mut impl Read,
+    buf: &mut Vec<u8>,
+    remaining: u64,
+) -> io::Result<Option<BatchHeader>> {
     if remaining < HEADER_LEN as u64 {
         return Ok(None);
     }

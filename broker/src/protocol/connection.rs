@@ -19,16 +19,23 @@ use crate::server::Broker;
 const MAX_IN_FLIGHT: usize = 64;
 
 enum Pending {
-    Ready(Option<Bytes>),
+    Ready(Bytes),
+    Nothing,
     Later(JoinHandle<Option<Bytes>>),
 }
 
 pub async fn serve_connection(stream: TcpStream, broker: Arc<Broker>, shutdown: CancellationToken) {
-    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let _ = stream.set_nodelay(true);
     let (mut reader, writer) = stream.into_split();
     let (tx, rx) = mpsc::channel::<Pending>(MAX_IN_FLIGHT);
-    let writer_task = tokio::spawn(write_responses(BufWriter::with_capacity(256 * 1024, writer), rx));
+    let writer_task = tokio::spawn(write_responses(
+        BufWriter::with_capacity(256 * 1024, writer),
+        rx,
+    ));
     let max = broker.config.socket_request_max_bytes;
     let mut buf = BytesMut::new();
     loop {
@@ -50,6 +57,7 @@ pub async fn serve_connection(stream: TcpStream, broker: Arc<Broker>, shutdown: 
         };
         let pending = match dispatch::dispatch(&broker, frame) {
             Ok(Reply::Now(bytes)) => Pending::Ready(bytes),
+            Ok(Reply::Nothing) => Pending::Nothing,
             Ok(Reply::Later(future)) => Pending::Later(tokio::spawn(future)),
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "closing connection after a bad request");
@@ -64,12 +72,17 @@ pub async fn serve_connection(stream: TcpStream, broker: Arc<Broker>, shutdown: 
     let _ = writer_task.await;
 }
 
-async fn write_responses(mut writer: BufWriter<tokio::net::tcp::OwnedWriteHalf>, mut rx: mpsc::Receiver<Pending>) {
+async fn write_responses(
+    mut writer: BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+    mut rx: mpsc::Receiver<Pending>,
+) {
     while let Some(pending) = rx.recv().await {
         let bytes = match pending {
-            Pending::Ready(bytes) => bytes,
+            Pending::Ready(bytes) => Some(bytes),
+            Pending::Nothing => None,
             Pending::Later(handle) => match handle.await {
-                Ok(bytes) => bytes,
+                Ok(Some(bytes)) => Some(bytes),
+                Ok(None) => return, // could not be encoded: closing tells the client to retry
                 Err(e) => {
                     tracing::error!(error = %e, "request handler failed; closing connection");
                     return;

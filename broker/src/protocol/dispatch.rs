@@ -13,10 +13,11 @@ use crate::server::Broker;
 
 pub type BoxReply = Pin<Box<dyn Future<Output = Option<Bytes>> + Send + 'static>>;
 
-/// A handler's reply: encoded now, or later (after an fsync or a long poll). `None` means the
-/// request gets no response (acks=0).
+/// A handler's reply: encoded now, none at all (acks=0), or later (after an fsync or a long
+/// poll). A later reply of `None` could not be encoded, and closes the connection.
 pub enum Reply {
-    Now(Option<Bytes>),
+    Now(Bytes),
+    Nothing,
     Later(BoxReply),
 }
 
@@ -30,7 +31,13 @@ pub enum DispatchError {
     #[error("{api:?} v{version} is not supported")]
     Unsupported { api: ApiKey, version: i16 },
     #[error("malformed {api:?} v{version} request: {reason}")]
-    Malformed { api: ApiKey, version: i16, reason: String },
+    Malformed {
+        api: ApiKey,
+        version: i16,
+        reason: String,
+    },
+    #[error("{api:?} v{version} response could not be encoded")]
+    Encode { api: ApiKey, version: i16 },
 }
 
 /// What a handler needs to know about the request it answers.
@@ -51,7 +58,7 @@ impl Ctx {
     }
 
     /// Encodes `response` behind its length prefix and response header.
-    pub fn encode<R: Encodable>(&self, response: &R) -> Option<Bytes> {
+    pub fn encode<R: Encodable>(&self, response: &R) -> Result<Bytes, DispatchError> {
         let mut header = ResponseHeader::default();
         header.correlation_id = self.correlation_id;
         let header_version = self.api.response_header_version(self.version);
@@ -62,18 +69,21 @@ impl Ctx {
             .and_then(|()| response.encode(&mut out, self.version));
         if let Err(e) = encoded {
             tracing::error!(api = ?self.api, version = self.version, error = %e, "could not encode response");
-            return None;
+            return Err(DispatchError::Encode {
+                api: self.api,
+                version: self.version,
+            });
         }
         let size = (out.len() - 4) as i32;
         out[..4].copy_from_slice(&size.to_be_bytes());
-        Some(out.freeze())
+        Ok(out.freeze())
     }
 }
 
 macro_rules! answer_now {
     ($broker:expr, $ctx:expr, $body:expr, $req:ty, $handler:path) => {{
         let req = <$req>::decode(&mut $body, $ctx.version).map_err(|e| $ctx.malformed(e))?;
-        Reply::Now($ctx.encode(&$handler($broker, req, $ctx.version)))
+        Reply::Now($ctx.encode(&$handler($broker, req, $ctx.version))?)
     }};
 }
 
@@ -93,23 +103,66 @@ pub fn dispatch(broker: &Arc<Broker>, frame: Bytes) -> Result<Reply, DispatchErr
     if api == ApiKey::ApiVersions && !api_versions::supports(api, version) {
         // KIP-511: answer a newer ApiVersions in the v0 format so the client can retry lower.
         let v0 = Ctx { version: 0, ..ctx };
-        return Ok(Reply::Now(v0.encode(&api_versions::unsupported_version())));
+        return Ok(Reply::Now(v0.encode(&api_versions::unsupported_version())?));
     }
     if !api_versions::supports(api, version) {
         return Err(DispatchError::Unsupported { api, version });
     }
     let mut body = frame;
-    RequestHeader::decode(&mut body, api.request_header_version(version)).map_err(|e| ctx.malformed(e))?;
+    RequestHeader::decode(&mut body, api.request_header_version(version))
+        .map_err(|e| ctx.malformed(e))?;
     let reply = match api {
-        ApiKey::ApiVersions => answer_now!(broker, ctx, body, ApiVersionsRequest, handlers::api_versions::handle),
-        ApiKey::Metadata => answer_now!(broker, ctx, body, MetadataRequest, handlers::metadata::handle),
-        ApiKey::ListOffsets => answer_now!(broker, ctx, body, ListOffsetsRequest, handlers::list_offsets::handle),
-        ApiKey::CreateTopics => answer_now!(broker, ctx, body, CreateTopicsRequest, handlers::create_topics::handle),
-        ApiKey::DeleteTopics => answer_now!(broker, ctx, body, DeleteTopicsRequest, handlers::delete_topics::handle),
+        ApiKey::ApiVersions => answer_now!(
+            broker,
+            ctx,
+            body,
+            ApiVersionsRequest,
+            handlers::api_versions::handle
+        ),
+        ApiKey::Metadata => answer_now!(
+            broker,
+            ctx,
+            body,
+            MetadataRequest,
+            handlers::metadata::handle
+        ),
+        ApiKey::ListOffsets => answer_now!(
+            broker,
+            ctx,
+            body,
+            ListOffsetsRequest,
+            handlers::list_offsets::handle
+        ),
+        ApiKey::CreateTopics => answer_now!(
+            broker,
+            ctx,
+            body,
+            CreateTopicsRequest,
+            handlers::create_topics::handle
+        ),
+        ApiKey::DeleteTopics => answer_now!(
+            broker,
+            ctx,
+            body,
+            DeleteTopicsRequest,
+            handlers::delete_topics::handle
+        ),
         ApiKey::CreatePartitions => {
-            answer_now!(broker, ctx, body, CreatePartitionsRequest, handlers::create_partitions::handle)
+            answer_now!(
+                broker,
+                ctx,
+                body,
+                CreatePartitionsRequest,
+                handlers::create_partitions::handle
+            )
         }
-        ApiKey::DescribeConfigs => answer_now!(broker, ctx, body, DescribeConfigsRequest, handlers::configs::describe),
+        ApiKey::DescribeConfigs => answer_now!(
+            broker,
+            ctx,
+            body,
+            DescribeConfigsRequest,
+            handlers::configs::describe
+        ),
         ApiKey::IncrementalAlterConfigs => answer_now!(
             broker,
             ctx,
@@ -117,23 +170,41 @@ pub fn dispatch(broker: &Arc<Broker>, frame: Bytes) -> Result<Reply, DispatchErr
             IncrementalAlterConfigsRequest,
             handlers::configs::incremental_alter
         ),
-        ApiKey::AlterConfigs => answer_now!(broker, ctx, body, AlterConfigsRequest, handlers::configs::alter),
+        ApiKey::AlterConfigs => answer_now!(
+            broker,
+            ctx,
+            body,
+            AlterConfigsRequest,
+            handlers::configs::alter
+        ),
         ApiKey::DescribeCluster => {
-            answer_now!(broker, ctx, body, DescribeClusterRequest, handlers::describe_cluster::handle)
+            answer_now!(
+                broker,
+                ctx,
+                body,
+                DescribeClusterRequest,
+                handlers::describe_cluster::handle
+            )
         }
         ApiKey::InitProducerId => {
-            answer_now!(broker, ctx, body, InitProducerIdRequest, handlers::init_producer_id::handle)
+            answer_now!(
+                broker,
+                ctx,
+                body,
+                InitProducerIdRequest,
+                handlers::init_producer_id::handle
+            )
         }
         ApiKey::Produce => {
             let req = ProduceRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
-            handlers::produce::handle(broker, req, ctx)
+            handlers::produce::handle(broker, req, ctx)?
         }
         ApiKey::Fetch => {
             let req = FetchRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
             let broker = Arc::clone(broker);
             Reply::Later(Box::pin(async move {
                 let response = handlers::fetch::handle(&broker, req, version).await;
-                ctx.encode(&response)
+                ctx.encode(&response).ok()
             }))
         }
         _ => return Err(DispatchError::Unsupported { api, version }),

@@ -38,7 +38,11 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             buf.reserve(READ_CHUNK);
         }
         if reader.read_buf(buf).await? == 0 {
-            return if buf.is_empty() { Ok(None) } else { Err(FrameError::Truncated) };
+            return if buf.is_empty() {
+                Ok(None)
+            } else {
+                Err(FrameError::Truncated)
+            };
         }
     }
 }
@@ -56,24 +60,48 @@ mod tests {
         }
         let mut reader = tokio_test_reader(wire);
         let mut buf = BytesMut::new();
-        assert_eq!(read_frame(&mut reader, &mut buf, 100).await.expect("ok").as_deref(), Some(&b"hello"[..]));
-        assert_eq!(read_frame(&mut reader, &mut buf, 100).await.expect("ok").as_deref(), Some(&b"kafka"[..]));
-        assert!(read_frame(&mut reader, &mut buf, 100).await.expect("ok").is_none());
+        assert_eq!(
+            read_frame(&mut reader, &mut buf, 100)
+                .await
+                .expect("ok")
+                .as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(
+            read_frame(&mut reader, &mut buf, 100)
+                .await
+                .expect("ok")
+                .as_deref(),
+            Some(&b"kafka"[..])
+        );
+        assert!(read_frame(&mut reader, &mut buf, 100)
+            .await
+            .expect("ok")
+            .is_none());
     }
 
     #[tokio::test]
     async fn absurd_and_truncated_frames_are_errors() {
         let mut buf = BytesMut::new();
         let mut reader = tokio_test_reader(i32::MAX.to_be_bytes().to_vec());
-        assert!(matches!(read_frame(&mut reader, &mut buf, 1 << 20).await, Err(FrameError::BadSize { .. })));
+        assert!(matches!(
+            read_frame(&mut reader, &mut buf, 1 << 20).await,
+            Err(FrameError::BadSize { .. })
+        ));
         let mut buf = BytesMut::new();
         let mut reader = tokio_test_reader((-5i32).to_be_bytes().to_vec());
-        assert!(matches!(read_frame(&mut reader, &mut buf, 1 << 20).await, Err(FrameError::BadSize { .. })));
+        assert!(matches!(
+            read_frame(&mut reader, &mut buf, 1 << 20).await,
+            Err(FrameError::BadSize { .. })
+        ));
         let mut buf = BytesMut::new();
         let mut wire = 10i32.to_be_bytes().to_vec();
         wire.extend_from_slice(b"abc");
         let mut reader = tokio_test_reader(wire);
-        assert!(matches!(read_frame(&mut reader, &mut buf, 100).await, Err(FrameError::Truncated)));
+        assert!(matches!(
+            read_frame(&mut reader, &mut buf, 100).await,
+            Err(FrameError::Truncated)
+        ));
     }
 
     fn tokio_test_reader(bytes: Vec<u8>) -> std::io::Cursor<Vec<u8>> {
