@@ -77,8 +77,26 @@ pub struct ChildBroker {
 
 impl ChildBroker {
     pub fn spawn(dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args(["broker", "--override"])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        command.arg("broker");
+        Self::start(command, dir)
+    }
+
+    /// A broker whose files cannot grow past `kib` KiB (RLIMIT_FSIZE): writes beyond it fail as
+    /// they would on a full disk.
+    pub fn spawn_with_file_limit(dir: &Path, kib: u64) -> Self {
+        let mut command = Command::new("bash");
+        // Ignoring SIGXFSZ makes an oversized write fail with EFBIG instead of killing the process.
+        command
+            .arg("-c")
+            .arg(format!("ulimit -f {kib}; trap '' XFSZ; exec \"$0\" broker \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_sluice"));
+        Self::start(command, dir)
+    }
+
+    fn start(mut command: Command, dir: &Path) -> Self {
+        let mut child = command
+            .arg("--override")
             .arg(format!("log.dirs={}", dir.display()))
             .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"])
             .env("RUST_LOG", "info")

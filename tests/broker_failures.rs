@@ -1,5 +1,5 @@
-//! A broker killed with SIGKILL in the middle of a produce stream keeps every record it
-//! acknowledged with acks=all, and cuts off a torn tail on restart.
+//! Failures that must lose nothing already accepted: a SIGKILL in the middle of a produce stream
+//! (with a torn tail on disk), and a disk that fills up.
 
 mod common;
 
@@ -128,4 +128,42 @@ fn kill_9_mid_produce_keeps_every_acknowledged_record() {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), stored.len(), "no record is stored twice");
+}
+
+#[test]
+fn a_full_disk_refuses_writes_cleanly_and_keeps_what_was_acknowledged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Segment files may not grow beyond 1 MiB.
+    let broker = ChildBroker::spawn_with_file_limit(dir.path(), 1024);
+    let producer: ThreadedProducer<Acks> = common::client(&broker.bootstrap)
+        .set("acks", "all")
+        .set("linger.ms", "0")
+        .set("message.timeout.ms", "2000")
+        .set("retries", "0")
+        .create_with_context(Acks::default())
+        .expect("producer");
+    let value = vec![b'v'; 10_000];
+    for i in 0..200u32 {
+        // 200 x 10 KB is about 2 MiB: the second half cannot fit.
+        let payload = format!("{i:05}{}", String::from_utf8_lossy(&value));
+        producer.send(BaseRecord::<(), _>::to("full").payload(&payload)).expect("enqueue");
+        let _ = producer.flush(Duration::from_secs(5));
+    }
+    let acked: Vec<String> = producer.context().acked.lock().expect("lock").clone();
+    drop(producer);
+    assert!(acked.len() > 50, "only {} acknowledged before the disk filled", acked.len());
+    assert!(acked.len() < 200, "every write succeeded: the limit did not bite");
+    assert!(broker.log_contains("append failed"), "{:?}", broker.log.lock().expect("lock"));
+    // The broker still answers.
+    let consumer: BaseConsumer = common::client(&broker.bootstrap).create().expect("consumer");
+    let (_, end) = consumer.fetch_watermarks("full", 0, WAIT).expect("watermarks");
+    assert_eq!(end as usize, acked.len(), "the log holds exactly what was acknowledged");
+    drop(consumer);
+    broker.kill();
+
+    // With room again, nothing needs repair and everything acknowledged is there.
+    let broker = ChildBroker::spawn(dir.path());
+    assert!(!broker.log_contains("cut off a torn or corrupt tail"), "a failed write left a partial batch");
+    let stored = payloads(&consume(&broker.bootstrap, "full", 1, Offset::Beginning, acked.len()));
+    assert_eq!(stored, acked);
 }

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Broker throughput with a third-party client (kcat), against the disk's own sequential write
+# bandwidth measured in the same run.
+#
+#   bench/broker.sh            1M x 100 B and 100k x 10 KB, acks=1 and acks=all
+#   SMALL=200000 LARGE=20000 bench/broker.sh   a quicker run
+#
+# Needs kcat (apt-get install kcat). If the confluent-kafka wheel is installed, kcat runs on its
+# newer librdkafka (as in the reference figures); otherwise on the system one. Prints a Markdown
+# table for BENCHMARKS.md.
+set -euo pipefail
+
+SMALL=${SMALL:-1000000}
+LARGE=${LARGE:-100000}
+PARTITIONS=${PARTITIONS:-4}
+PORT=${PORT:-29092}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SLUICE=${SLUICE:-$ROOT/target/release/sluice}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
+BROKER_PID=
+cleanup() {
+    [ -n "$BROKER_PID" ] && kill "$BROKER_PID" 2>/dev/null && wait "$BROKER_PID" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+[ -x "$SLUICE" ] || { echo "build first: cargo build --release --bin sluice" >&2; exit 1; }
+command -v kcat >/dev/null || { echo "kcat is not installed" >&2; exit 1; }
+
+# Prefer the librdkafka shipped in the confluent-kafka wheel, if present.
+WHEEL_LIBS=$(python3 -c 'import confluent_kafka, os; print(os.path.dirname(os.path.dirname(confluent_kafka.__file__)) + "/confluent_kafka.libs")' 2>/dev/null || true)
+if [ -n "$WHEEL_LIBS" ] && ls "$WHEEL_LIBS"/librdkafka-*.so.1 >/dev/null 2>&1; then
+    mkdir -p "$WORK/lib"
+    ln -s "$(ls "$WHEEL_LIBS"/librdkafka-*.so.1 | head -1)" "$WORK/lib/librdkafka.so.1"
+    export LD_LIBRARY_PATH="$WORK/lib:$WHEEL_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+KCAT_VERSION=$(kcat -V 2>&1 | grep -o 'librdkafka [0-9.]*' | head -1)
+
+now() { date +%s.%N; }
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
+rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+
+echo "disk: dd 1 GiB with fdatasync" >&2
+DD_OUT=$(dd if=/dev/zero of="$WORK/dd.tmp" bs=1M count=1024 conv=fdatasync 2>&1 | tail -1)
+rm -f "$WORK/dd.tmp"
+DD_SECONDS=$(echo "$DD_OUT" | awk -F, '{ print $(NF-1) }' | awk '{ print $1 }')
+DISK_MBPS=$(calc "%.0f" "1073.741824 / $DD_SECONDS")
+
+echo "data: $SMALL x 100 B and $LARGE x 10 KB" >&2
+python3 - "$WORK" "$SMALL" "$LARGE" <<'PY'
+import sys
+work, small, large = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with open(f"{work}/small.txt", "w") as f:
+    for i in range(small):
+        f.write(f"{i:020d}" + "x" * 79 + "\n")
+with open(f"{work}/large.txt", "w") as f:
+    for i in range(large):
+        f.write(f"{i:020d}" + "y" * 10219 + "\n")
+PY
+
+RUST_LOG=warn "$SLUICE" broker \
+    --override "log.dirs=$WORK/data" \
+    --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
+    --override "num.partitions=$PARTITIONS" 2>"$WORK/broker.log" &
+BROKER_PID=$!
+for _ in $(seq 100); do kcat -b "127.0.0.1:$PORT" -L >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 1
+IDLE_RSS=$(rss_mb $BROKER_PID)
+
+echo "| workload | acks | produce msg/s | produce MB/s | vs disk | broker CPU s per 1M produced | consume msg/s | consume MB/s | broker RSS after |"
+echo "|---|---|---|---|---|---|---|---|---|"
+run() {
+    local name=$1 file=$2 count=$3 size=$4 acks=$5
+    local topic="bench-$name-acks$acks"
+    kcat -b "127.0.0.1:$PORT" -L -t "$topic" >/dev/null 2>&1 || true
+    local cpu0 t0 t1 cpu1 t2 t3 got
+    cpu0=$(cpu_seconds $BROKER_PID); t0=$(now)
+    kcat -b "127.0.0.1:$PORT" -P -t "$topic" -X "acks=$acks" -l "$file"
+    t1=$(now); cpu1=$(cpu_seconds $BROKER_PID)
+    t2=$(now)
+    # -c stops at the last message; -e would add the client's fetch.wait.max.ms (500 ms) at the end.
+    kcat -b "127.0.0.1:$PORT" -C -t "$topic" -c "$count" -o beginning -q >/dev/null
+    t3=$(now)
+    got=$(kcat -b "127.0.0.1:$PORT" -C -t "$topic" -e -o beginning -q -f '\n' | wc -l)
+    [ "$got" -eq "$count" ] || { echo "$topic: consumed $got of $count" >&2; exit 1; }
+    local p_rate c_rate p_mb c_mb
+    p_rate=$(calc "%.0f" "$count / ($t1 - $t0)")
+    c_rate=$(calc "%.0f" "$count / ($t3 - $t2)")
+    p_mb=$(calc "%.1f" "$count * $size / 1e6 / ($t1 - $t0)")
+    c_mb=$(calc "%.1f" "$count * $size / 1e6 / ($t3 - $t2)")
+    echo "| $name | $acks | $p_rate | $p_mb | $(calc "%.2f" "$p_mb / $DISK_MBPS")x | $(calc "%.3f" "($cpu1 - $cpu0) * 1e6 / $count") | $c_rate | $c_mb | $(rss_mb $BROKER_PID) MB |"
+}
+for acks in 1 all; do
+    run "${SMALL}x100B" "$WORK/small.txt" "$SMALL" 100 "$acks"
+    run "${LARGE}x10KB" "$WORK/large.txt" "$LARGE" 10240 "$acks"
+done
+start_broker() {
+    RUST_LOG=info "$SLUICE" broker \
+        --override "log.dirs=$WORK/data" \
+        --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
+        --override "num.partitions=$PARTITIONS" 2>"$WORK/broker.log" &
+    BROKER_PID=$!
+    for _ in $(seq 600); do kcat -b "127.0.0.1:$PORT" -L >/dev/null 2>&1 && break; sleep 0.05; done
+}
+load_ms() { sed -n 's/.*log loaded.*elapsed_ms=\([0-9]*\).*/\1/p' "$WORK/broker.log" | head -1; }
+
+LOADED_RSS=$(rss_mb $BROKER_PID)
+kill -TERM $BROKER_PID; wait $BROKER_PID || true
+start_broker
+sleep 1
+CLEAN_LOAD_MS=$(load_ms)
+RESTARTED_RSS=$(rss_mb $BROKER_PID)
+kill -KILL $BROKER_PID; wait $BROKER_PID 2>/dev/null || true
+start_broker
+CRASH_LOAD_MS=$(load_ms)
+
+echo
+echo "Broker RSS: $IDLE_RSS MB idle and empty; $LOADED_RSS MB after the runs above; $RESTARTED_RSS MB idle after a restart holding $(du -sh "$WORK/data" | cut -f1) of data."
+echo "Log load at start: $CLEAN_LOAD_MS ms after a clean shutdown, $CRASH_LOAD_MS ms after kill -9 (CRC check of every active segment)."
+echo "Disk sequential write (dd 1 GiB, fdatasync): $DISK_MBPS MB/s. Client: kcat with $KCAT_VERSION. Broker idle RSS: $IDLE_RSS MB; data stored: $(du -sh "$WORK/data" | cut -f1). $PARTITIONS partitions per topic."

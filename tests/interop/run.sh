@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Interoperability suite: clients Sluice did not write (Debian's kcat, kafka-python,
+# confluent-kafka) against a `sluice broker` started from examples/server.properties.
+#
+#   tests/interop/run.sh path/to/sluice
+set -euo pipefail
+
+SLUICE=$(realpath "${1:?usage: run.sh path/to/sluice}")
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-interop.XXXXXX")
+BROKER_PID=
+passed=0
+failed=0
+cleanup() {
+    if [ -n "$BROKER_PID" ]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+check() {
+    local name=$1; shift
+    if "$@"; then
+        echo "ok: $name"; passed=$((passed + 1))
+    else
+        echo "FAILED: $name"; failed=$((failed + 1))
+    fi
+}
+
+"$SLUICE" broker "$ROOT/examples/server.properties" \
+    --override "log.dirs=$WORK/data" \
+    --override "listeners=PLAINTEXT://127.0.0.1:0" \
+    --override "advertised.listeners=PLAINTEXT://127.0.0.1:0" 2>"$WORK/broker.log" &
+BROKER_PID=$!
+BOOTSTRAP=
+for _ in $(seq 200); do
+    BOOTSTRAP=$(sed -n 's/.*broker listening.*address=\([0-9.:]*\).*/\1/p' "$WORK/broker.log" | head -1)
+    [ -n "$BOOTSTRAP" ] && break
+    sleep 0.05
+done
+[ -n "$BOOTSTRAP" ] || { cat "$WORK/broker.log"; echo "broker did not start"; exit 1; }
+echo "broker at $BOOTSTRAP; kcat: $(kcat -V 2>&1 | grep -o 'librdkafka [0-9.]*' | head -1)"
+
+kcat_metadata() { timeout 30 kcat -b "$BOOTSTRAP" -L | grep -q "broker 1 at $BOOTSTRAP"; }
+check "kcat -L lists the broker" kcat_metadata
+
+kcat_round_trip() {
+    seq 1 100000 | sed 's/^/message-/' >"$WORK/in.txt"
+    timeout 120 kcat -b "$BOOTSTRAP" -P -t kcat-100k -l "$WORK/in.txt" || return 1
+    timeout 120 kcat -b "$BOOTSTRAP" -C -t kcat-100k -o beginning -e -q >"$WORK/out.txt" || return 1
+    [ "$(wc -l <"$WORK/out.txt")" -eq 100000 ] && cmp -s <(sort "$WORK/in.txt") <(sort "$WORK/out.txt")
+}
+check "kcat -P then -C: 100k messages out, the same 100k back" kcat_round_trip
+
+kcat_keys() {
+    printf 'k1:v1\nk2:v2\nk1:v3\n' | timeout 30 kcat -b "$BOOTSTRAP" -P -t kcat-keys -K: -z lz4 || return 1
+    local got
+    got=$(timeout 30 kcat -b "$BOOTSTRAP" -C -t kcat-keys -o beginning -e -q -f '%k=%s\n' | sort | tr '\n' ' ')
+    [ "$got" = "k1=v1 k1=v3 k2=v2 " ]
+}
+check "kcat keyed, lz4-compressed records" kcat_keys
+
+sluice_cli() {
+    "$SLUICE" topics create --bootstrap-server "$BOOTSTRAP" --topic cli --partitions 2 >/dev/null || return 1
+    printf 'a:1\nb:2\n' | "$SLUICE" produce --bootstrap-server "$BOOTSTRAP" --topic cli --key-separator : --compression-codec zstd || return 1
+    local got
+    got=$(timeout 30 kcat -b "$BOOTSTRAP" -C -t cli -o beginning -e -q -f '%k=%s\n' | sort | tr '\n' ' ')
+    [ "$got" = "a=1 b=2 " ]
+}
+check "sluice produce, read back by kcat" sluice_cli
+
+check "kafka-python and confluent-kafka" timeout 600 python3 "$HERE/python_clients.py" "$BOOTSTRAP"
+
+kill -TERM "$BROKER_PID"
+wait "$BROKER_PID" || true
+BROKER_PID=
+clean_stop() { grep -q "broker stopped cleanly" "$WORK/broker.log"; }
+check "SIGTERM stops the broker cleanly" clean_stop
+
+echo "interop: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
