@@ -393,3 +393,85 @@ async fn data_and_configs_survive_a_restart() {
     broker.stop().await;
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_old_segments_by_size_and_by_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker =
+        TestBroker::start_with(dir.path(), &[("log.retention.check.interval.ms", "100")]).await;
+    create_topic(
+        &broker.bootstrap,
+        "by-size",
+        1,
+        &[("segment.bytes", "2048"), ("retention.bytes", "4096")],
+    )
+    .await;
+    create_topic(
+        &broker.bootstrap,
+        "by-time",
+        1,
+        &[("retention.ms", "60000")],
+    )
+    .await;
+    let producer = common::producer(&broker.bootstrap, &[("linger.ms", "0")]);
+    let value = vec![b'r'; 500];
+    let hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+        - 3_600_000;
+    for _ in 0..40 {
+        producer
+            .send(FutureRecord::<(), _>::to("by-size").payload(&value), WAIT)
+            .await
+            .expect("delivered");
+        producer
+            .send(
+                FutureRecord::<(), _>::to("by-time")
+                    .payload(&value)
+                    .timestamp(hour_ago),
+                WAIT,
+            )
+            .await
+            .expect("delivered");
+    }
+    let bootstrap = broker.bootstrap.clone();
+    let (size, time) = tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = common::client(&bootstrap).create().expect("consumer");
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let size = consumer
+                .fetch_watermarks("by-size", 0, WAIT)
+                .expect("watermarks");
+            let time = consumer
+                .fetch_watermarks("by-time", 0, WAIT)
+                .expect("watermarks");
+            if (size.0 > 0 && time.0 == time.1) || std::time::Instant::now() > deadline {
+                return (size, time);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .expect("watermarks task");
+    assert_eq!(size.1, 40);
+    assert!(size.0 > 0, "nothing was deleted by size: {size:?}");
+    assert!(
+        (size.1 - size.0) * 570 >= 4096 - 2048,
+        "too much was deleted by size: {size:?}"
+    );
+    assert_eq!(
+        time,
+        (40, 40),
+        "records an hour old outlive retention.ms=60000"
+    );
+    let kept = consume(
+        &broker.bootstrap,
+        "by-size",
+        1,
+        Offset::Beginning,
+        (size.1 - size.0) as usize,
+    );
+    assert_eq!(kept.first().map(|m| m.offset()), Some(size.0));
+    broker.stop().await;
+}

@@ -146,24 +146,54 @@ fn a_full_disk_refuses_writes_cleanly_and_keeps_what_was_acknowledged() {
     for i in 0..200u32 {
         // 200 x 10 KB is about 2 MiB: the second half cannot fit.
         let payload = format!("{i:05}{}", String::from_utf8_lossy(&value));
-        producer.send(BaseRecord::<(), _>::to("full").payload(&payload)).expect("enqueue");
+        producer
+            .send(BaseRecord::<(), _>::to("full").payload(&payload))
+            .expect("enqueue");
         let _ = producer.flush(Duration::from_secs(5));
     }
     let acked: Vec<String> = producer.context().acked.lock().expect("lock").clone();
     drop(producer);
-    assert!(acked.len() > 50, "only {} acknowledged before the disk filled", acked.len());
-    assert!(acked.len() < 200, "every write succeeded: the limit did not bite");
-    assert!(broker.log_contains("append failed"), "{:?}", broker.log.lock().expect("lock"));
+    assert!(
+        acked.len() > 50,
+        "only {} acknowledged before the disk filled",
+        acked.len()
+    );
+    assert!(
+        acked.len() < 200,
+        "every write succeeded: the limit did not bite"
+    );
+    assert!(
+        broker.log_contains("append failed"),
+        "{:?}",
+        broker.log.lock().expect("lock")
+    );
     // The broker still answers.
-    let consumer: BaseConsumer = common::client(&broker.bootstrap).create().expect("consumer");
-    let (_, end) = consumer.fetch_watermarks("full", 0, WAIT).expect("watermarks");
-    assert_eq!(end as usize, acked.len(), "the log holds exactly what was acknowledged");
+    let consumer: BaseConsumer = common::client(&broker.bootstrap)
+        .create()
+        .expect("consumer");
+    let (_, end) = consumer
+        .fetch_watermarks("full", 0, WAIT)
+        .expect("watermarks");
+    assert_eq!(
+        end as usize,
+        acked.len(),
+        "the log holds exactly what was acknowledged"
+    );
     drop(consumer);
     broker.kill();
 
     // With room again, nothing needs repair and everything acknowledged is there.
     let broker = ChildBroker::spawn(dir.path());
-    assert!(!broker.log_contains("cut off a torn or corrupt tail"), "a failed write left a partial batch");
-    let stored = payloads(&consume(&broker.bootstrap, "full", 1, Offset::Beginning, acked.len()));
+    assert!(
+        !broker.log_contains("cut off a torn or corrupt tail"),
+        "a failed write left a partial batch"
+    );
+    let stored = payloads(&consume(
+        &broker.bootstrap,
+        "full",
+        1,
+        Offset::Beginning,
+        acked.len(),
+    ));
     assert_eq!(stored, acked);
 }

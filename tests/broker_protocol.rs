@@ -49,6 +49,22 @@ impl Raw {
         Some(Bytes::from(body))
     }
 
+    /// Sends a request without waiting for its response.
+    fn send(&mut self, request: &RequestKind, version: i16) {
+        let api = api_key(request);
+        self.correlation += 1;
+        let mut header = RequestHeader::default();
+        header.request_api_key = api as i16;
+        header.request_api_version = version;
+        header.correlation_id = self.correlation;
+        let mut buf = BytesMut::new();
+        header
+            .encode(&mut buf, api.request_header_version(version))
+            .expect("header");
+        request.encode(&mut buf, version).expect("request");
+        self.send_frame(&buf).expect("send");
+    }
+
     fn request(&mut self, request: RequestKind, version: i16) -> Option<ResponseKind> {
         let api = api_key(&request);
         self.correlation += 1;
@@ -480,7 +496,7 @@ fn record_batch(value: &[u8]) -> Bytes {
     buf.freeze()
 }
 
-fn produce(raw: &mut Raw, topic: &str, records: Bytes) -> (i16, i64) {
+fn produce_request(topic: &str, records: Bytes, acks: i16) -> ProduceRequest {
     let mut partition = produce_request::PartitionProduceData::default();
     partition.index = 0;
     partition.records = Some(records);
@@ -488,9 +504,14 @@ fn produce(raw: &mut Raw, topic: &str, records: Bytes) -> (i16, i64) {
     data.name = TopicName(StrBytes::from_string(topic.to_string()));
     data.partition_data = vec![partition];
     let mut request = ProduceRequest::default();
-    request.acks = -1;
+    request.acks = acks;
     request.timeout_ms = 5000;
     request.topic_data = vec![data];
+    request
+}
+
+fn produce(raw: &mut Raw, topic: &str, records: Bytes) -> (i16, i64) {
+    let request = produce_request(topic, records, -1);
     let Some(ResponseKind::Produce(response)) = raw.request(RequestKind::Produce(request), 9)
     else {
         panic!("no produce response");
@@ -536,7 +557,35 @@ async fn bad_batches_get_kafka_error_codes_and_leave_the_log_untouched() {
             (0, 0),
             "the log is still empty"
         );
-        assert_eq!(produce(&mut raw, "wire", good), (0, 1));
+        assert_eq!(produce(&mut raw, "wire", good.clone()), (0, 1));
+
+        // acks=0 gets no response: the next frame answers the request after it.
+        raw.send(
+            &RequestKind::Produce(produce_request("wire", good.clone(), 0)),
+            9,
+        );
+        assert_eq!(
+            produce(&mut raw, "wire", good),
+            (0, 3),
+            "acks=0 appended offset 2 silently"
+        );
+
+        let mut partition = fetch_request::FetchPartition::default();
+        partition.fetch_offset = 100;
+        partition.partition_max_bytes = 1 << 20;
+        let mut topic = fetch_request::FetchTopic::default();
+        topic.topic = name("wire");
+        topic.partitions = vec![partition];
+        let mut fetch = FetchRequest::default();
+        fetch.max_wait_ms = 5000;
+        fetch.min_bytes = 1;
+        fetch.topics = vec![topic];
+        let Some(ResponseKind::Fetch(response)) = raw.request(RequestKind::Fetch(fetch), 12) else {
+            panic!("no fetch response");
+        };
+        let p = &response.responses[0].partitions[0];
+        assert_eq!(p.error_code, 1, "OFFSET_OUT_OF_RANGE, answered at once");
+        assert_eq!(p.high_watermark, 4);
     })
     .await
     .expect("raw client");

@@ -1,7 +1,7 @@
 //! A partition as the request handlers see it: its log behind a lock, and the durability
 //! bookkeeping that lets acks=all producers wait for an fsync shared with everyone else's.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, watch};
@@ -30,6 +30,8 @@ pub struct Partition {
     durable: watch::Sender<Durability>,
     flush_queued: AtomicBool,
     unflushed_messages: AtomicU64,
+    /// Wall-clock time of the last fsync, for `flush.ms`.
+    last_flush_ms: AtomicI64,
 }
 
 /// Queue of partitions that want an fsync; drained by [`run_flusher`].
@@ -48,6 +50,7 @@ impl Partition {
             }),
             flush_queued: AtomicBool::new(false),
             unflushed_messages: AtomicU64::new(0),
+            last_flush_ms: AtomicI64::new(crate::log::segment::now_ms()),
         }
     }
 
@@ -66,8 +69,10 @@ impl Partition {
             + messages
     }
 
-    pub fn has_unflushed(&self) -> bool {
+    /// Whether data has waited longer than `flush_ms` for an fsync.
+    pub fn flush_overdue(&self, flush_ms: i64, now_ms: i64) -> bool {
         self.unflushed_messages.load(Ordering::Relaxed) > 0
+            && now_ms.saturating_sub(self.last_flush_ms.load(Ordering::Relaxed)) >= flush_ms
     }
 
     /// Asks the flusher for an fsync, unless one is already queued.
@@ -134,9 +139,12 @@ pub async fn run_flusher(mut rx: mpsc::UnboundedReceiver<Arc<Partition>>) {
         };
         for (p, end, result) in synced {
             match result {
-                Ok(()) => p
-                    .durable
-                    .send_modify(|d| d.synced_to = d.synced_to.max(end)),
+                Ok(()) => {
+                    p.last_flush_ms
+                        .store(crate::log::segment::now_ms(), Ordering::Relaxed);
+                    p.durable
+                        .send_modify(|d| d.synced_to = d.synced_to.max(end));
+                }
                 Err(error) => {
                     tracing::error!(topic = %p.topic, partition = p.index, %error, "fsync failed");
                     p.durable

@@ -169,15 +169,16 @@ impl Broker {
         }
     }
 
-    /// Requests an fsync for partitions with data older than their `flush.ms`.
+    /// Requests an fsync for partitions whose unflushed data is older than their `flush.ms`.
     fn flush_aged(&self) {
+        let now = now_ms();
         for topic in self.topics.list() {
-            let settings = topic.settings();
-            if settings.flush_ms == i64::MAX {
+            let flush_ms = topic.settings().flush_ms;
+            if flush_ms == i64::MAX {
                 continue;
             }
             for partition in topic.partitions() {
-                if partition.has_unflushed() {
+                if partition.flush_overdue(flush_ms, now) {
                     partition.request_flush(&self.topics.flush_queue);
                 }
             }

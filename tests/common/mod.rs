@@ -89,7 +89,9 @@ impl ChildBroker {
         // Ignoring SIGXFSZ makes an oversized write fail with EFBIG instead of killing the process.
         command
             .arg("-c")
-            .arg(format!("ulimit -f {kib}; trap '' XFSZ; exec \"$0\" broker \"$@\""))
+            .arg(format!(
+                "ulimit -f {kib}; trap '' XFSZ; exec \"$0\" broker \"$@\""
+            ))
             .arg(env!("CARGO_BIN_EXE_sluice"));
         Self::start(command, dir)
     }

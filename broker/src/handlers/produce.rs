@@ -92,7 +92,13 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Result<Rep
         return Ok(Reply::Now(ctx.encode(&response)?));
     }
     let broker = Arc::clone(broker);
-    let timeout = Duration::from_millis(req.timeout_ms.max(0) as u64);
+    // The timeout is meant for replication; without replicas a client's 0 must not fail every fsync.
+    let timeout_ms = if req.timeout_ms > 0 {
+        req.timeout_ms as u64
+    } else {
+        30_000
+    };
+    let timeout = Duration::from_millis(timeout_ms);
     Ok(Reply::Later(Box::pin(async move {
         for wait in waits {
             let durable = tokio::time::timeout(

@@ -151,6 +151,11 @@ impl PartitionLog {
         self.segments.len()
     }
 
+    #[cfg(test)]
+    pub fn first_segment_size(&self) -> u64 {
+        self.segments[0].size
+    }
+
     fn active(&self) -> &Segment {
         &self.segments[self.segments.len() - 1]
     }
@@ -187,8 +192,12 @@ impl PartitionLog {
         Ok(base_offset)
     }
 
-    /// Seals the active segment and starts a new one at the log end.
+    /// Seals the active segment and starts a new one at the log end. An empty active segment
+    /// already starts there, so it stays.
     pub fn roll(&mut self, now_ms: i64) -> io::Result<()> {
+        if self.active().size == 0 {
+            return Ok(());
+        }
         let next = self.log_end_offset();
         self.active_mut().seal()?;
         self.segments
