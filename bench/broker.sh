@@ -59,12 +59,15 @@ with open(f"{work}/large.txt", "w") as f:
         f.write(f"{i:020d}" + "y" * 10219 + "\n")
 PY
 
-RUST_LOG=warn "$SLUICE" broker \
-    --override "log.dirs=$WORK/data" \
-    --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
-    --override "num.partitions=$PARTITIONS" 2>"$WORK/broker.log" &
-BROKER_PID=$!
-for _ in $(seq 100); do kcat -b "127.0.0.1:$PORT" -L >/dev/null 2>&1 && break; sleep 0.1; done
+start_broker() {
+    RUST_LOG=info "$SLUICE" broker \
+        --override "log.dirs=$WORK/data" \
+        --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
+        --override "num.partitions=$PARTITIONS" 2>"$WORK/broker.log" &
+    BROKER_PID=$!
+    for _ in $(seq 600); do kcat -b "127.0.0.1:$PORT" -L >/dev/null 2>&1 && break; sleep 0.05; done
+}
+start_broker
 sleep 1
 IDLE_RSS=$(rss_mb $BROKER_PID)
 
@@ -95,14 +98,6 @@ for acks in 1 all; do
     run "${SMALL}x100B" "$WORK/small.txt" "$SMALL" 100 "$acks"
     run "${LARGE}x10KB" "$WORK/large.txt" "$LARGE" 10240 "$acks"
 done
-start_broker() {
-    RUST_LOG=info "$SLUICE" broker \
-        --override "log.dirs=$WORK/data" \
-        --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
-        --override "num.partitions=$PARTITIONS" 2>"$WORK/broker.log" &
-    BROKER_PID=$!
-    for _ in $(seq 600); do kcat -b "127.0.0.1:$PORT" -L >/dev/null 2>&1 && break; sleep 0.05; done
-}
 load_ms() { sed -n 's/.*log loaded.*elapsed_ms=\([0-9]*\).*/\1/p' "$WORK/broker.log" | head -1; }
 
 LOADED_RSS=$(rss_mb $BROKER_PID)
