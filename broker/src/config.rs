@@ -424,6 +424,11 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
+    pub group_initial_rebalance_delay_ms: u64,
+    pub group_min_session_timeout_ms: u64,
+    pub group_max_session_timeout_ms: u64,
+    pub offsets_topic_partitions: i32,
+    pub offset_metadata_max_bytes: usize,
     /// Broker-level values of topic configs, by topic config name, for keys set explicitly.
     topic_overrides: BTreeMap<String, String>,
 }
@@ -439,6 +444,11 @@ const BROKER_KEYS: &[&str] = &[
     "log.dir",
     "log.dirs",
     "log.flush.scheduler.interval.ms",
+    "group.initial.rebalance.delay.ms",
+    "group.max.session.timeout.ms",
+    "group.min.session.timeout.ms",
+    "offset.metadata.max.bytes",
+    "offsets.topic.num.partitions",
     "log.retention.check.interval.ms",
     "log.retention.hours",
     "log.retention.minutes",
@@ -449,7 +459,6 @@ const BROKER_KEYS: &[&str] = &[
     // Accepted so that existing server.properties files load; they have no effect on one node.
     "controller.listener.names",
     "controller.quorum.voters",
-    "group.initial.rebalance.delay.ms",
     "inter.broker.listener.name",
     "listener.security.protocol.map",
     "log.cleaner.enable",
@@ -573,6 +582,26 @@ impl BrokerConfig {
                 1000,
                 1,
             )?,
+            group_initial_rebalance_delay_ms: parse_at_least(
+                props,
+                "group.initial.rebalance.delay.ms",
+                3000,
+                0,
+            )?,
+            group_min_session_timeout_ms: parse_at_least(
+                props,
+                "group.min.session.timeout.ms",
+                6000,
+                0,
+            )?,
+            group_max_session_timeout_ms: parse_at_least(
+                props,
+                "group.max.session.timeout.ms",
+                1_800_000,
+                1,
+            )?,
+            offsets_topic_partitions: parse_at_least(props, "offsets.topic.num.partitions", 50, 1)?,
+            offset_metadata_max_bytes: parse_at_least(props, "offset.metadata.max.bytes", 4096, 0)?,
             topic_overrides,
         };
         Ok((config, warnings))

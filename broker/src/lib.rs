@@ -3,6 +3,7 @@
 //! Start one with [`run`] on an already-bound listener; tests bind port 0.
 
 pub mod config;
+pub mod group;
 mod handlers;
 pub mod log;
 pub mod partition;

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::BrokerConfig;
+use crate::group::{GroupCoordinator, GroupSettings};
 use crate::log::segment::now_ms;
 use crate::partition::run_flusher;
 use crate::protocol::connection::serve_connection;
@@ -37,6 +38,7 @@ pub enum BrokerError {
 pub struct Broker {
     pub config: Arc<BrokerConfig>,
     pub topics: Topics,
+    pub groups: GroupCoordinator,
     pub cluster_id: String,
     /// Next producer id InitProducerId hands out.
     pub next_producer_id: AtomicI64,
@@ -70,6 +72,7 @@ impl Broker {
         let (flush_tx, flush_rx) = mpsc::unbounded_channel();
         tokio::spawn(run_flusher(flush_rx));
         let topics = Topics::open(Arc::new(config.clone()), clean, flush_tx)?;
+        let groups = GroupCoordinator::load(&topics, GroupSettings::from_config(&config))?;
         if clean {
             // From here on a crash must trigger full recovery again.
             fs::remove_file(&marker).map_err(dir_err)?;
@@ -85,6 +88,7 @@ impl Broker {
         Ok(Arc::new(Self {
             config: Arc::new(config),
             topics,
+            groups,
             cluster_id,
             next_producer_id: AtomicI64::new(now_ms().saturating_mul(1000)),
             _lock: lock,
@@ -152,7 +156,15 @@ impl Broker {
         }));
         let broker = Arc::clone(self);
         let every = Duration::from_millis(self.config.flush_scheduler_interval_ms);
-        tasks.spawn(periodically(every, shutdown, move || broker.flush_aged()));
+        tasks.spawn(periodically(every, shutdown.clone(), move || {
+            broker.flush_aged()
+        }));
+        let broker = Arc::clone(self);
+        tasks.spawn(periodically(
+            Duration::from_millis(100),
+            shutdown,
+            move || broker.groups.tick(&broker.topics),
+        ));
         tasks
     }
 

@@ -256,6 +256,40 @@ impl PartitionLog {
         Ok(None)
     }
 
+    /// Calls `f` with every record from `from` to the log end, decompressing as needed. Used to
+    /// replay internal topics at startup.
+    pub fn for_each_record(
+        &self,
+        from: i64,
+        mut f: impl FnMut(kafka_protocol::records::Record),
+    ) -> io::Result<()> {
+        let mut offset = from.max(self.log_start_offset());
+        while offset < self.log_end_offset() {
+            let mut bytes = match self.read_start(offset) {
+                Ok(start) => start.read(1 << 20)?,
+                Err(ReadError::Io(e)) => return Err(e),
+                Err(ReadError::OutOfRange(_)) => return Ok(()),
+            };
+            if bytes.is_empty() {
+                return Ok(());
+            }
+            while !bytes.is_empty() {
+                let header = BatchHeader::parse(&bytes)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                let mut one = bytes.split_to(header.total_len().min(bytes.len()));
+                let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut one)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                for record in set.records {
+                    if record.offset >= offset && !record.control {
+                        f(record);
+                    }
+                }
+                offset = offset.max(header.next_offset());
+            }
+        }
+        Ok(())
+    }
+
     /// The record with the largest timestamp (ListOffsets MAX_TIMESTAMP).
     pub fn max_timestamp_offset(&self) -> io::Result<Option<(i64, i64)>> {
         let max = self

@@ -55,7 +55,7 @@ pub async fn serve_connection(stream: TcpStream, broker: Arc<Broker>, shutdown: 
                 break;
             }
         };
-        let pending = match dispatch::dispatch(&broker, frame) {
+        let pending = match dispatch::dispatch(&broker, frame, &peer) {
             Ok(Reply::Now(bytes)) => Pending::Ready(bytes),
             Ok(Reply::Nothing) => Pending::Nothing,
             Ok(Reply::Later(future)) => Pending::Later(tokio::spawn(future)),

@@ -87,7 +87,8 @@ macro_rules! answer_now {
     }};
 }
 
-pub fn dispatch(broker: &Arc<Broker>, frame: Bytes) -> Result<Reply, DispatchError> {
+/// Handles one request frame from the client at `peer`.
+pub fn dispatch(broker: &Arc<Broker>, frame: Bytes, peer: &str) -> Result<Reply, DispatchError> {
     if frame.len() < 8 {
         return Err(DispatchError::Short(frame.len()));
     }
@@ -109,7 +110,7 @@ pub fn dispatch(broker: &Arc<Broker>, frame: Bytes) -> Result<Reply, DispatchErr
         return Err(DispatchError::Unsupported { api, version });
     }
     let mut body = frame;
-    RequestHeader::decode(&mut body, api.request_header_version(version))
+    let header = RequestHeader::decode(&mut body, api.request_header_version(version))
         .map_err(|e| ctx.malformed(e))?;
     let reply = match api {
         ApiKey::ApiVersions => answer_now!(
@@ -198,6 +199,73 @@ pub fn dispatch(broker: &Arc<Broker>, frame: Bytes) -> Result<Reply, DispatchErr
         ApiKey::Produce => {
             let req = ProduceRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
             handlers::produce::handle(broker, req, ctx)?
+        }
+        ApiKey::FindCoordinator => answer_now!(
+            broker,
+            ctx,
+            body,
+            FindCoordinatorRequest,
+            handlers::groups::find_coordinator
+        ),
+        ApiKey::JoinGroup => {
+            let req = JoinGroupRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
+            let client_id = header.client_id.map(|c| c.to_string()).unwrap_or_default();
+            let host = format!("/{}", peer.rsplit_once(':').map_or(peer, |(h, _)| h));
+            handlers::groups::join(broker, req, ctx, client_id, host)
+        }
+        ApiKey::SyncGroup => {
+            let req = SyncGroupRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
+            handlers::groups::sync(broker, req, ctx)
+        }
+        ApiKey::Heartbeat => answer_now!(
+            broker,
+            ctx,
+            body,
+            HeartbeatRequest,
+            handlers::groups::heartbeat
+        ),
+        ApiKey::LeaveGroup => answer_now!(
+            broker,
+            ctx,
+            body,
+            LeaveGroupRequest,
+            handlers::groups::leave
+        ),
+        ApiKey::OffsetCommit => {
+            let req =
+                OffsetCommitRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
+            handlers::groups::offset_commit(broker, req, ctx)?
+        }
+        ApiKey::OffsetFetch => answer_now!(
+            broker,
+            ctx,
+            body,
+            OffsetFetchRequest,
+            handlers::groups::offset_fetch
+        ),
+        ApiKey::OffsetDelete => {
+            let req =
+                OffsetDeleteRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
+            handlers::groups::offset_delete(broker, req, ctx)
+        }
+        ApiKey::ListGroups => answer_now!(
+            broker,
+            ctx,
+            body,
+            ListGroupsRequest,
+            handlers::groups::list_groups
+        ),
+        ApiKey::DescribeGroups => answer_now!(
+            broker,
+            ctx,
+            body,
+            DescribeGroupsRequest,
+            handlers::groups::describe_groups
+        ),
+        ApiKey::DeleteGroups => {
+            let req =
+                DeleteGroupsRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
+            handlers::groups::delete_groups(broker, req, ctx)
         }
         ApiKey::Fetch => {
             let req = FetchRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
