@@ -106,6 +106,17 @@ fn api_key(request: &RequestKind) -> ApiKey {
         RequestKind::CreatePartitions(_) => ApiKey::CreatePartitions,
         RequestKind::IncrementalAlterConfigs(_) => ApiKey::IncrementalAlterConfigs,
         RequestKind::DescribeCluster(_) => ApiKey::DescribeCluster,
+        RequestKind::FindCoordinator(_) => ApiKey::FindCoordinator,
+        RequestKind::JoinGroup(_) => ApiKey::JoinGroup,
+        RequestKind::SyncGroup(_) => ApiKey::SyncGroup,
+        RequestKind::Heartbeat(_) => ApiKey::Heartbeat,
+        RequestKind::LeaveGroup(_) => ApiKey::LeaveGroup,
+        RequestKind::OffsetCommit(_) => ApiKey::OffsetCommit,
+        RequestKind::OffsetFetch(_) => ApiKey::OffsetFetch,
+        RequestKind::OffsetDelete(_) => ApiKey::OffsetDelete,
+        RequestKind::ListGroups(_) => ApiKey::ListGroups,
+        RequestKind::DescribeGroups(_) => ApiKey::DescribeGroups,
+        RequestKind::DeleteGroups(_) => ApiKey::DeleteGroups,
         other => panic!("no key mapped for {other:?}"),
     }
 }
@@ -245,7 +256,137 @@ fn sample_request(api: ApiKey, version: i16, topic_id: uuid::Uuid) -> RequestKin
             RequestKind::IncrementalAlterConfigs(r)
         }
         ApiKey::DescribeCluster => RequestKind::DescribeCluster(DescribeClusterRequest::default()),
+        ApiKey::FindCoordinator => {
+            let mut r = FindCoordinatorRequest::default();
+            if version >= 4 {
+                r.coordinator_keys = vec![text("g")];
+            } else {
+                r.key = text("g");
+            }
+            RequestKind::FindCoordinator(r)
+        }
+        ApiKey::JoinGroup => {
+            RequestKind::JoinGroup(join_request(&format!("join-v{version}"), "", version))
+        }
+        ApiKey::SyncGroup => {
+            let mut r = SyncGroupRequest::default();
+            r.group_id = GroupId(text("g"));
+            r.member_id = text("nobody");
+            RequestKind::SyncGroup(r)
+        }
+        ApiKey::Heartbeat => {
+            let mut r = HeartbeatRequest::default();
+            r.group_id = GroupId(text("g"));
+            r.member_id = text("nobody");
+            RequestKind::Heartbeat(r)
+        }
+        ApiKey::LeaveGroup => RequestKind::LeaveGroup(leave_request("g", "nobody", version)),
+        ApiKey::OffsetCommit => RequestKind::OffsetCommit(commit_request("simple", -1, "", 5)),
+        ApiKey::OffsetFetch => RequestKind::OffsetFetch(fetch_offsets_request("simple", version)),
+        ApiKey::OffsetDelete => {
+            let mut partition = offset_delete_request::OffsetDeleteRequestPartition::default();
+            partition.partition_index = 0;
+            let mut topic = offset_delete_request::OffsetDeleteRequestTopic::default();
+            topic.name = name("versions");
+            topic.partitions = vec![partition];
+            let mut r = OffsetDeleteRequest::default();
+            r.group_id = GroupId(text("simple"));
+            r.topics = vec![topic];
+            RequestKind::OffsetDelete(r)
+        }
+        ApiKey::ListGroups => RequestKind::ListGroups(ListGroupsRequest::default()),
+        ApiKey::DescribeGroups => {
+            let mut r = DescribeGroupsRequest::default();
+            r.groups = vec![GroupId(text("simple")), GroupId(text("unknown"))];
+            RequestKind::DescribeGroups(r)
+        }
+        ApiKey::DeleteGroups => {
+            let mut r = DeleteGroupsRequest::default();
+            r.groups_names = vec![GroupId(text("simple"))];
+            RequestKind::DeleteGroups(r)
+        }
         other => panic!("advertised {other:?} has no sample request"),
+    }
+}
+
+fn leave_request(group: &str, member_id: &str, version: i16) -> LeaveGroupRequest {
+    let mut r = LeaveGroupRequest::default();
+    r.group_id = GroupId(text(group));
+    if version >= 3 {
+        let mut member = leave_group_request::MemberIdentity::default();
+        member.member_id = text(member_id);
+        r.members = vec![member];
+    } else {
+        r.member_id = text(member_id);
+    }
+    r
+}
+
+fn join_request(group: &str, member_id: &str, version: i16) -> JoinGroupRequest {
+    let mut protocol = join_group_request::JoinGroupRequestProtocol::default();
+    protocol.name = text("range");
+    protocol.metadata = Bytes::from_static(b"\0\0\0\0\0\0\0\0\0\0");
+    let mut r = JoinGroupRequest::default();
+    r.group_id = GroupId(text(group));
+    r.session_timeout_ms = 10_000;
+    r.rebalance_timeout_ms = if version >= 1 { 10_000 } else { -1 };
+    r.member_id = text(member_id);
+    r.group_instance_id = None;
+    r.protocol_type = text("consumer");
+    r.protocols = vec![protocol];
+    r
+}
+
+fn commit_request(
+    group: &str,
+    generation: i32,
+    member_id: &str,
+    offset: i64,
+) -> OffsetCommitRequest {
+    let mut partition = offset_commit_request::OffsetCommitRequestPartition::default();
+    partition.committed_offset = offset;
+    partition.committed_metadata = Some(text("meta"));
+    let mut topic = offset_commit_request::OffsetCommitRequestTopic::default();
+    topic.name = name("versions");
+    topic.partitions = vec![partition];
+    let mut r = OffsetCommitRequest::default();
+    r.group_id = GroupId(text(group));
+    r.generation_id_or_member_epoch = generation;
+    r.member_id = text(member_id);
+    r.group_instance_id = None;
+    r.topics = vec![topic];
+    r
+}
+
+fn fetch_offsets_request(group: &str, version: i16) -> OffsetFetchRequest {
+    let mut r = OffsetFetchRequest::default();
+    if version >= 8 {
+        let mut topics = offset_fetch_request::OffsetFetchRequestTopics::default();
+        topics.name = name("versions");
+        topics.partition_indexes = vec![0];
+        let mut g = offset_fetch_request::OffsetFetchRequestGroup::default();
+        g.group_id = GroupId(text(group));
+        g.member_id = None;
+        g.topics = Some(vec![topics]);
+        r.groups = vec![g];
+    } else {
+        let mut topic = offset_fetch_request::OffsetFetchRequestTopic::default();
+        topic.name = name("versions");
+        topic.partition_indexes = vec![0];
+        r.group_id = GroupId(text(group));
+        r.topics = Some(vec![topic]);
+    }
+    r
+}
+
+/// Errors a sample request may rightly get: a new member's first JoinGroup (v4+) asks for its
+/// id, unknown members are unknown, and a group deleted by the previous version is gone.
+fn expected_errors(api: ApiKey) -> &'static [i16] {
+    match api {
+        ApiKey::JoinGroup => &[79],
+        ApiKey::SyncGroup | ApiKey::Heartbeat | ApiKey::LeaveGroup => &[25],
+        ApiKey::DeleteGroups => &[69],
+        _ => &[],
     }
 }
 
@@ -285,6 +426,46 @@ fn error_codes(response: &ResponseKind) -> Vec<i16> {
             r.responses.iter().map(|t| t.error_code).collect()
         }
         ResponseKind::DescribeCluster(r) => vec![r.error_code],
+        ResponseKind::FindCoordinator(r) => {
+            let mut codes = vec![r.error_code];
+            codes.extend(r.coordinators.iter().map(|c| c.error_code));
+            codes
+        }
+        ResponseKind::JoinGroup(r) => vec![r.error_code],
+        ResponseKind::SyncGroup(r) => vec![r.error_code],
+        ResponseKind::Heartbeat(r) => vec![r.error_code],
+        ResponseKind::LeaveGroup(r) => {
+            let mut codes = vec![r.error_code];
+            codes.extend(r.members.iter().map(|m| m.error_code));
+            codes
+        }
+        ResponseKind::OffsetCommit(r) => r
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+            .collect(),
+        ResponseKind::OffsetFetch(r) => {
+            let mut codes = vec![r.error_code];
+            codes.extend(
+                r.topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            );
+            codes.extend(r.groups.iter().map(|g| g.error_code));
+            codes
+        }
+        ResponseKind::OffsetDelete(r) => {
+            let mut codes = vec![r.error_code];
+            codes.extend(
+                r.topics
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+            );
+            codes
+        }
+        ResponseKind::ListGroups(r) => vec![r.error_code],
+        ResponseKind::DescribeGroups(r) => r.groups.iter().map(|g| g.error_code).collect(),
+        ResponseKind::DeleteGroups(r) => r.results.iter().map(|g| g.error_code).collect(),
         other => panic!("unexpected response {other:?}"),
     }
 }
@@ -312,7 +493,8 @@ fn advertised(raw: &mut Raw) -> Vec<(ApiKey, i16, i16)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_advertised_version_of_every_api_answers() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let broker = TestBroker::start(dir.path()).await;
+    let broker =
+        TestBroker::start_with(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]).await;
     let bootstrap = broker.bootstrap.clone();
     tokio::task::spawn_blocking(move || {
         let mut raw = Raw::connect(&bootstrap);
@@ -350,7 +532,9 @@ async fn every_advertised_version_of_every_api_answers() {
                     answered.unwrap_or_else(|| panic!("{api:?} v{version} closed the connection"));
                 let codes = error_codes(&response);
                 assert!(
-                    codes.iter().all(|&c| c == 0),
+                    codes
+                        .iter()
+                        .all(|c| *c == 0 || expected_errors(api).contains(c)),
                     "{api:?} v{version} errors {codes:?}: {response:?}"
                 );
             }
@@ -577,6 +761,130 @@ async fn bad_batches_get_kafka_error_codes_and_leave_the_log_untouched() {
         let p = &response.responses[0].partitions[0];
         assert_eq!(p.error_code, 1, "OFFSET_OUT_OF_RANGE, answered at once");
         assert_eq!(p.high_watermark, 4);
+    })
+    .await
+    .expect("raw client");
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_member_walks_the_group_protocol_at_every_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker =
+        TestBroker::start_with(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]).await;
+    let bootstrap = broker.bootstrap.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut raw = Raw::connect(&bootstrap);
+        let mut create = CreateTopicsRequest::default();
+        let mut topic = create_topics_request::CreatableTopic::default();
+        topic.name = name("versions");
+        topic.num_partitions = 1;
+        topic.replication_factor = 1;
+        create.topics = vec![topic];
+        assert!(raw.request(RequestKind::CreateTopics(create), 7).is_some());
+        for join_version in 0..=9i16 {
+            let group = format!("walk-v{join_version}");
+            let Some(ResponseKind::JoinGroup(mut joined)) = raw.request(
+                RequestKind::JoinGroup(join_request(&group, "", join_version)),
+                join_version,
+            ) else {
+                panic!("no JoinGroup response");
+            };
+            if join_version >= 4 {
+                assert_eq!(
+                    joined.error_code, 79,
+                    "v{join_version}: MEMBER_ID_REQUIRED first"
+                );
+                let member_id = joined.member_id.to_string();
+                let Some(ResponseKind::JoinGroup(again)) = raw.request(
+                    RequestKind::JoinGroup(join_request(&group, &member_id, join_version)),
+                    join_version,
+                ) else {
+                    panic!("no JoinGroup response");
+                };
+                joined = again;
+            }
+            assert_eq!(joined.error_code, 0, "v{join_version}");
+            assert_eq!(joined.leader, joined.member_id, "the only member leads");
+            assert_eq!(joined.members.len(), 1);
+            let member = joined.member_id.to_string();
+            let generation = joined.generation_id;
+
+            let capped = |max: i16| join_version.min(max);
+            let mut sync = SyncGroupRequest::default();
+            sync.group_id = GroupId(text(&group));
+            sync.generation_id = generation;
+            sync.member_id = text(&member);
+            sync.group_instance_id = None;
+            sync.protocol_type = (capped(5) >= 5).then(|| text("consumer"));
+            sync.protocol_name = (capped(5) >= 5).then(|| text("range"));
+            let mut assignment = sync_group_request::SyncGroupRequestAssignment::default();
+            assignment.member_id = text(&member);
+            assignment.assignment = Bytes::from_static(b"assigned");
+            sync.assignments = vec![assignment];
+            let Some(ResponseKind::SyncGroup(synced)) =
+                raw.request(RequestKind::SyncGroup(sync), capped(5))
+            else {
+                panic!("no SyncGroup response");
+            };
+            assert_eq!(
+                (synced.error_code, &synced.assignment[..]),
+                (0, &b"assigned"[..]),
+                "v{join_version}"
+            );
+
+            let mut beat = HeartbeatRequest::default();
+            beat.group_id = GroupId(text(&group));
+            beat.generation_id = generation;
+            beat.member_id = text(&member);
+            beat.group_instance_id = None;
+            let Some(ResponseKind::Heartbeat(beat)) =
+                raw.request(RequestKind::Heartbeat(beat), capped(4))
+            else {
+                panic!("no Heartbeat response");
+            };
+            assert_eq!(beat.error_code, 0);
+
+            let commit_version = join_version.clamp(2, 9);
+            let commit = commit_request(&group, generation, &member, 42 + i64::from(join_version));
+            let Some(ResponseKind::OffsetCommit(committed)) =
+                raw.request(RequestKind::OffsetCommit(commit), commit_version)
+            else {
+                panic!("no OffsetCommit response");
+            };
+            assert_eq!(
+                committed.topics[0].partitions[0].error_code, 0,
+                "commit v{commit_version}"
+            );
+
+            for fetch_version in [1i16, 5, 7, 8, 9] {
+                let request =
+                    RequestKind::OffsetFetch(fetch_offsets_request(&group, fetch_version));
+                let Some(ResponseKind::OffsetFetch(fetched)) = raw.request(request, fetch_version)
+                else {
+                    panic!("no OffsetFetch response");
+                };
+                let offset = if fetch_version >= 8 {
+                    fetched.groups[0].topics[0].partitions[0].committed_offset
+                } else {
+                    fetched.topics[0].partitions[0].committed_offset
+                };
+                assert_eq!(
+                    offset,
+                    42 + i64::from(join_version),
+                    "fetch v{fetch_version}"
+                );
+            }
+
+            let leave = leave_request(&group, &member, capped(5));
+            let Some(ResponseKind::LeaveGroup(left)) =
+                raw.request(RequestKind::LeaveGroup(leave), capped(5))
+            else {
+                panic!("no LeaveGroup response");
+            };
+            assert_eq!(left.error_code, 0);
+            assert!(left.members.iter().all(|m| m.error_code == 0));
+        }
     })
     .await
     .expect("raw client");

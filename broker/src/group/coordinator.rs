@@ -729,7 +729,8 @@ impl GroupCoordinator {
             let header = BatchHeader::parse(&batch).map_err(io::Error::other)?;
             let end = {
                 let mut log = partition.log();
-                log.append(&header, &batch, &topic.settings().policy, now)?;
+                log.append(&header, &batch, &topic.settings().policy, now)
+                    .map_err(io::Error::other)?;
                 log.log_end_offset()
             };
             partition.note_appended(records.len() as u64);

@@ -11,7 +11,9 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::str_bytes;
 use crate::log::batch::{self, BatchError};
+use crate::log::producers::SequenceError;
 use crate::log::segment::now_ms;
+use crate::log::AppendError;
 use crate::partition::Partition;
 use crate::protocol::dispatch::{Ctx, DispatchError, Reply};
 use crate::server::Broker;
@@ -188,8 +190,15 @@ fn append(
             log.append(&header, bytes, &settings.policy, now)
         };
         let base = written.map_err(|e| {
-            tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "append failed");
-            (ResponseError::KafkaStorageError.code(), Some(format!("append failed: {e}")))
+            let code = match &e {
+                AppendError::Sequence(SequenceError::OutOfOrder { .. }) => ResponseError::OutOfOrderSequenceNumber,
+                AppendError::Sequence(SequenceError::StaleEpoch { .. }) => ResponseError::InvalidProducerEpoch,
+                AppendError::Io(_) => {
+                    tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "append failed");
+                    ResponseError::KafkaStorageError
+                }
+            };
+            (code.code(), Some(e.to_string()))
         })?;
         first_offset.get_or_insert(base);
         messages += header.record_count.max(0) as u64;

@@ -3,9 +3,12 @@
 pub mod batch;
 pub mod index;
 pub mod partition;
+pub mod producers;
 pub mod segment;
 
 #[cfg(test)]
 mod model_tests;
 
-pub use partition::{LogPolicy, OpenReport, OutOfRange, PartitionLog, ReadError, ReadStart};
+pub use partition::{
+    AppendError, LogPolicy, OpenReport, OutOfRange, PartitionLog, ReadError, ReadStart,
+};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::batch::{self, BatchHeader};
+use super::producers::{Producers, SequenceError, Verdict};
 use super::segment::{self, Segment};
 
 /// The topic settings the log acts on, resolved from topic and broker configs.
@@ -61,6 +62,16 @@ pub struct PartitionLog {
     dir: PathBuf,
     /// Never empty; the last segment is the active one.
     segments: Vec<Segment>,
+    producers: Producers,
+}
+
+/// Why an append was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Sequence(#[from] SequenceError),
 }
 
 /// What opening a log found.
@@ -122,13 +133,40 @@ impl PartitionLog {
             segments.push(Segment::create(dir, 0, segment::now_ms())?);
             sync_dir(dir)?;
         }
-        Ok((
-            Self {
-                dir: dir.to_path_buf(),
-                segments,
-            },
-            report,
-        ))
+        let mut log = Self {
+            dir: dir.to_path_buf(),
+            segments,
+            producers: Producers::default(),
+        };
+        log.rebuild_producers()?;
+        Ok((log, report))
+    }
+
+    /// Loads the producer snapshot and replays the batch headers written after it.
+    fn rebuild_producers(&mut self) -> io::Result<()> {
+        let (start, end) = (self.log_start_offset(), self.log_end_offset());
+        let mut producers = Producers::load(&self.dir)
+            .filter(|p| p.covered_to >= start && p.covered_to <= end)
+            .unwrap_or_default();
+        let from = producers.covered_to.max(start);
+        self.for_each_header(from, |header| producers.record(header))?;
+        self.producers = producers;
+        Ok(())
+    }
+
+    /// Calls `f` with the header of every batch that ends after `from`.
+    pub fn for_each_header(&self, from: i64, mut f: impl FnMut(&BatchHeader)) -> io::Result<()> {
+        for segment in self.segments.iter().filter(|s| s.next_offset > from) {
+            let mut pos = segment.index_position(from)?;
+            while pos < segment.size {
+                let header = segment.header_at(pos)?;
+                if header.next_offset() > from {
+                    f(&header);
+                }
+                pos += header.total_len() as u64;
+            }
+        }
+        Ok(())
     }
 
     pub fn dir(&self) -> &Path {
@@ -165,14 +203,19 @@ impl PartitionLog {
         &mut self.segments[last]
     }
 
-    /// Appends one validated batch, assigning it the next offsets. Returns its base offset.
+    /// Appends one validated batch, assigning it the next offsets, and returns its base offset.
+    /// A batch an idempotent producer already sent is not written again: the offset it got the
+    /// first time is returned.
     pub fn append(
         &mut self,
         header: &BatchHeader,
         batch: &[u8],
         policy: &LogPolicy,
         now_ms: i64,
-    ) -> io::Result<i64> {
+    ) -> Result<i64, AppendError> {
+        if let Verdict::Duplicate(base) = self.producers.check(header)? {
+            return Ok(base);
+        }
         let base_offset = self.log_end_offset();
         let next = base_offset + i64::from(header.last_offset_delta) + 1;
         let active = self.active();
@@ -189,6 +232,7 @@ impl PartitionLog {
         let interval = policy.index_interval_bytes;
         self.active_mut()
             .append(&prefix, &batch[batch::PREFIX_LEN..], &stored, interval)?;
+        self.producers.record(&stored);
         Ok(base_offset)
     }
 
@@ -202,7 +246,12 @@ impl PartitionLog {
         self.active_mut().seal()?;
         self.segments
             .push(Segment::create(&self.dir, next, now_ms)?);
-        sync_dir(&self.dir)
+        sync_dir(&self.dir)?;
+        // Restarts replay producer state from here rather than from the start of the log.
+        if let Err(error) = self.producers.save(&self.dir) {
+            tracing::warn!(dir = %self.dir.display(), %error, "could not write the producer snapshot");
+        }
+        Ok(())
     }
 
     /// Finds where a read of `offset` starts. Reading at the log end yields nothing.
@@ -346,7 +395,8 @@ impl PartitionLog {
     pub fn close(&mut self) -> io::Result<()> {
         let active = self.active_mut();
         active.write_index_files()?;
-        active.file().sync_all()
+        active.file().sync_all()?;
+        self.producers.save(&self.dir)
     }
 
     /// Removes the whole partition directory (topic deletion).
