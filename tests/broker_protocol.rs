@@ -647,16 +647,21 @@ async fn malformed_frames_close_only_their_own_connection() {
 }
 
 fn record_batch(value: &[u8]) -> Bytes {
+    producer_batch(value, -1, -1, -1)
+}
+
+/// A one-record batch from producer `producer_id` with sequence number `sequence`.
+fn producer_batch(value: &[u8], producer_id: i64, epoch: i16, sequence: i32) -> Bytes {
     let record = Record {
         transactional: false,
         control: false,
         delete_horizon: false,
         partition_leader_epoch: -1,
-        producer_id: -1,
-        producer_epoch: -1,
+        producer_id,
+        producer_epoch: epoch,
         timestamp_type: TimestampType::Creation,
         offset: 0,
-        sequence: -1,
+        sequence,
         timestamp: 1_700_000_000_000,
         key: None,
         value: Some(Bytes::copy_from_slice(value)),
@@ -888,5 +893,74 @@ async fn a_raw_member_walks_the_group_protocol_at_every_version() {
     })
     .await
     .expect("raw client");
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_idempotent_batch_is_stored_once_even_across_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start(dir.path()).await;
+    let bootstrap = broker.bootstrap.clone();
+    let producer_id = tokio::task::spawn_blocking(move || {
+        let mut raw = Raw::connect(&bootstrap);
+        let mut metadata = MetadataRequest::default();
+        let mut wanted = metadata_request::MetadataRequestTopic::default();
+        wanted.name = Some(name("idem"));
+        metadata.topics = Some(vec![wanted]);
+        metadata.allow_auto_topic_creation = true;
+        assert!(raw.request(RequestKind::Metadata(metadata), 9).is_some());
+        let mut init = InitProducerIdRequest::default();
+        init.transactional_id = None;
+        init.transaction_timeout_ms = 60_000;
+        let Some(ResponseKind::InitProducerId(init)) =
+            raw.request(RequestKind::InitProducerId(init), 4)
+        else {
+            panic!("no InitProducerId response");
+        };
+        assert_eq!(init.error_code, 0);
+        let pid = init.producer_id.0;
+        assert_eq!(
+            produce(&mut raw, "idem", producer_batch(b"a", pid, 0, 0)),
+            (0, 0)
+        );
+        // The response was "lost": the producer sends the very same batch again.
+        assert_eq!(
+            produce(&mut raw, "idem", producer_batch(b"a", pid, 0, 0)),
+            (0, 0),
+            "duplicate"
+        );
+        assert_eq!(
+            produce(&mut raw, "idem", producer_batch(b"b", pid, 0, 1)),
+            (0, 1)
+        );
+        assert_eq!(
+            produce(&mut raw, "idem", producer_batch(b"d", pid, 0, 3)).0,
+            45,
+            "OUT_OF_ORDER_SEQUENCE_NUMBER"
+        );
+        pid
+    })
+    .await
+    .expect("raw client");
+    broker.stop().await;
+
+    let broker = TestBroker::start(dir.path()).await;
+    let bootstrap = broker.bootstrap.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut raw = Raw::connect(&bootstrap);
+        assert_eq!(
+            produce(&mut raw, "idem", producer_batch(b"b", producer_id, 0, 1)),
+            (0, 1),
+            "still a duplicate"
+        );
+        assert_eq!(
+            produce(&mut raw, "idem", producer_batch(b"c", producer_id, 0, 2)),
+            (0, 2)
+        );
+    })
+    .await
+    .expect("raw client");
+    let messages = common::consume(&broker.bootstrap, "idem", 1, rdkafka::Offset::Beginning, 3);
+    assert_eq!(common::payloads(&messages), ["a", "b", "c"]);
     broker.stop().await;
 }

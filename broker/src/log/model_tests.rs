@@ -253,3 +253,45 @@ fn time_retention_deletes_expired_segments_and_rolls_an_expired_active_one() {
     );
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (4, 4));
 }
+
+#[test]
+fn producer_state_is_rebuilt_from_the_log_after_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = LogPolicy::default();
+    let idempotent = |seq: i32| {
+        let mut b = batch(2, b"v", 1);
+        b[43..51].copy_from_slice(&77i64.to_be_bytes()); // producer id
+        b[51..53].copy_from_slice(&0i16.to_be_bytes()); // epoch
+        b[53..57].copy_from_slice(&seq.to_be_bytes()); // base sequence
+        let crc = super::batch::compute_crc(&b);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        b
+    };
+    let (mut log, _) = PartitionLog::open(dir.path(), false, &policy).expect("open");
+    for seq in [0, 2] {
+        let b = idempotent(seq);
+        log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0)
+            .expect("append");
+    }
+    // No close, so no snapshot: the state must come from the batches themselves.
+    drop(log);
+    let (mut log, _) = PartitionLog::open(dir.path(), false, &policy).expect("recover");
+    let retry = idempotent(2);
+    let base = log
+        .append(
+            &BatchHeader::parse(&retry).expect("header"),
+            &retry,
+            &policy,
+            0,
+        )
+        .expect("append");
+    assert_eq!(
+        (base, log.log_end_offset()),
+        (2, 4),
+        "the retry is a duplicate of offset 2"
+    );
+    let gap = idempotent(9);
+    assert!(log
+        .append(&BatchHeader::parse(&gap).expect("header"), &gap, &policy, 0)
+        .is_err());
+}
