@@ -50,6 +50,8 @@ enum Command {
     },
     /// Create, list, describe, alter and delete topics, like kafka-topics.
     Topics(cli::topics::TopicsArgs),
+    /// List, describe, reset and delete consumer groups, like kafka-consumer-groups.
+    Groups(cli::groups::GroupsArgs),
     /// Send lines from stdin as records, like kafka-console-producer.
     Produce(cli::produce::ProduceArgs),
     /// Print records, like kafka-console-consumer.
@@ -77,7 +79,9 @@ fn main() -> Result<()> {
             runtime.block_on(run_broker(props))
         }
         Command::Standalone { overrides } => {
-            let defaults = properties::parse("log.dirs=./data/broker\n")?;
+            // A first consumer should not wait for company on a single machine.
+            let defaults =
+                properties::parse("log.dirs=./data/broker\ngroup.initial.rebalance.delay.ms=0\n")?;
             let props = properties::layer([
                 defaults,
                 properties::from_env("KAFKA", std::env::vars()),
@@ -86,6 +90,7 @@ fn main() -> Result<()> {
             runtime.block_on(run_broker(props))
         }
         Command::Topics(args) => runtime.block_on(cli::topics::run(args)),
+        Command::Groups(args) => runtime.block_on(cli::groups::run(args)),
         Command::Produce(args) => cli::produce::run(args),
         Command::Consume(args) => cli::consume::run(args),
     }

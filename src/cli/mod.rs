@@ -1,6 +1,7 @@
 //! The client subcommands, modelled on Kafka's console tools, built on librdkafka.
 
 pub mod consume;
+pub mod groups;
 pub mod produce;
 pub mod topics;
 
