@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::log::compaction::CompactionPolicy;
 use crate::log::LogPolicy;
 
 /// A configuration problem, naming the key and what was wrong with it.
@@ -424,6 +425,8 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
+    pub cleaner_enable: bool,
+    pub cleaner_backoff_ms: u64,
     pub group_initial_rebalance_delay_ms: u64,
     pub group_min_session_timeout_ms: u64,
     pub group_max_session_timeout_ms: u64,
@@ -446,6 +449,8 @@ const BROKER_KEYS: &[&str] = &[
     "log.flush.scheduler.interval.ms",
     "group.initial.rebalance.delay.ms",
     "group.max.session.timeout.ms",
+    "log.cleaner.backoff.ms",
+    "log.cleaner.enable",
     "group.min.session.timeout.ms",
     "offset.metadata.max.bytes",
     "offsets.topic.num.partitions",
@@ -461,7 +466,6 @@ const BROKER_KEYS: &[&str] = &[
     "controller.quorum.voters",
     "inter.broker.listener.name",
     "listener.security.protocol.map",
-    "log.cleaner.enable",
     "num.io.threads",
     "num.network.threads",
     "num.recovery.threads.per.data.dir",
@@ -582,6 +586,8 @@ impl BrokerConfig {
                 1000,
                 1,
             )?,
+            cleaner_enable: parse_bool(props, "log.cleaner.enable", true)?,
+            cleaner_backoff_ms: parse_at_least(props, "log.cleaner.backoff.ms", 15_000, 1)?,
             group_initial_rebalance_delay_ms: parse_at_least(
                 props,
                 "group.initial.rebalance.delay.ms",
@@ -636,6 +642,14 @@ impl BrokerConfig {
                 retention_bytes: num("retention.bytes"),
                 delete_old_segments: policy.split(',').any(|p| p == "delete"),
             },
+            compact: policy.split(',').any(|p| p == "compact"),
+            compaction: CompactionPolicy {
+                min_cleanable_dirty_ratio: value("min.cleanable.dirty.ratio")
+                    .parse()
+                    .unwrap_or(0.5),
+                min_compaction_lag_ms: num("min.compaction.lag.ms").max(0),
+                delete_retention_ms: num("delete.retention.ms").max(0),
+            },
             max_message_bytes: num("max.message.bytes").clamp(0, i64::from(i32::MAX)) as usize,
             log_append_time: value("message.timestamp.type") == "LogAppendTime",
             flush_messages: num("flush.messages").max(1) as u64,
@@ -645,9 +659,12 @@ impl BrokerConfig {
 }
 
 /// A topic's effective settings, resolved once per config change rather than per request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TopicSettings {
     pub policy: LogPolicy,
+    /// `cleanup.policy` includes `compact`.
+    pub compact: bool,
+    pub compaction: CompactionPolicy,
     pub max_message_bytes: usize,
     pub log_append_time: bool,
     pub flush_messages: u64,

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, watch};
 
+use crate::log::compaction::{self, CompactionPolicy};
 use crate::log::PartitionLog;
 
 /// How far the log is known to be on disk.
@@ -103,6 +104,25 @@ impl Partition {
         } else {
             Err(FlushFailed)
         }
+    }
+}
+
+impl Partition {
+    /// Compacts the partition's sealed segments if they are dirty enough. The rewrite runs
+    /// without the lock; only the swap takes it. Returns bytes before and after, if it ran.
+    pub fn compact(
+        &self,
+        policy: &CompactionPolicy,
+        now_ms: i64,
+    ) -> std::io::Result<Option<(u64, u64)>> {
+        let Some(plan) = self.log().clean_plan(policy, now_ms) else {
+            return Ok(None);
+        };
+        let cleaned = compaction::clean(&plan, policy, now_ms)?;
+        let before = cleaned.iter().map(|c| c.bytes_before).sum();
+        let after = cleaned.iter().map(|c| c.bytes_after).sum();
+        self.log().install_cleaned(cleaned, plan.clean_to)?;
+        Ok(Some((before, after)))
     }
 }
 

@@ -162,9 +162,23 @@ impl Broker {
         let broker = Arc::clone(self);
         tasks.spawn(periodically(
             Duration::from_millis(100),
-            shutdown,
+            shutdown.clone(),
             move || broker.groups.tick(&broker.topics),
         ));
+        if self.config.cleaner_enable {
+            let broker = Arc::clone(self);
+            let every = Duration::from_millis(self.config.cleaner_backoff_ms);
+            tasks.spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(every) => {}
+                    }
+                    let b = Arc::clone(&broker);
+                    let _ = tokio::task::spawn_blocking(move || b.compact_logs()).await;
+                }
+            });
+        }
         tasks
     }
 
@@ -176,6 +190,29 @@ impl Broker {
             for partition in topic.partitions() {
                 if let Err(error) = partition.log().enforce_retention(&policy, now) {
                     tracing::error!(topic = %topic.name, partition = partition.index, %error, "retention failed");
+                }
+            }
+        }
+    }
+
+    /// Compacts every partition of every compacted topic that is dirty enough.
+    pub fn compact_logs(&self) {
+        let now = now_ms();
+        for topic in self.topics.list() {
+            let settings = topic.settings();
+            if !settings.compact {
+                continue;
+            }
+            for partition in topic.partitions() {
+                match partition.compact(&settings.compaction, now) {
+                    Ok(Some((before, after))) => tracing::info!(
+                        topic = %topic.name, partition = partition.index, bytes_before = before, bytes_after = after,
+                        "compacted"
+                    ),
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::error!(topic = %topic.name, partition = partition.index, %error, "compaction failed")
+                    }
                 }
             }
         }

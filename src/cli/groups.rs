@@ -105,10 +105,22 @@ pub async fn run(args: GroupsArgs) -> Result<()> {
     Ok(())
 }
 
-fn group_info(
-    consumer: &BaseConsumer,
-    group: &str,
-) -> Result<(String, Vec<(String, String, String, Vec<(String, i32)>)>)> {
+/// A member as DescribeGroups reports it, with its assignment decoded.
+struct Member {
+    id: String,
+    host: String,
+    client: String,
+    partitions: Vec<(String, i32)>,
+}
+
+/// One line of `describe`: a partition's committed offset and its owner, if any.
+#[derive(Default)]
+struct Row {
+    offset: Option<i64>,
+    owner: Option<(String, String, String)>,
+}
+
+fn group_info(consumer: &BaseConsumer, group: &str) -> Result<(String, Vec<Member>)> {
     let list = consumer
         .fetch_group_list(Some(group), TIMEOUT)
         .context("describing the group")?;
@@ -118,14 +130,11 @@ fn group_info(
     let members = info
         .members()
         .iter()
-        .map(|m| {
-            let partitions = m.assignment().map(decode_assignment).unwrap_or_default();
-            (
-                m.id().to_string(),
-                m.client_host().to_string(),
-                m.client_id().to_string(),
-                partitions,
-            )
+        .map(|m| Member {
+            id: m.id().to_string(),
+            host: m.client_host().to_string(),
+            client: m.client_id().to_string(),
+            partitions: m.assignment().map(decode_assignment).unwrap_or_default(),
         })
         .collect();
     Ok((info.state().to_string(), members))
@@ -184,22 +193,14 @@ fn describe(bootstrap: &str, group: &str) -> Result<()> {
         .set("group.id", group)
         .create()?;
     let (state, members) = group_info(&consumer, group)?;
-    let mut rows: BTreeMap<(String, i32), (Option<i64>, String, String, String)> = BTreeMap::new();
-    for ((topic, partition), offset) in committed(&consumer)? {
-        rows.insert(
-            (topic, partition),
-            (Some(offset), "-".into(), "-".into(), "-".into()),
-        );
+    let mut rows: BTreeMap<(String, i32), Row> = BTreeMap::new();
+    for (partition, offset) in committed(&consumer)? {
+        rows.entry(partition).or_default().offset = Some(offset);
     }
-    for (id, host, client, partitions) in &members {
-        for (topic, partition) in partitions {
-            let row = rows.entry((topic.clone(), *partition)).or_insert((
-                None,
-                String::new(),
-                String::new(),
-                String::new(),
-            ));
-            (row.1, row.2, row.3) = (id.clone(), host.clone(), client.clone());
+    for m in &members {
+        for (topic, partition) in &m.partitions {
+            let row = rows.entry((topic.clone(), *partition)).or_default();
+            row.owner = Some((m.id.clone(), m.host.clone(), m.client.clone()));
         }
     }
     println!(
@@ -218,7 +219,11 @@ fn describe(bootstrap: &str, group: &str) -> Result<()> {
         "CONSUMER-ID",
         "HOST"
     );
-    for ((topic, partition), (offset, member, host, client)) in rows {
+    for ((topic, partition), row) in rows {
+        let (member, host, client) = row
+            .owner
+            .unwrap_or_else(|| ("-".into(), "-".into(), "-".into()));
+        let offset = row.offset;
         let (_, end) = consumer
             .fetch_watermarks(&topic, partition, TIMEOUT)
             .context("fetching the log end")?;

@@ -68,6 +68,9 @@ pub enum Pending<T> {
 /// An append to `__consumer_offsets` that must reach disk before the client hears of it.
 pub type DurableWrite = Option<(Arc<Partition>, i64)>;
 
+/// Committed offsets by topic: each partition with its offset, if it has one.
+pub type TopicOffsets = Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>;
+
 /// A group as DescribeGroups reports it.
 #[derive(Debug, Default)]
 pub struct Description {
@@ -532,7 +535,7 @@ impl GroupCoordinator {
         &self,
         group_id: &str,
         wanted: Option<Vec<(String, Vec<i32>)>>,
-    ) -> Vec<(String, Vec<(i32, Option<CommittedOffset>)>)> {
+    ) -> TopicOffsets {
         let groups = self.groups();
         let offsets = groups.get(group_id).map(|g| &g.offsets);
         match wanted {

@@ -128,6 +128,15 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Result<Rep
     })))
 }
 
+/// Whether any record of a (possibly compressed) batch has a null key.
+fn has_null_key(batch: &[u8]) -> bool {
+    let mut bytes = Bytes::copy_from_slice(batch);
+    match kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes) {
+        Ok(set) => set.records.iter().any(|r| r.key.is_none()),
+        Err(_) => true,
+    }
+}
+
 struct Appended {
     base_offset: i64,
     end: i64,
@@ -159,7 +168,7 @@ fn append(
         tracing::debug!(topic = %partition.topic, partition = partition.index, error = %e, "refused batch");
         (code.code(), Some(e.to_string()))
     })?;
-    for (header, _) in &batches {
+    for (header, range) in &batches {
         if header.total_len() > settings.max_message_bytes {
             return Err(fail(
                 ResponseError::MessageTooLarge,
@@ -167,6 +176,15 @@ fn append(
                     "batch of {} bytes exceeds max.message.bytes {}",
                     header.total_len(),
                     settings.max_message_bytes
+                ),
+            ));
+        }
+        if settings.compact && has_null_key(&records[range.clone()]) {
+            return Err(fail(
+                ResponseError::InvalidRecord,
+                &format!(
+                    "Compacted topic cannot accept message without key in topic partition {}-{}.",
+                    partition.topic, partition.index
                 ),
             ));
         }

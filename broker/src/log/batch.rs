@@ -228,6 +228,38 @@ pub(crate) mod test_support {
         out
     }
 
+    /// An uncompressed v2 batch of keyed records; a `None` value is a tombstone.
+    pub fn keyed_batch(records: &[(Vec<u8>, Option<Vec<u8>>)], timestamp: i64) -> Vec<u8> {
+        let mut body_all = Vec::new();
+        for (i, (key, value)) in records.iter().enumerate() {
+            let mut body = Vec::new();
+            body.push(0u8);
+            put_varint(&mut body, 0);
+            put_varint(&mut body, i as i64);
+            put_varint(&mut body, key.len() as i64);
+            body.extend_from_slice(key);
+            match value {
+                Some(v) => {
+                    put_varint(&mut body, v.len() as i64);
+                    body.extend_from_slice(v);
+                }
+                None => put_varint(&mut body, -1),
+            }
+            put_varint(&mut body, 0);
+            put_varint(&mut body_all, body.len() as i64);
+            body_all.extend_from_slice(&body);
+        }
+        let count = records.len() as i32;
+        let mut out = batch(count, b"", timestamp);
+        out.truncate(super::HEADER_LEN);
+        out.extend_from_slice(&body_all);
+        let length = (out.len() - super::LOG_OVERHEAD) as i32;
+        out[8..12].copy_from_slice(&length.to_be_bytes());
+        let crc = super::compute_crc(&out);
+        out[17..21].copy_from_slice(&crc.to_be_bytes());
+        out
+    }
+
     fn put_varint(buf: &mut Vec<u8>, value: i64) {
         let mut v = ((value << 1) ^ (value >> 63)) as u64;
         while v >= 0x80 {

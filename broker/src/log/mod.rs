@@ -1,6 +1,7 @@
 //! The on-disk log: segments of RecordBatch v2 bytes, sparse indexes, recovery and retention.
 
 pub mod batch;
+pub mod compaction;
 pub mod index;
 pub mod partition;
 pub mod producers;
@@ -8,6 +9,9 @@ pub mod segment;
 
 #[cfg(test)]
 mod model_tests;
+
+#[cfg(test)]
+mod compaction_tests;
 
 pub use partition::{
     AppendError, LogPolicy, OpenReport, OutOfRange, PartitionLog, ReadError, ReadStart,

@@ -63,6 +63,8 @@ pub struct PartitionLog {
     /// Never empty; the last segment is the active one.
     segments: Vec<Segment>,
     producers: Producers,
+    /// Offsets below this were compacted by this process (the rest of the log is "dirty").
+    pub(super) cleaned_to: i64,
 }
 
 /// Why an append was refused.
@@ -93,7 +95,7 @@ impl PartitionLog {
         for entry in fs::read_dir(dir)? {
             let name = entry?.file_name();
             let Some(name) = name.to_str() else { continue };
-            if name.ends_with(".tmp") {
+            if name.ends_with(".tmp") || name.ends_with(".cleaned") {
                 fs::remove_file(dir.join(name))?;
             } else if let Some(base) = name
                 .strip_suffix(".log")
@@ -137,6 +139,7 @@ impl PartitionLog {
             dir: dir.to_path_buf(),
             segments,
             producers: Producers::default(),
+            cleaned_to: 0,
         };
         log.rebuild_producers()?;
         Ok((log, report))
@@ -192,6 +195,27 @@ impl PartitionLog {
     #[cfg(test)]
     pub fn first_segment_size(&self) -> u64 {
         self.segments[0].size
+    }
+
+    pub(super) fn sealed_segments(&self) -> Vec<&Segment> {
+        self.segments[..self.segments.len() - 1].iter().collect()
+    }
+
+    /// The index of the segment at `base_offset`, if it is still there with `size` bytes.
+    pub(super) fn position_of(&self, base_offset: i64, size: u64) -> Option<usize> {
+        let i = self
+            .segments
+            .iter()
+            .position(|s| s.base_offset == base_offset)?;
+        (i + 1 < self.segments.len() && self.segments[i].size == size).then_some(i)
+    }
+
+    pub(super) fn segment_next_offset(&self, i: usize) -> i64 {
+        self.segments[i].next_offset
+    }
+
+    pub(super) fn replace_segment(&mut self, i: usize, segment: Segment) {
+        self.segments[i] = segment;
     }
 
     fn active(&self) -> &Segment {
@@ -268,14 +292,27 @@ impl PartitionLog {
             .segments
             .partition_point(|s| s.base_offset <= offset)
             .saturating_sub(1);
-        let segment = self.segments[i..]
-            .iter()
-            .find(|s| s.next_offset > offset)
-            .unwrap_or_else(|| self.active());
+        // Compaction can leave a segment with nothing at or after `offset`: look further on.
+        for segment in self.segments[i..].iter().filter(|s| s.next_offset > offset) {
+            let mut pos = segment.index_position(offset)?;
+            while pos < segment.size {
+                let header = segment.header_at(pos)?;
+                if header.last_offset() >= offset {
+                    return Ok(ReadStart {
+                        file: segment.file(),
+                        scan_from: pos,
+                        end: segment.size,
+                        fetch_offset: offset,
+                    });
+                }
+                pos += header.total_len() as u64;
+            }
+        }
+        let active = self.active();
         Ok(ReadStart {
-            file: segment.file(),
-            scan_from: segment.index_position(offset)?,
-            end: segment.size,
+            file: active.file(),
+            scan_from: active.size,
+            end: active.size,
             fetch_offset: offset,
         })
     }
