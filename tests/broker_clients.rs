@@ -475,3 +475,64 @@ async fn retention_deletes_old_segments_by_size_and_by_time() {
     assert_eq!(kept.first().map(|m| m.offset()), Some(size.0));
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_topics_keep_the_latest_value_per_key_and_refuse_null_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start_with(dir.path(), &[("log.cleaner.backoff.ms", "100")]).await;
+    let configs = [
+        ("cleanup.policy", "compact"),
+        ("segment.bytes", "1024"),
+        ("min.cleanable.dirty.ratio", "0.01"),
+    ];
+    create_topic(&broker.bootstrap, "latest", 1, &configs).await;
+    let producer = common::producer(&broker.bootstrap, &[("linger.ms", "0")]);
+    for i in 0..200 {
+        let key = format!("key-{}", i % 10);
+        let value = format!("value-{i}");
+        producer
+            .send(FutureRecord::to("latest").key(&key).payload(&value), WAIT)
+            .await
+            .expect("delivered");
+    }
+    let refused = producer
+        .send(FutureRecord::<(), _>::to("latest").payload("no key"), WAIT)
+        .await;
+    assert_eq!(
+        refused.expect_err("a null key").0,
+        KafkaError::MessageProduction(RDKafkaErrorCode::InvalidRecord)
+    );
+    let bootstrap = broker.bootstrap.clone();
+    let kept = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let messages = common::consume_to_end(&bootstrap, "latest", 0);
+            if messages.len() < 100 || std::time::Instant::now() > deadline {
+                return messages;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+    .await
+    .expect("consume");
+    assert!(
+        kept.len() < 100,
+        "the cleaner did not run: {} records remain",
+        kept.len()
+    );
+    let mut latest = std::collections::BTreeMap::new();
+    let mut last_offset = -1;
+    for m in &kept {
+        assert!(m.offset() > last_offset, "offsets stay in order");
+        last_offset = m.offset();
+        latest.insert(
+            String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+            String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+        );
+    }
+    let expected: std::collections::BTreeMap<String, String> = (190..200)
+        .map(|i| (format!("key-{}", i % 10), format!("value-{i}")))
+        .collect();
+    assert_eq!(latest, expected);
+    broker.stop().await;
+}

@@ -228,3 +228,29 @@ pub fn payloads(messages: &[OwnedMessage]) -> Vec<String> {
         .map(|m| String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned())
         .collect()
 }
+
+/// Reads one partition of `topic` from the beginning to its current end.
+pub fn consume_to_end(bootstrap: &str, topic: &str, partition: i32) -> Vec<OwnedMessage> {
+    let consumer: BaseConsumer = client(bootstrap)
+        .set("group.id", "tests")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, partition, Offset::Beginning)
+        .expect("partition");
+    consumer.assign(&assignment).expect("assign");
+    let mut out = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => out.push(m.detach()),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => return out,
+            Some(Err(e)) => panic!("consume error: {e}"),
+            None => {}
+        }
+    }
+    panic!("never reached the end of {topic}-{partition}");
+}

@@ -70,6 +70,28 @@ sluice_cli() {
 check "sluice produce, read back by kcat" sluice_cli
 
 check "kafka-python and confluent-kafka" timeout 600 python3 "$HERE/python_clients.py" "$BOOTSTRAP"
+check "kafka-python and confluent-kafka consumer groups resume from commits" \
+    timeout 600 python3 "$HERE/python_groups.py" "$BOOTSTRAP"
+
+kcat_group() {
+    seq 1 1000 | sed 's/^/grouped-/' >"$WORK/group.txt"
+    timeout 60 kcat -b "$BOOTSTRAP" -P -t kcat-group -l "$WORK/group.txt" || return 1
+    local first second
+    first=$(timeout 60 kcat -b "$BOOTSTRAP" -G kcat-readers -X auto.offset.reset=earliest -e -q kcat-group | wc -l)
+    printf 'late-1\nlate-2\n' | timeout 30 kcat -b "$BOOTSTRAP" -P -t kcat-group || return 1
+    second=$(timeout 60 kcat -b "$BOOTSTRAP" -G kcat-readers -X auto.offset.reset=earliest -e -q kcat-group | tr '\n' ' ')
+    echo "  first run read $first, second run read: $second"
+    [ "$first" -eq 1000 ] && [ "$second" = "late-1 late-2 " ]
+}
+check "kcat -G consumes in a group and resumes from its commits" kcat_group
+
+groups_lag() {
+    local out
+    out=$("$SLUICE" groups describe kcat-readers --bootstrap-server "$BOOTSTRAP") || return 1
+    echo "$out" | sed 's/^/  /'
+    echo "$out" | awk '$1 == "kcat-readers" && $2 == "kcat-group" { rows++; if ($6 != 0) bad++ } END { exit !(rows == 1 && bad == 0) }'
+}
+check "sluice groups describe shows committed offsets and zero LAG" groups_lag
 
 kill -TERM "$BROKER_PID"
 wait "$BROKER_PID" || true
