@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Consumer group latency with `sluice standalone` defaults:
+#  - time from starting kcat in a new group to its first message, against kcat reading the same
+#    partition without a group (the baseline);
+#  - rebalance time of a three-member group when one member leaves (bench/group_rebalance.py).
+#
+#   cargo build --release --bin sluice && bench/groups.sh
+set -euo pipefail
+
+PORT=${PORT:-29094}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SLUICE=${SLUICE:-$ROOT/target/release/sluice}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-groups.XXXXXX")
+PID=
+cleanup() {
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+B="127.0.0.1:$PORT"
+
+cd "$WORK"
+RUST_LOG=warn "$SLUICE" standalone --override "listeners=PLAINTEXT://$B" 2>"$WORK/sluice.log" &
+PID=$!
+for _ in $(seq 100); do kcat -b "$B" -L >/dev/null 2>&1 && break; sleep 0.1; done
+echo hello | kcat -b "$B" -P -t first-message
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ms() { date +%s%N | cut -c1-13; }
+for i in 1 2 3 4 5; do
+    t0=$(ms); kcat -b "$B" -C -t first-message -o beginning -c 1 -q >/dev/null; t1=$(ms)
+    echo $((t1 - t0)) >>"$WORK/plain"
+    t0=$(ms); kcat -b "$B" -G "fresh-$i" -X auto.offset.reset=earliest -c 1 -q first-message >/dev/null; t1=$(ms)
+    echo $((t1 - t0)) >>"$WORK/group"
+done
+PLAIN=$(median <"$WORK/plain")
+GROUP=$(median <"$WORK/group")
+echo "First message, new group (kcat -G), median of 5: ${GROUP} ms; without a group (kcat -C): ${PLAIN} ms; ratio $(awk "BEGIN { printf \"%.2f\", $GROUP / $PLAIN }")x"
+python3 "$ROOT/bench/group_rebalance.py" "$B" 3000
+python3 "$ROOT/bench/group_rebalance.py" "$B" 500
