@@ -6,11 +6,9 @@
 
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
-use sluice_broker::log::batch::BatchHeader;
+use bytes::Bytes;
+use kafka_protocol::records::Compression;
+use sluice_broker::log::batch::{self, BatchHeader};
 use sluice_broker::log::compaction::{self, CompactionPolicy};
 use sluice_broker::log::{LogPolicy, PartitionLog};
 
@@ -30,33 +28,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let value = Bytes::from(vec![b'v'; 80]);
     let per_batch = 500;
     for start in (0..total).step_by(per_batch) {
-        let records: Vec<Record> = (start..(start + per_batch).min(total))
-            .enumerate()
-            .map(|(i, n)| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: i as i32 - 1,
-                timestamp: 1,
-                key: Some(Bytes::from(format!("key-{:08}", n % keys))),
-                value: Some(value.clone()),
-                headers: Default::default(),
+        let records: Vec<_> = (start..(start + per_batch).min(total))
+            .map(|n| {
+                (
+                    Some(Bytes::from(format!("key-{:08}", n % keys))),
+                    Some(value.clone()),
+                )
             })
             .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            records.iter(),
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )?;
+        let buf = batch::encode_keyed(&records, 1, Compression::None)?;
         log.append(&BatchHeader::parse(&buf)?, &buf, &policy, 0)?;
     }
     log.roll(0)?;

@@ -8,15 +8,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::Compression;
 use tokio::sync::oneshot;
 
 use super::state::{Group, JoinResult, Member, State, SyncResult};
 use super::store::{self, CommittedOffset, Entry, OFFSETS_TOPIC};
 use crate::config::BrokerConfig;
-use crate::log::batch::BatchHeader;
+use crate::log::batch::{self, BatchHeader};
 use crate::log::segment::now_ms;
 use crate::partition::Partition;
 use crate::topics::{TopicError, Topics};
@@ -41,6 +39,15 @@ impl GroupSettings {
             metadata_max_bytes: config.offset_metadata_max_bytes,
         }
     }
+}
+
+/// The member a request speaks for, as SyncGroup, Heartbeat and OffsetCommit name it.
+#[derive(Debug, Clone, Copy)]
+pub struct MemberRef<'a> {
+    pub group_id: &'a str,
+    pub generation: i32,
+    pub member_id: &'a str,
+    pub instance_id: Option<&'a str>,
 }
 
 /// A JoinGroup request, decoded.
@@ -301,18 +308,20 @@ impl GroupCoordinator {
         Pending::Wait(rx)
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub fn sync(
         &self,
         topics: &Topics,
-        group_id: &str,
-        generation: i32,
-        member_id: &str,
-        instance_id: Option<&str>,
+        member: MemberRef<'_>,
         protocol_type: Option<&str>,
         protocol: Option<&str>,
         assignments: HashMap<String, Bytes>,
     ) -> (Pending<SyncResult>, DurableWrite) {
+        let MemberRef {
+            group_id,
+            generation,
+            member_id,
+            instance_id,
+        } = member;
         let fail = |e: ResponseError| (Pending::Ready((e.code(), Bytes::new())), None);
         let mut groups = self.groups();
         let Some(group) = groups.get_mut(group_id) else {
@@ -370,13 +379,13 @@ impl GroupCoordinator {
         }
     }
 
-    pub fn heartbeat(
-        &self,
-        group_id: &str,
-        generation: i32,
-        member_id: &str,
-        instance_id: Option<&str>,
-    ) -> i16 {
+    pub fn heartbeat(&self, member: MemberRef<'_>) -> i16 {
+        let MemberRef {
+            group_id,
+            generation,
+            member_id,
+            instance_id,
+        } = member;
         let mut groups = self.groups();
         let Some(group) = groups.get_mut(group_id) else {
             return ResponseError::UnknownMemberId.code();
@@ -458,16 +467,18 @@ impl GroupCoordinator {
     }
 
     /// Stores committed offsets. Returns per-partition error codes and the write to wait for.
-    #[allow(clippy::too_many_arguments)]
     pub fn commit(
         &self,
         topics: &Topics,
-        group_id: &str,
-        generation: i32,
-        member_id: &str,
-        instance_id: Option<&str>,
+        member: MemberRef<'_>,
         offsets: Vec<(String, i32, CommittedOffset)>,
     ) -> (Vec<i16>, DurableWrite) {
+        let MemberRef {
+            group_id,
+            generation,
+            member_id,
+            instance_id,
+        } = member;
         let mut groups = self.groups();
         let group_error = match groups.get(group_id) {
             _ if group_id.is_empty() => Some(ResponseError::InvalidGroupId),
@@ -728,7 +739,11 @@ impl GroupCoordinator {
                 .partition(index)
                 .ok_or_else(|| io::Error::other("no such partition"))?;
             let now = now_ms();
-            let batch = encode_batch(&records, now)?;
+            let keyed: Vec<_> = records
+                .iter()
+                .map(|(k, v)| (Some(k.clone()), v.clone()))
+                .collect();
+            let batch = batch::encode_keyed(&keyed, now, Compression::None)?;
             let header = BatchHeader::parse(&batch).map_err(io::Error::other)?;
             let end = {
                 let mut log = partition.log();
@@ -752,36 +767,4 @@ impl GroupCoordinator {
 
 fn new_member_id(client_id: &str) -> String {
     format!("{client_id}-{}", uuid::Uuid::new_v4())
-}
-
-/// One uncompressed batch holding `records` with offsets 0.. (the log assigns the real ones).
-pub fn encode_batch(records: &[(Bytes, Option<Bytes>)], timestamp: i64) -> io::Result<Bytes> {
-    let records: Vec<Record> = records
-        .iter()
-        .enumerate()
-        .map(|(i, (key, value))| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder starts a new batch whenever offset - sequence changes.
-            sequence: i as i32 - 1,
-            timestamp,
-            key: Some(key.clone()),
-            value: value.clone(),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = bytes::BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut buf, records.iter(), &options)
-        .map_err(|e| io::Error::other(e.to_string()))?;
-    Ok(buf.freeze())
 }

@@ -5,4 +5,4 @@ pub mod coordinator;
 pub mod state;
 pub mod store;
 
-pub use coordinator::{GroupCoordinator, GroupSettings, JoinArgs, Pending};
+pub use coordinator::{GroupCoordinator, GroupSettings, JoinArgs, MemberRef, Pending};

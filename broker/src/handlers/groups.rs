@@ -12,7 +12,7 @@ use super::str_bytes;
 use crate::group::coordinator::DurableWrite;
 use crate::group::state::JoinResult;
 use crate::group::store::CommittedOffset;
-use crate::group::{JoinArgs, Pending};
+use crate::group::{JoinArgs, MemberRef, Pending};
 use crate::log::segment::now_ms;
 use crate::protocol::dispatch::{Ctx, DispatchError, Reply};
 use crate::server::Broker;
@@ -149,10 +149,12 @@ pub fn sync(broker: &Arc<Broker>, req: SyncGroupRequest, ctx: Ctx) -> Reply {
         .collect();
     let (outcome, write) = broker.groups.sync(
         &broker.topics,
-        req.group_id.0.as_str(),
-        req.generation_id,
-        req.member_id.as_str(),
-        req.group_instance_id.as_ref().map(|i| i.as_str()),
+        MemberRef {
+            group_id: req.group_id.0.as_str(),
+            generation: req.generation_id,
+            member_id: req.member_id.as_str(),
+            instance_id: req.group_instance_id.as_ref().map(|i| i.as_str()),
+        },
         req.protocol_type.as_ref().map(|p| p.as_str()),
         req.protocol_name.as_ref().map(|p| p.as_str()),
         assignments,
@@ -184,12 +186,12 @@ pub fn sync(broker: &Arc<Broker>, req: SyncGroupRequest, ctx: Ctx) -> Reply {
 
 pub fn heartbeat(broker: &Broker, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
     let mut response = HeartbeatResponse::default();
-    response.error_code = broker.groups.heartbeat(
-        req.group_id.0.as_str(),
-        req.generation_id,
-        req.member_id.as_str(),
-        req.group_instance_id.as_ref().map(|i| i.as_str()),
-    );
+    response.error_code = broker.groups.heartbeat(MemberRef {
+        group_id: req.group_id.0.as_str(),
+        generation: req.generation_id,
+        member_id: req.member_id.as_str(),
+        instance_id: req.group_instance_id.as_ref().map(|i| i.as_str()),
+    });
     response
 }
 
@@ -259,10 +261,12 @@ pub fn offset_commit(
     }
     let (codes, write) = broker.groups.commit(
         &broker.topics,
-        req.group_id.0.as_str(),
-        req.generation_id_or_member_epoch,
-        req.member_id.as_str(),
-        req.group_instance_id.as_ref().map(|i| i.as_str()),
+        MemberRef {
+            group_id: req.group_id.0.as_str(),
+            generation: req.generation_id_or_member_epoch,
+            member_id: req.member_id.as_str(),
+            instance_id: req.group_instance_id.as_ref().map(|i| i.as_str()),
+        },
         offsets,
     );
     let mut response = OffsetCommitResponse::default();

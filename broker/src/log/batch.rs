@@ -180,6 +180,44 @@ pub fn stored_prefix(base_offset: i64, batch: &[u8]) -> [u8; PREFIX_LEN] {
     prefix
 }
 
+/// Encodes keyed records (a `None` value is a tombstone) as one v2 batch with offsets 0.., the
+/// log assigning the real ones. Used for the broker's own writes and for tests and benches.
+pub fn encode_keyed(
+    records: &[(Option<bytes::Bytes>, Option<bytes::Bytes>)],
+    timestamp: i64,
+    compression: kafka_protocol::records::Compression,
+) -> std::io::Result<bytes::Bytes> {
+    use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (key, value))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder starts a new batch whenever offset - sequence changes.
+            sequence: i as i32 - 1,
+            timestamp,
+            key: key.clone(),
+            value: value.clone(),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = bytes::BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression,
+    };
+    RecordBatchEncoder::encode(&mut buf, records.iter(), &options)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(buf.freeze())
+}
+
 fn be_i64(buf: &[u8], at: usize) -> i64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&buf[at..at + 8]);

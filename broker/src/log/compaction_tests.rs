@@ -197,42 +197,22 @@ fn a_crash_after_the_swap_rebuilds_indexes_and_keeps_the_compacted_log() {
 
 #[test]
 fn compressed_batches_survive_partial_cleaning() {
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use kafka_protocol::records::Compression;
     let dir = tempfile::tempdir().expect("tempdir");
     let policy = LogPolicy {
         segment_bytes: 200,
         ..LogPolicy::default()
     };
     let (mut log, _) = PartitionLog::open(dir.path(), false, &policy).expect("open");
-    let records: Vec<Record> = (0..4)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i,
-            sequence: i as i32 - 1,
-            timestamp: 5,
-            key: Some(bytes::Bytes::from(vec![(i % 2) as u8])),
-            value: Some(bytes::Bytes::from(vec![i as u8; 50])),
-            headers: Default::default(),
+    let records: Vec<_> = (0..4u8)
+        .map(|i| {
+            (
+                Some(bytes::Bytes::from(vec![i % 2])),
+                Some(bytes::Bytes::from(vec![i; 50])),
+            )
         })
         .collect();
-    let mut buf = bytes::BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::Gzip,
-        },
-    )
-    .expect("encode");
+    let buf = super::batch::encode_keyed(&records, 5, Compression::Gzip).expect("encode");
     let b = buf.to_vec();
     log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0)
         .expect("append");
