@@ -964,3 +964,55 @@ async fn a_retried_idempotent_batch_is_stored_once_even_across_a_restart() {
     assert_eq!(common::payloads(&messages), ["a", "b", "c"]);
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_member_that_rejoins_fences_its_old_incarnation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker =
+        TestBroker::start_with(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]).await;
+    let bootstrap = broker.bootstrap.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut raw = Raw::connect(&bootstrap);
+        let join = |raw: &mut Raw| {
+            let mut request = join_request("static", "", 5);
+            request.group_instance_id = Some(text("instance-1"));
+            let Some(ResponseKind::JoinGroup(joined)) =
+                raw.request(RequestKind::JoinGroup(request), 5)
+            else {
+                panic!("no JoinGroup response");
+            };
+            joined
+        };
+        let first = join(&mut raw);
+        assert_eq!(
+            first.error_code, 0,
+            "a static member needs no MEMBER_ID_REQUIRED round trip"
+        );
+        // The process restarts and joins again under the same instance id.
+        let second = join(&mut raw);
+        assert_eq!(second.error_code, 0);
+        assert_ne!(first.member_id, second.member_id);
+        let beat = |raw: &mut Raw, member: &StrBytes, generation: i32| {
+            let mut request = HeartbeatRequest::default();
+            request.group_id = GroupId(text("static"));
+            request.generation_id = generation;
+            request.member_id = member.clone();
+            request.group_instance_id = Some(text("instance-1"));
+            let Some(ResponseKind::Heartbeat(response)) =
+                raw.request(RequestKind::Heartbeat(request), 4)
+            else {
+                panic!("no Heartbeat response");
+            };
+            response.error_code
+        };
+        assert_eq!(
+            beat(&mut raw, &first.member_id, first.generation_id),
+            82,
+            "FENCED_INSTANCE_ID"
+        );
+        assert_ne!(beat(&mut raw, &second.member_id, second.generation_id), 82);
+    })
+    .await
+    .expect("raw client");
+    broker.stop().await;
+}
