@@ -72,6 +72,8 @@ check "sluice produce, read back by kcat" sluice_cli
 check "kafka-python and confluent-kafka" timeout 600 python3 "$HERE/python_clients.py" "$BOOTSTRAP"
 check "kafka-python and confluent-kafka consumer groups resume from commits" \
     timeout 600 python3 "$HERE/python_groups.py" "$BOOTSTRAP"
+check "aiokafka: idempotent produce, group consume resuming from commits" \
+    timeout 600 python3 "$HERE/aiokafka_client.py" "$BOOTSTRAP"
 
 kcat_group() {
     seq 1 1000 | sed 's/^/grouped-/' >"$WORK/group.txt"
