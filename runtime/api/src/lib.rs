@@ -1,10 +1,21 @@
 //! The Connect data model and plugin traits. Connectors depend on this crate and nothing else of
 //! Sluice's.
 
+pub mod config;
 pub mod error;
+pub mod headers;
+pub mod plugin;
+pub mod record;
 pub mod schema;
 pub mod value;
 
+pub use config::{ConfigDef, ConfigKey, ConfigType, ConfigValue, Importance, Validator, Width};
 pub use error::{ConnectError, Result};
+pub use headers::{Header, Headers};
+pub use plugin::{
+    BoxFuture, Connector, ConnectorContext, Converter, HeaderConverter, OffsetReader, Predicate,
+    Props, SinkConnector, SinkTask, SourceConnector, SourceTask, TopicPartition, Transformation,
+};
+pub use record::{SinkRecord, SourceMap, SourceRecord, TimestampType};
 pub use schema::{Field, Schema, SchemaBuilder, SchemaRef, SchemaType};
 pub use value::{Decimal, Struct, Value};

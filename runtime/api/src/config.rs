@@ -1,0 +1,508 @@
+//! Plugin configuration definitions (`ConfigDef`): each key's type, default, validator,
+//! importance, documentation and layout, and the validation that produces the
+//! `PUT /connector-plugins/{type}/config/validate` JSON (ConfigInfos).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value as Json};
+
+/// The value type of a config key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean,
+    String,
+    Int,
+    Short,
+    Long,
+    Double,
+    List,
+    Class,
+    Password,
+}
+
+impl ConfigType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConfigType::Boolean => "BOOLEAN",
+            ConfigType::String => "STRING",
+            ConfigType::Int => "INT",
+            ConfigType::Short => "SHORT",
+            ConfigType::Long => "LONG",
+            ConfigType::Double => "DOUBLE",
+            ConfigType::List => "LIST",
+            ConfigType::Class => "CLASS",
+            ConfigType::Password => "PASSWORD",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Importance {
+    High,
+    Medium,
+    Low,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Width {
+    None,
+    Short,
+    Medium,
+    Long,
+}
+
+/// Extra checks on a parsed value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Validator {
+    /// A number at least this large.
+    AtLeast(f64),
+    /// A number in this range, inclusive.
+    Between(f64, f64),
+    /// One of these strings (compared case-insensitively, as Kafka's `CaseInsensitiveValidString`).
+    OneOf(Vec<String>),
+    /// A non-empty string.
+    NonEmptyString,
+}
+
+/// A parsed config value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigValue {
+    Boolean(bool),
+    String(String),
+    Int(i64),
+    Double(f64),
+    List(Vec<String>),
+    Password(String),
+}
+
+impl ConfigValue {
+    /// The value as the REST API shows it: strings, lists joined with commas, passwords hidden.
+    pub fn display(&self) -> String {
+        match self {
+            ConfigValue::Boolean(b) => b.to_string(),
+            ConfigValue::String(s) => s.clone(),
+            ConfigValue::Int(n) => n.to_string(),
+            ConfigValue::Double(d) => d.to_string(),
+            ConfigValue::List(items) => items.join(","),
+            ConfigValue::Password(_) => HIDDEN.to_string(),
+        }
+    }
+}
+
+/// How PASSWORD values are shown.
+pub const HIDDEN: &str = "[hidden]";
+
+/// One key of a [`ConfigDef`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigKey {
+    pub name: String,
+    pub config_type: ConfigType,
+    /// `None` makes the key required.
+    pub default: Option<String>,
+    pub validator: Option<Validator>,
+    pub importance: Importance,
+    pub documentation: String,
+    pub group: Option<String>,
+    pub order: i32,
+    pub width: Width,
+    pub display_name: String,
+    pub dependents: Vec<String>,
+}
+
+/// The configuration a plugin accepts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigDef {
+    keys: Vec<ConfigKey>,
+}
+
+impl ConfigDef {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a key; the display name is the key itself and it has no group.
+    pub fn define(
+        mut self,
+        name: &str,
+        config_type: ConfigType,
+        default: Option<&str>,
+        importance: Importance,
+        documentation: &str,
+    ) -> Self {
+        self.keys.push(ConfigKey {
+            name: name.to_string(),
+            config_type,
+            default: default.map(str::to_string),
+            validator: None,
+            importance,
+            documentation: documentation.to_string(),
+            group: None,
+            order: -1,
+            width: Width::None,
+            display_name: name.to_string(),
+            dependents: Vec::new(),
+        });
+        self
+    }
+
+    /// Sets the validator of the key defined last.
+    pub fn validator(mut self, validator: Validator) -> Self {
+        if let Some(key) = self.keys.last_mut() {
+            key.validator = Some(validator);
+        }
+        self
+    }
+
+    /// Sets the group, order, width and display name of the key defined last.
+    pub fn layout(mut self, group: &str, order: i32, width: Width, display_name: &str) -> Self {
+        if let Some(key) = self.keys.last_mut() {
+            key.group = Some(group.to_string());
+            key.order = order;
+            key.width = width;
+            key.display_name = display_name.to_string();
+        }
+        self
+    }
+
+    /// Merges another definition's keys (the framework's common keys, a converter's keys).
+    pub fn merge(mut self, other: &ConfigDef) -> Self {
+        for key in &other.keys {
+            if self.key(&key.name).is_none() {
+                self.keys.push(key.clone());
+            }
+        }
+        self
+    }
+
+    pub fn keys(&self) -> &[ConfigKey] {
+        &self.keys
+    }
+
+    pub fn key(&self, name: &str) -> Option<&ConfigKey> {
+        self.keys.iter().find(|k| k.name == name)
+    }
+
+    /// Parses every defined key from `props`, applying defaults. Returns the values, or every
+    /// error as `(key, message)`.
+    pub fn parse(
+        &self,
+        props: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, ConfigValue>, Vec<(String, String)>> {
+        let mut values = BTreeMap::new();
+        let mut errors = Vec::new();
+        for key in &self.keys {
+            match parse_key(key, props.get(&key.name).map(String::as_str)) {
+                Ok(Some(v)) => {
+                    values.insert(key.name.clone(), v);
+                }
+                Ok(None) => {}
+                Err(message) => errors.push((key.name.clone(), message)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The ConfigInfos JSON of `PUT .../config/validate`. Keys in `props` that no definition
+    /// knows are reported as errors, with the nearest known key when it is a likely typo.
+    pub fn validate(&self, connector_class: &str, props: &BTreeMap<String, String>) -> Json {
+        let mut groups: Vec<String> = Vec::new();
+        let mut configs = Vec::new();
+        let mut error_count = 0;
+        for key in &self.keys {
+            if let Some(group) = &key.group {
+                if !groups.contains(group) {
+                    groups.push(group.clone());
+                }
+            }
+            let raw = props.get(&key.name).map(String::as_str);
+            let errors: Vec<String> = match parse_key(key, raw) {
+                Ok(_) => Vec::new(),
+                Err(message) => vec![message],
+            };
+            error_count += errors.len();
+            let shown = raw.map(str::to_string).or_else(|| key.default.clone());
+            let shown = match (key.config_type, shown) {
+                (ConfigType::Password, Some(_)) => Json::String(HIDDEN.to_string()),
+                (_, Some(v)) => Json::String(v),
+                (_, None) => Json::Null,
+            };
+            configs.push(json!({
+                "definition": definition_json(key),
+                "value": {"name": key.name, "value": shown, "recommended_values": [], "errors": errors, "visible": true},
+            }));
+        }
+        for name in props
+            .keys()
+            .filter(|n| self.key(n).is_none() && !is_passthrough(n))
+        {
+            let near = closest(name, self.keys.iter().map(|k| k.name.as_str()));
+            let message = match near {
+                Some(near) => format!("Unknown configuration '{name}'. Did you mean '{near}'?"),
+                None => format!("Unknown configuration '{name}'."),
+            };
+            error_count += 1;
+            configs.push(json!({
+                "definition": null,
+                "value": {"name": name, "value": props[name], "recommended_values": [], "errors": [message], "visible": true},
+            }));
+        }
+        json!({"name": connector_class, "error_count": error_count, "groups": groups, "configs": configs})
+    }
+}
+
+/// Keys that belong to other components (converters, client overrides, transforms), checked by
+/// them rather than reported as unknown.
+fn is_passthrough(name: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "key.converter.",
+        "value.converter.",
+        "header.converter.",
+        "producer.override.",
+        "consumer.override.",
+        "admin.override.",
+        "transforms.",
+        "predicates.",
+        "topic.creation.",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+fn definition_json(key: &ConfigKey) -> Json {
+    json!({
+        "name": key.name,
+        "type": key.config_type.name(),
+        "required": key.default.is_none(),
+        "default_value": key.default,
+        "importance": match key.importance { Importance::High => "HIGH", Importance::Medium => "MEDIUM", Importance::Low => "LOW" },
+        "documentation": key.documentation,
+        "group": key.group,
+        "width": match key.width { Width::None => "NONE", Width::Short => "SHORT", Width::Medium => "MEDIUM", Width::Long => "LONG" },
+        "display_name": key.display_name,
+        "dependents": key.dependents,
+        "order": key.order,
+    })
+}
+
+fn parse_key(key: &ConfigKey, raw: Option<&str>) -> Result<Option<ConfigValue>, String> {
+    let Some(raw) = raw.or(key.default.as_deref()) else {
+        return Err(format!(
+            "Missing required configuration \"{}\" which has no default value.",
+            key.name
+        ));
+    };
+    let invalid = |reason: &str| {
+        format!(
+            "Invalid value {raw} for configuration {}: {reason}",
+            key.name
+        )
+    };
+    let trimmed = raw.trim();
+    let value = match key.config_type {
+        ConfigType::Boolean => match trimmed.to_ascii_lowercase().as_str() {
+            "true" => ConfigValue::Boolean(true),
+            "false" => ConfigValue::Boolean(false),
+            _ => return Err(invalid("Expected value to be either true or false")),
+        },
+        ConfigType::Int | ConfigType::Short | ConfigType::Long => {
+            let not_a_number =
+                || invalid(&format!("Not a number of type {}", key.config_type.name()));
+            let n: i64 = trimmed.parse().map_err(|_| not_a_number())?;
+            let fits = match key.config_type {
+                ConfigType::Short => i16::try_from(n).is_ok(),
+                ConfigType::Int => i32::try_from(n).is_ok(),
+                _ => true,
+            };
+            if !fits {
+                return Err(not_a_number());
+            }
+            ConfigValue::Int(n)
+        }
+        ConfigType::Double => ConfigValue::Double(
+            trimmed
+                .parse()
+                .map_err(|_| invalid("Not a number of type DOUBLE"))?,
+        ),
+        ConfigType::List => ConfigValue::List(
+            trimmed
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ),
+        ConfigType::Password => ConfigValue::Password(raw.to_string()),
+        ConfigType::String | ConfigType::Class => ConfigValue::String(trimmed.to_string()),
+    };
+    if let Some(validator) = &key.validator {
+        check(validator, &value).map_err(|reason| invalid(&reason))?;
+    }
+    Ok(Some(value))
+}
+
+fn check(validator: &Validator, value: &ConfigValue) -> Result<(), String> {
+    let number = match value {
+        ConfigValue::Int(n) => Some(*n as f64),
+        ConfigValue::Double(d) => Some(*d),
+        _ => None,
+    };
+    match (validator, number, value) {
+        (Validator::AtLeast(min), Some(n), _) if n < *min => {
+            Err(format!("Value must be at least {min}"))
+        }
+        (Validator::Between(lo, hi), Some(n), _) if n < *lo || n > *hi => Err(format!(
+            "Value must be no less than {lo} and no more than {hi}"
+        )),
+        (Validator::OneOf(choices), _, ConfigValue::String(s))
+            if !choices.iter().any(|c| c.eq_ignore_ascii_case(s)) =>
+        {
+            Err(format!(
+                "String must be one of (case insensitive): {}",
+                choices.join(", ")
+            ))
+        }
+        (Validator::NonEmptyString, _, ConfigValue::String(s)) if s.is_empty() => {
+            Err("String must be non-empty".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The candidate nearest to `key` by edit distance, when near enough to be a likely typo.
+pub fn closest<'a>(key: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(key, c), c))
+        .filter(|&(d, c)| d <= (c.len() / 3).max(2))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(cur)
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def() -> ConfigDef {
+        ConfigDef::new()
+            .define(
+                "file",
+                ConfigType::String,
+                None,
+                Importance::High,
+                "The file to read.",
+            )
+            .layout("File", 1, Width::Long, "File")
+            .define(
+                "batch.size",
+                ConfigType::Int,
+                Some("2000"),
+                Importance::Low,
+                "Lines per poll.",
+            )
+            .validator(Validator::AtLeast(1.0))
+            .define(
+                "secret",
+                ConfigType::Password,
+                Some(""),
+                Importance::Low,
+                "A password.",
+            )
+            .define(
+                "mode",
+                ConfigType::String,
+                Some("a"),
+                Importance::Low,
+                "Mode.",
+            )
+            .validator(Validator::OneOf(vec!["a".into(), "b".into()]))
+    }
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn parsing_applies_defaults_and_reports_every_error() {
+        let parsed = def().parse(&props(&[("file", "/tmp/x")])).expect("valid");
+        assert_eq!(parsed["batch.size"], ConfigValue::Int(2000));
+        let errors = def()
+            .parse(&props(&[("batch.size", "0"), ("mode", "c")]))
+            .expect_err("invalid");
+        let keys: Vec<&str> = errors.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["file", "batch.size", "mode"]);
+        assert!(errors[0]
+            .1
+            .contains("Missing required configuration \"file\""));
+        assert_eq!(
+            errors[1].1,
+            "Invalid value 0 for configuration batch.size: Value must be at least 1"
+        );
+    }
+
+    #[test]
+    fn validate_matches_the_rest_shape_hides_passwords_and_names_typos() {
+        let out = def().validate(
+            "FileStreamSource",
+            &props(&[("file", "x"), ("secret", "s3cr3t"), ("batch.sise", "5")]),
+        );
+        assert_eq!(out["name"], "FileStreamSource");
+        assert_eq!(out["error_count"], 1);
+        assert_eq!(out["groups"], json!(["File"]));
+        let configs = out["configs"].as_array().expect("configs");
+        let secret = configs
+            .iter()
+            .find(|c| c["value"]["name"] == "secret")
+            .expect("secret");
+        assert_eq!(secret["value"]["value"], "[hidden]");
+        assert_eq!(secret["definition"]["type"], "PASSWORD");
+        let file = configs
+            .iter()
+            .find(|c| c["value"]["name"] == "file")
+            .expect("file");
+        assert_eq!(file["definition"]["required"], true);
+        assert_eq!(file["definition"]["default_value"], Json::Null);
+        assert_eq!(file["definition"]["width"], "LONG");
+        let typo = configs
+            .iter()
+            .find(|c| c["value"]["name"] == "batch.sise")
+            .expect("typo");
+        assert_eq!(typo["definition"], Json::Null);
+        assert_eq!(
+            typo["value"]["errors"][0],
+            "Unknown configuration 'batch.sise'. Did you mean 'batch.size'?"
+        );
+        let converter = def().validate(
+            "X",
+            &props(&[("file", "x"), ("value.converter.schemas.enable", "false")]),
+        );
+        assert_eq!(
+            converter["error_count"], 0,
+            "converter keys belong to the converter"
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! The traits plugins implement: connectors and their tasks, converters, header converters,
+//! transformations and predicates. The worker drives them; they never see Kafka clients.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use crate::config::ConfigDef;
+use crate::error::{ConnectError, Result};
+use crate::record::{SinkRecord, SourceMap, SourceRecord};
+use crate::schema::SchemaRef;
+use crate::value::Value;
+
+/// A boxed, sendable future: what async trait methods return so plugins stay object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// String properties, as connector configs are.
+pub type Props = BTreeMap<String, String>;
+
+/// A topic partition.
+pub type TopicPartition = (String, i32);
+
+/// What a connector may ask of the worker.
+pub trait ConnectorContext: Send + Sync {
+    /// The connector's inputs changed: ask it for task configs again.
+    fn request_task_reconfiguration(&self);
+    /// The connector cannot go on; the worker marks it FAILED with this error.
+    fn raise_error(&self, error: ConnectError);
+}
+
+/// Reads the offsets the worker stored for a source partition.
+pub trait OffsetReader: Send + Sync {
+    fn offset(&self, partition: &SourceMap) -> Option<SourceMap>;
+}
+
+/// Shared behaviour of source and sink connectors.
+pub trait Connector: Send {
+    fn version(&self) -> String;
+    fn config_def(&self) -> ConfigDef;
+    fn start(&mut self, props: &Props, context: Arc<dyn ConnectorContext>) -> Result<()>;
+    /// Configs for up to `max_tasks` tasks.
+    fn task_configs(&self, max_tasks: usize) -> Result<Vec<Props>>;
+    fn stop(&mut self) -> Result<()>;
+    /// The validate endpoint's JSON; connectors may add checks that span keys.
+    fn validate(&self, connector_class: &str, props: &Props) -> Json {
+        self.config_def().validate(connector_class, props)
+    }
+}
+
+pub trait SourceConnector: Connector {
+    fn new_task(&self) -> Box<dyn SourceTask>;
+}
+
+pub trait SinkConnector: Connector {
+    fn new_task(&self) -> Box<dyn SinkTask>;
+}
+
+pub trait SourceTask: Send {
+    fn start(&mut self, props: &Props, offsets: Arc<dyn OffsetReader>) -> Result<()>;
+    /// The next records, or none for now. Must be cancel-safe: the worker may drop the future
+    /// to stop the task, and no record may be lost by that.
+    fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>>>;
+    /// A record was acknowledged by Kafka.
+    fn commit_record(&mut self, _record: &SourceRecord) -> Result<()> {
+        Ok(())
+    }
+    /// Offsets up to here were stored.
+    fn commit(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn stop(&mut self) -> Result<()>;
+}
+
+pub trait SinkTask: Send {
+    fn start(&mut self, props: &Props) -> Result<()>;
+    fn open(&mut self, _partitions: &[TopicPartition]) -> Result<()> {
+        Ok(())
+    }
+    fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, Result<()>>;
+    /// Offsets (next to read) that are safe to commit, given what was put so far. The default
+    /// flushes and commits everything.
+    fn pre_commit(
+        &mut self,
+        offsets: &BTreeMap<TopicPartition, i64>,
+    ) -> Result<BTreeMap<TopicPartition, i64>> {
+        self.flush()?;
+        Ok(offsets.clone())
+    }
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn close(&mut self, _partitions: &[TopicPartition]) -> Result<()> {
+        Ok(())
+    }
+    fn stop(&mut self) -> Result<()>;
+}
+
+/// Turns Connect data into bytes and back (`org.apache.kafka.connect.storage.Converter`).
+pub trait Converter: Send + Sync {
+    fn config_def(&self) -> ConfigDef;
+    fn configure(&mut self, props: &Props, is_key: bool) -> Result<()>;
+    fn from_connect_data(
+        &self,
+        topic: &str,
+        schema: Option<&SchemaRef>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>>;
+    fn to_connect_data(
+        &self,
+        topic: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<(Option<SchemaRef>, Value)>;
+}
+
+/// Turns header values into bytes and back.
+pub trait HeaderConverter: Send + Sync {
+    fn configure(&mut self, props: &Props) -> Result<()>;
+    fn from_connect_header(
+        &self,
+        topic: &str,
+        key: &str,
+        schema: Option<&SchemaRef>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>>;
+    fn to_connect_header(
+        &self,
+        topic: &str,
+        key: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<(Option<SchemaRef>, Value)>;
+}
+
+/// A single message transform; `None` drops the record.
+pub trait Transformation<R>: Send {
+    fn config_def(&self) -> ConfigDef;
+    fn configure(&mut self, props: &Props) -> Result<()>;
+    fn apply(&mut self, record: R) -> Result<Option<R>>;
+}
+
+/// Decides whether a transform applies to a record.
+pub trait Predicate<R>: Send {
+    fn config_def(&self) -> ConfigDef;
+    fn configure(&mut self, props: &Props) -> Result<()>;
+    fn test(&self, record: &R) -> bool;
+}

@@ -1,0 +1,74 @@
+//! Records as connectors see them: what a source task produces and what a sink task receives.
+
+use serde_json::{Map, Value as Json};
+
+use crate::headers::Headers;
+use crate::schema::SchemaRef;
+use crate::value::Value;
+
+/// Where a source record came from (`{"filename": ...}`) and how far reading got
+/// (`{"position": ...}`): the maps the worker stores in the offsets topic.
+pub type SourceMap = Map<String, Json>;
+
+/// A record from a source task, before transforms and converters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRecord {
+    pub source_partition: SourceMap,
+    pub source_offset: SourceMap,
+    pub topic: String,
+    /// None lets the producer's partitioner choose.
+    pub kafka_partition: Option<i32>,
+    pub key_schema: Option<SchemaRef>,
+    pub key: Value,
+    pub value_schema: Option<SchemaRef>,
+    pub value: Value,
+    pub timestamp: Option<i64>,
+    pub headers: Headers,
+}
+
+impl SourceRecord {
+    /// A record with no key, headers or timestamp.
+    pub fn new(
+        source_partition: SourceMap,
+        source_offset: SourceMap,
+        topic: &str,
+        value_schema: Option<SchemaRef>,
+        value: Value,
+    ) -> Self {
+        Self {
+            source_partition,
+            source_offset,
+            topic: topic.to_string(),
+            kafka_partition: None,
+            key_schema: None,
+            key: Value::Null,
+            value_schema,
+            value,
+            timestamp: None,
+            headers: Headers::new(),
+        }
+    }
+}
+
+/// How a sink record's timestamp was set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampType {
+    NoTimestampType,
+    CreateTime,
+    LogAppendTime,
+}
+
+/// A record for a sink task, after converters and transforms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkRecord {
+    pub topic: String,
+    pub kafka_partition: i32,
+    pub kafka_offset: i64,
+    pub key_schema: Option<SchemaRef>,
+    pub key: Value,
+    pub value_schema: Option<SchemaRef>,
+    pub value: Value,
+    pub timestamp: Option<i64>,
+    pub timestamp_type: TimestampType,
+    pub headers: Headers,
+}
