@@ -102,6 +102,8 @@ pub trait SinkTask: Send {
 pub trait Converter: Send + Sync {
     fn config_def(&self) -> ConfigDef;
     fn configure(&mut self, props: &Props, is_key: bool) -> Result<()>;
+    // Kafka's method name, kept so connector authors find it.
+    #[allow(clippy::wrong_self_convention)]
     fn from_connect_data(
         &self,
         topic: &str,
@@ -118,6 +120,7 @@ pub trait Converter: Send + Sync {
 /// Turns header values into bytes and back.
 pub trait HeaderConverter: Send + Sync {
     fn configure(&mut self, props: &Props) -> Result<()>;
+    #[allow(clippy::wrong_self_convention)]
     fn from_connect_header(
         &self,
         topic: &str,
