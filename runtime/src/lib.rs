@@ -1,1 +1,3 @@
+//! The Sluice connect worker. So far: the converters.
 
+pub mod converters;

@@ -1,0 +1,113 @@
+//! Converters between Connect data and bytes, found by Kafka's class names or their short
+//! aliases, configured through the `key.converter.*` / `value.converter.*` prefixes.
+
+pub mod base64;
+pub mod json;
+pub mod simple;
+
+use sluice_connect_api::{ConnectError, Converter, Props, Result, SchemaType};
+
+pub use json::JsonConverter;
+pub use simple::{ByteArrayConverter, NumberConverter, StringConverter};
+
+/// Every converter class Sluice provides, by its Java name.
+pub const CONVERTER_CLASSES: &[&str] = &[
+    "org.apache.kafka.connect.storage.StringConverter",
+    "org.apache.kafka.connect.converters.ByteArrayConverter",
+    "org.apache.kafka.connect.json.JsonConverter",
+    "org.apache.kafka.connect.converters.BooleanConverter",
+    "org.apache.kafka.connect.converters.ShortConverter",
+    "org.apache.kafka.connect.converters.IntegerConverter",
+    "org.apache.kafka.connect.converters.LongConverter",
+    "org.apache.kafka.connect.converters.FloatConverter",
+    "org.apache.kafka.connect.converters.DoubleConverter",
+];
+
+/// Creates the converter named by `class` (fully qualified or the simple name) and configures it
+/// with the keys under `prefix` (`value.converter.`) in `props`.
+pub fn create(
+    class: &str,
+    props: &Props,
+    prefix: &str,
+    is_key: bool,
+) -> Result<Box<dyn Converter>> {
+    let simple = class.rsplit('.').next().unwrap_or(class);
+    let known = CONVERTER_CLASSES
+        .iter()
+        .any(|c| *c == class || c.rsplit('.').next() == Some(class));
+    if !known {
+        let near = sluice_connect_api::config::closest(
+            simple,
+            CONVERTER_CLASSES
+                .iter()
+                .filter_map(|c| c.rsplit('.').next()),
+        );
+        let hint = near
+            .map(|n| format!(" Did you mean '{n}'?"))
+            .unwrap_or_default();
+        return Err(ConnectError::Config {
+            key: prefix.trim_end_matches('.').to_string(),
+            message: format!("Class {class} could not be found.{hint}"),
+        });
+    }
+    let mut converter: Box<dyn Converter> = match simple {
+        "StringConverter" => Box::new(StringConverter),
+        "ByteArrayConverter" => Box::new(ByteArrayConverter),
+        "JsonConverter" => Box::new(JsonConverter::default()),
+        "BooleanConverter" => Box::new(NumberConverter::new(SchemaType::Boolean)),
+        "ShortConverter" => Box::new(NumberConverter::new(SchemaType::Int16)),
+        "IntegerConverter" => Box::new(NumberConverter::new(SchemaType::Int32)),
+        "LongConverter" => Box::new(NumberConverter::new(SchemaType::Int64)),
+        "FloatConverter" => Box::new(NumberConverter::new(SchemaType::Float32)),
+        _ => Box::new(NumberConverter::new(SchemaType::Float64)),
+    };
+    let own: Props = props
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
+        .collect();
+    converter.configure(&own, is_key)?;
+    Ok(converter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_connect_api::Value;
+
+    #[test]
+    fn converters_are_found_by_class_or_alias_and_configured_by_prefix() {
+        let props: Props = [(
+            "value.converter.schemas.enable".to_string(),
+            "false".to_string(),
+        )]
+        .into();
+        let c = create(
+            "org.apache.kafka.connect.json.JsonConverter",
+            &props,
+            "value.converter.",
+            false,
+        )
+        .expect("json");
+        let out = c
+            .from_connect_data("t", None, &Value::Int64(1))
+            .expect("write");
+        assert_eq!(
+            out,
+            Some(b"1".to_vec()),
+            "schemas.enable=false reached the converter"
+        );
+        assert!(create("StringConverter", &props, "value.converter.", false).is_ok());
+        let err = create(
+            "org.apache.kafka.connect.storage.StringConvertor",
+            &props,
+            "value.converter.",
+            false,
+        )
+        .err()
+        .expect("unknown class");
+        assert!(
+            err.to_string().contains("Did you mean 'StringConverter'?"),
+            "{err}"
+        );
+    }
+}
