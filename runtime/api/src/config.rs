@@ -206,6 +206,17 @@ impl ConfigDef {
         }
     }
 
+    /// Like [`parse`](Self::parse), but the first error becomes a [`ConnectError::Config`].
+    pub fn parse_or_error(
+        &self,
+        props: &BTreeMap<String, String>,
+    ) -> crate::Result<BTreeMap<String, ConfigValue>> {
+        self.parse(props).map_err(|errors| {
+            let (key, message) = errors.into_iter().next().unwrap_or_default();
+            crate::ConnectError::Config { key, message }
+        })
+    }
+
     /// The ConfigInfos JSON of `PUT .../config/validate`. Keys in `props` that no definition
     /// knows are reported as errors, with the nearest known key when it is a likely typo.
     pub fn validate(&self, connector_class: &str, props: &BTreeMap<String, String>) -> Json {

@@ -13,8 +13,9 @@ pub use config::{ConfigDef, ConfigKey, ConfigType, ConfigValue, Importance, Vali
 pub use error::{ConnectError, Result};
 pub use headers::{Header, Headers};
 pub use plugin::{
-    BoxFuture, Connector, ConnectorContext, Converter, HeaderConverter, OffsetReader, Predicate,
-    Props, SinkConnector, SinkTask, SourceConnector, SourceTask, TopicPartition, Transformation,
+    BoxFuture, Connector, ConnectorContext, Converter, HeaderConverter, OffsetReader, PluginDesc,
+    PluginKind, Predicate, Props, SinkConnector, SinkTask, SourceConnector, SourceTask,
+    TopicPartition, Transformation,
 };
 pub use record::{SinkRecord, SourceMap, SourceRecord, TimestampType};
 pub use schema::{Field, Schema, SchemaBuilder, SchemaRef, SchemaType};

@@ -149,3 +149,24 @@ pub trait Predicate<R>: Send {
     fn configure(&mut self, props: &Props) -> Result<()>;
     fn test(&self, record: &R) -> bool;
 }
+
+/// Whether a connector reads into Kafka or writes out of it.
+pub enum PluginKind {
+    Source(fn() -> Box<dyn SourceConnector>),
+    Sink(fn() -> Box<dyn SinkConnector>),
+}
+
+/// A connector class on offer: its Java name, short aliases, version and constructor.
+pub struct PluginDesc {
+    pub class: &'static str,
+    pub aliases: &'static [&'static str],
+    pub version: &'static str,
+    pub kind: PluginKind,
+}
+
+impl PluginDesc {
+    /// Whether `name` (a class name or an alias, as in a connector config) names this plugin.
+    pub fn matches(&self, name: &str) -> bool {
+        self.class == name || self.aliases.contains(&name)
+    }
+}

@@ -93,6 +93,51 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// The string form of a value, as Java's `toString` would give it; `None` for null.
+    pub fn to_java_string(&self) -> Option<String> {
+        Some(match self {
+            Value::Null => return None,
+            Value::Int8(n) => n.to_string(),
+            Value::Int16(n) => n.to_string(),
+            Value::Int32(n) | Value::Date(n) | Value::Time(n) => n.to_string(),
+            Value::Int64(n) | Value::Timestamp(n) => n.to_string(),
+            Value::Float32(n) => n.to_string(),
+            Value::Float64(n) => n.to_string(),
+            Value::Boolean(b) => b.to_string(),
+            Value::String(s) => s.clone(),
+            Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            Value::Decimal(d) => d.to_string(),
+            Value::Array(items) => format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(|v| v.to_java_string().unwrap_or_else(|| "null".into()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Value::Map(entries) => format!(
+                "{{{}}}",
+                entries
+                    .iter()
+                    .map(|(k, v)| format!(
+                        "{}={}",
+                        k.to_java_string().unwrap_or_else(|| "null".into()),
+                        v.to_java_string().unwrap_or_else(|| "null".into())
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Value::Struct(s) => format!(
+                "Struct{{{}}}",
+                s.fields()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| format!("{k}={}", v.to_java_string().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        })
+    }
+
     /// The Java class name Connect would report for this value, for error messages.
     fn type_name(&self) -> &'static str {
         match self {

@@ -43,10 +43,7 @@ impl Converter for JsonConverter {
     }
 
     fn configure(&mut self, props: &Props, _is_key: bool) -> Result<()> {
-        let parsed = self.config_def().parse(props).map_err(|errors| {
-            let (key, message) = errors.into_iter().next().unwrap_or_default();
-            ConnectError::Config { key, message }
-        })?;
+        let parsed = self.config_def().parse_or_error(props)?;
         let flag = |k: &str| {
             matches!(
                 parsed.get(k),

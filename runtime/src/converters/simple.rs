@@ -43,7 +43,7 @@ impl Converter for StringConverter {
         _schema: Option<&SchemaRef>,
         value: &Value,
     ) -> Result<Option<Vec<u8>>> {
-        Ok(display(value).map(String::into_bytes))
+        Ok(value.to_java_string().map(String::into_bytes))
     }
 
     fn to_connect_data(
@@ -60,51 +60,6 @@ impl Converter for StringConverter {
             };
         Ok((Some(Schema::optional_string()), value))
     }
-}
-
-/// The string form of a value, as Java's `toString` would give it; `None` for null.
-pub fn display(value: &Value) -> Option<String> {
-    Some(match value {
-        Value::Null => return None,
-        Value::Int8(n) => n.to_string(),
-        Value::Int16(n) => n.to_string(),
-        Value::Int32(n) | Value::Date(n) | Value::Time(n) => n.to_string(),
-        Value::Int64(n) | Value::Timestamp(n) => n.to_string(),
-        Value::Float32(n) => n.to_string(),
-        Value::Float64(n) => n.to_string(),
-        Value::Boolean(b) => b.to_string(),
-        Value::String(s) => s.clone(),
-        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::Decimal(d) => d.to_string(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(|v| display(v).unwrap_or_else(|| "null".into()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Value::Map(entries) => format!(
-            "{{{}}}",
-            entries
-                .iter()
-                .map(|(k, v)| format!(
-                    "{}={}",
-                    display(k).unwrap_or_else(|| "null".into()),
-                    display(v).unwrap_or_else(|| "null".into())
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Value::Struct(s) => format!(
-            "Struct{{{}}}",
-            s.fields()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| format!("{k}={}", display(v).unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
-    })
 }
 
 /// `org.apache.kafka.connect.converters.ByteArrayConverter`: bytes through unchanged.
