@@ -51,6 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let compaction = CompactionPolicy {
         min_cleanable_dirty_ratio: 0.0,
         min_compaction_lag_ms: 0,
+        max_compaction_lag_ms: i64::MAX,
         delete_retention_ms: 0,
     };
     let started = Instant::now();

@@ -648,6 +648,7 @@ impl BrokerConfig {
                     .parse()
                     .unwrap_or(0.5),
                 min_compaction_lag_ms: num("min.compaction.lag.ms").max(0),
+                max_compaction_lag_ms: num("max.compaction.lag.ms").max(1),
                 delete_retention_ms: num("delete.retention.ms").max(0),
             },
             max_message_bytes: num("max.message.bytes").clamp(0, i64::from(i32::MAX)) as usize,

@@ -27,6 +27,8 @@ use super::segment::{self, Segment};
 pub struct CompactionPolicy {
     pub min_cleanable_dirty_ratio: f64,
     pub min_compaction_lag_ms: i64,
+    /// Dirty data older than this is cleaned whatever the dirty ratio.
+    pub max_compaction_lag_ms: i64,
     pub delete_retention_ms: i64,
 }
 
@@ -58,8 +60,9 @@ pub struct Cleaned {
 }
 
 impl PartitionLog {
-    /// The segments to clean, if the dirty part of the log is large enough. Segments newer than
-    /// `min.compaction.lag.ms` (and everything after them) are left alone.
+    /// The segments to clean, if the dirty part of the log is large enough or has waited longer
+    /// than `max.compaction.lag.ms`. Segments newer than `min.compaction.lag.ms` (and everything
+    /// after them) are left alone.
     pub fn clean_plan(&self, policy: &CompactionPolicy, now_ms: i64) -> Option<CleanPlan> {
         let sealed = self.sealed_segments();
         let cleanable: Vec<&Segment> = sealed
@@ -75,10 +78,14 @@ impl PartitionLog {
             .filter(|s| s.base_offset >= self.cleaned_to)
             .map(|s| s.size)
             .sum();
-        if total == 0
-            || dirty == 0
-            || (dirty as f64) / (total as f64) < policy.min_cleanable_dirty_ratio
-        {
+        let overdue = cleanable.iter().any(|s| {
+            s.base_offset >= self.cleaned_to
+                && s.max_timestamp >= 0
+                && s.max_timestamp < now_ms.saturating_sub(policy.max_compaction_lag_ms)
+        });
+        let dirty_enough =
+            (dirty as f64) / (total.max(1) as f64) >= policy.min_cleanable_dirty_ratio;
+        if total == 0 || dirty == 0 || !(dirty_enough || overdue) {
             return None;
         }
         let clean_to = cleanable.last().map(|s| s.next_offset)?;
@@ -124,8 +131,26 @@ impl PartitionLog {
             self.replace_segment(i, segment);
         }
         self.cleaned_to = self.cleaned_to.max(clean_to);
-        Ok(())
+        save_checkpoint(self.dir(), self.cleaned_to)
     }
+}
+
+const CHECKPOINT: &str = "cleaner.checkpoint";
+
+/// Persists how far the log has been cleaned, so a restart does not re-clean it all.
+fn save_checkpoint(dir: &Path, cleaned_to: i64) -> io::Result<()> {
+    let tmp = dir.join(format!("{CHECKPOINT}.tmp"));
+    fs::write(&tmp, cleaned_to.to_string())?;
+    File::open(&tmp)?.sync_all()?;
+    fs::rename(&tmp, dir.join(CHECKPOINT))
+}
+
+/// How far a previous run cleaned this log (0 if unknown or unreadable).
+pub fn load_checkpoint(dir: &Path) -> i64 {
+    fs::read_to_string(dir.join(CHECKPOINT))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Rewrites every planned segment, keeping the latest record of each key. Runs without the

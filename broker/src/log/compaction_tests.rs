@@ -50,6 +50,7 @@ fn compact(log: &mut PartitionLog, drop_tombstones: bool) {
     let policy = CompactionPolicy {
         min_cleanable_dirty_ratio: 0.0,
         min_compaction_lag_ms: 0,
+        max_compaction_lag_ms: i64::MAX,
         delete_retention_ms: if drop_tombstones { 0 } else { i64::MAX / 4 },
     };
     let now = 1_000_000_000;
@@ -148,6 +149,7 @@ fn a_crash_before_the_swap_keeps_the_original_and_no_leftovers() {
     let policy_now = CompactionPolicy {
         min_cleanable_dirty_ratio: 0.0,
         min_compaction_lag_ms: 0,
+        max_compaction_lag_ms: i64::MAX,
         delete_retention_ms: 0,
     };
     let plan = log.clean_plan(&policy_now, 1_000_000).expect("a plan");
@@ -235,4 +237,41 @@ fn compressed_batches_survive_partial_cleaning() {
     let header = BatchHeader::parse(&bytes).expect("header");
     assert_eq!(header.compression(), 1);
     assert!(RecordBatchDecoder::decode(&mut bytes.clone()).is_ok());
+}
+
+#[test]
+fn overdue_dirty_data_is_cleaned_below_the_ratio_and_progress_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, policy) = log_with_history(dir.path());
+    let strict = CompactionPolicy {
+        min_cleanable_dirty_ratio: 1.1, // never reached
+        min_compaction_lag_ms: 0,
+        max_compaction_lag_ms: i64::MAX,
+        delete_retention_ms: 0,
+    };
+    assert!(
+        log.clean_plan(&strict, 1_000_000).is_none(),
+        "not dirty enough, not overdue"
+    );
+    let overdue = CompactionPolicy {
+        max_compaction_lag_ms: 10,
+        ..strict
+    };
+    let plan = log
+        .clean_plan(&overdue, 1_000_000)
+        .expect("overdue data is cleaned");
+    let cleaned = compaction::clean(&plan, &overdue, 1_000_000).expect("clean");
+    log.install_cleaned(cleaned, plan.clean_to)
+        .expect("install");
+    assert!(
+        log.clean_plan(&overdue, 1_000_000).is_none(),
+        "nothing dirty left"
+    );
+    log.close().expect("close");
+    drop(log);
+    let (log, _) = PartitionLog::open(dir.path(), true, &policy).expect("reopen");
+    assert!(
+        log.clean_plan(&overdue, 1_000_000).is_none(),
+        "the checkpoint survived the restart"
+    );
 }

@@ -142,6 +142,8 @@ impl PartitionLog {
             cleaned_to: 0,
         };
         log.rebuild_producers()?;
+        let checkpoint = super::compaction::load_checkpoint(dir);
+        log.cleaned_to = checkpoint.clamp(log.log_start_offset(), log.log_end_offset());
         Ok((log, report))
     }
 
