@@ -330,14 +330,8 @@ impl GroupCoordinator {
         if !group.members.contains_key(member_id) {
             return fail(ResponseError::UnknownMemberId);
         }
-        if let Some(instance) = instance_id {
-            if group
-                .static_members
-                .get(instance)
-                .is_some_and(|m| m != member_id)
-            {
-                return fail(ResponseError::FencedInstanceId);
-            }
+        if group.fences(instance_id, member_id) {
+            return fail(ResponseError::FencedInstanceId);
         }
         if generation != group.generation {
             return fail(ResponseError::IllegalGeneration);
@@ -390,14 +384,8 @@ impl GroupCoordinator {
         let Some(group) = groups.get_mut(group_id) else {
             return ResponseError::UnknownMemberId.code();
         };
-        if let Some(instance) = instance_id {
-            if group
-                .static_members
-                .get(instance)
-                .is_some_and(|m| m != member_id)
-            {
-                return ResponseError::FencedInstanceId.code();
-            }
+        if group.fences(instance_id, member_id) {
+            return ResponseError::FencedInstanceId.code();
         }
         let state = group.state;
         let current = group.generation;
@@ -486,8 +474,7 @@ impl GroupCoordinator {
             None => Some(ResponseError::UnknownMemberId),
             Some(group) if generation < 0 && group.state == State::Empty => None,
             Some(group) => {
-                let fenced = instance_id
-                    .is_some_and(|i| group.static_members.get(i).is_some_and(|m| m != member_id));
+                let fenced = group.fences(instance_id, member_id);
                 if fenced {
                     Some(ResponseError::FencedInstanceId)
                 } else if !group.members.contains_key(member_id) {

@@ -133,6 +133,11 @@ impl Group {
         group
     }
 
+    /// Whether `instance_id` belongs to a different, newer member (static membership fencing).
+    pub fn fences(&self, instance_id: Option<&str>, member_id: &str) -> bool {
+        instance_id.is_some_and(|i| self.static_members.get(i).is_some_and(|m| m != member_id))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.members.is_empty() && self.pending.is_empty()
     }

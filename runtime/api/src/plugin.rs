@@ -100,8 +100,13 @@ pub trait SinkTask: Send {
 
 /// Turns Connect data into bytes and back (`org.apache.kafka.connect.storage.Converter`).
 pub trait Converter: Send + Sync {
-    fn config_def(&self) -> ConfigDef;
-    fn configure(&mut self, props: &Props, is_key: bool) -> Result<()>;
+    /// The converter's own keys (given without the `value.converter.` prefix).
+    fn config_def(&self) -> ConfigDef {
+        ConfigDef::new()
+    }
+    fn configure(&mut self, _props: &Props, _is_key: bool) -> Result<()> {
+        Ok(())
+    }
     // Kafka's method name, kept so connector authors find it.
     #[allow(clippy::wrong_self_convention)]
     fn from_connect_data(

@@ -67,14 +67,6 @@ impl Converter for StringConverter {
 pub struct ByteArrayConverter;
 
 impl Converter for ByteArrayConverter {
-    fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-    }
-
-    fn configure(&mut self, _props: &Props, _is_key: bool) -> Result<()> {
-        Ok(())
-    }
-
     fn from_connect_data(
         &self,
         _topic: &str,
@@ -132,14 +124,6 @@ impl NumberConverter {
 }
 
 impl Converter for NumberConverter {
-    fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-    }
-
-    fn configure(&mut self, _props: &Props, _is_key: bool) -> Result<()> {
-        Ok(())
-    }
-
     fn from_connect_data(
         &self,
         _topic: &str,
