@@ -124,7 +124,7 @@ mod tests {
             &mut state,
             records::task_config("a", 1, &props(&[("t", "1")])),
         );
-        assert!(state.tasks.get("a").is_none(), "not committed yet");
+        assert!(!state.tasks.contains_key("a"), "not committed yet");
         apply(&mut state, records::commit_tasks("a", 2));
         assert_eq!(state.tasks["a"].len(), 2);
         apply(&mut state, records::target_state("a", TargetState::Stopped));
