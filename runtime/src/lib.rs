@@ -1,4 +1,5 @@
-//! The Sluice connect worker. So far: the converters and the internal-topic state.
+//! The Sluice connect worker. So far: converters, internal-topic state, and the source pipeline.
 
 pub mod converters;
 pub mod storage;
+pub mod worker;
