@@ -16,7 +16,8 @@ use sluice_runtime::converters::StringConverter;
 use sluice_runtime::worker::{ensure_compacted_topic, OffsetStore, SourceRunner, SourceSettings};
 use tokio_util::sync::CancellationToken;
 
-const WAIT: Duration = Duration::from_secs(30);
+mod common;
+use common::{Broker, WAIT};
 
 struct NoContext;
 
@@ -120,27 +121,9 @@ async fn start_task(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_lines_reach_the_topic_and_a_restarted_task_resumes_without_duplicates() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let props: BTreeMap<String, String> = [
-        (
-            "log.dirs".to_string(),
-            dir.path().join("data").display().to_string(),
-        ),
-        (
-            "listeners".to_string(),
-            format!("PLAINTEXT://127.0.0.1:{port}"),
-        ),
-    ]
-    .into();
-    let (config, _) = sluice_broker::BrokerConfig::from_properties(&props).expect("config");
-    let broker_stop = CancellationToken::new();
-    let broker = tokio::spawn(sluice_broker::run(config, listener, broker_stop.clone()));
-    let bootstrap = format!("127.0.0.1:{port}");
-    let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", &bootstrap);
+    let broker = Broker::start(dir.path()).await;
+    let bootstrap = broker.bootstrap.clone();
+    let client = broker.client();
     ensure_compacted_topic(&client, "connect-offsets", 25)
         .await
         .expect("offsets topic");
@@ -173,6 +156,5 @@ async fn file_lines_reach_the_topic_and_a_restarted_task_resumes_without_duplica
     let expected: Vec<String> = (0..1600).map(|i| format!("line-{i:05}")).collect();
     assert_eq!(lines, expected, "every line once, in order");
 
-    broker_stop.cancel();
-    let _ = tokio::time::timeout(WAIT, broker).await;
+    broker.stop().await;
 }

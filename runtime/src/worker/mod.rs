@@ -1,6 +1,8 @@
-//! Running tasks: the source pipeline (poll → convert → produce → commit offsets in order).
+//! Running tasks: the source pipeline (poll → convert → produce → commit offsets in order) and
+//! the sink pipeline (consume → convert → put → commit what the task says is safe).
 
 pub mod offsets;
+pub mod sink;
 pub mod source;
 
 use std::time::Duration;
@@ -13,6 +15,7 @@ use rdkafka::ClientConfig;
 use sluice_connect_api::ConnectError;
 
 pub use offsets::OffsetStore;
+pub use sink::{SinkRunner, SinkSettings};
 pub use source::{SourceRunner, SourceSettings};
 
 #[derive(Debug, thiserror::Error)]

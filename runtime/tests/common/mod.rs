@@ -1,0 +1,60 @@
+//! A broker in the test's runtime, on an ephemeral port.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use tokio_util::sync::CancellationToken;
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub struct Broker {
+    pub bootstrap: String,
+    stop: CancellationToken,
+    handle: tokio::task::JoinHandle<Result<(), sluice_broker::BrokerError>>,
+}
+
+impl Broker {
+    pub async fn start(dir: &std::path::Path) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let props: BTreeMap<String, String> = [
+            (
+                "log.dirs".to_string(),
+                dir.join("data").display().to_string(),
+            ),
+            (
+                "listeners".to_string(),
+                format!("PLAINTEXT://127.0.0.1:{port}"),
+            ),
+            (
+                "group.initial.rebalance.delay.ms".to_string(),
+                "0".to_string(),
+            ),
+        ]
+        .into();
+        let (config, _) = sluice_broker::BrokerConfig::from_properties(&props).expect("config");
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(sluice_broker::run(config, listener, stop.clone()));
+        Self {
+            bootstrap: format!("127.0.0.1:{port}"),
+            stop,
+            handle,
+        }
+    }
+
+    pub fn client(&self) -> ClientConfig {
+        let mut client = ClientConfig::new();
+        client.set("bootstrap.servers", &self.bootstrap);
+        client
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(WAIT, self.handle).await;
+    }
+}
