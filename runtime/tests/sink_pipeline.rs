@@ -7,21 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use sluice_connect_api::{ConnectError, Connector, ConnectorContext, SinkConnector};
+use sluice_connect_api::{Connector, SinkConnector};
 use sluice_connectors::file::FileStreamSinkConnector;
 use sluice_runtime::converters::StringConverter;
 use sluice_runtime::worker::{SinkRunner, SinkSettings, WorkerError};
 use tokio_util::sync::CancellationToken;
 
 mod common;
-use common::{Broker, WAIT};
-
-struct NoContext;
-
-impl ConnectorContext for NoContext {
-    fn request_task_reconfiguration(&self) {}
-    fn raise_error(&self, _error: ConnectError) {}
-}
+use common::{Broker, NoContext, WAIT};
 
 async fn produce(broker: &Broker, range: std::ops::Range<usize>) {
     let producer: FutureProducer = broker.client().create().expect("producer");

@@ -10,21 +10,14 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use sluice_connect_api::{ConnectError, Connector, ConnectorContext, SourceConnector};
+use sluice_connect_api::{Connector, SourceConnector};
 use sluice_connectors::file::FileStreamSourceConnector;
 use sluice_runtime::converters::StringConverter;
 use sluice_runtime::worker::{ensure_compacted_topic, OffsetStore, SourceRunner, SourceSettings};
 use tokio_util::sync::CancellationToken;
 
 mod common;
-use common::{Broker, WAIT};
-
-struct NoContext;
-
-impl ConnectorContext for NoContext {
-    fn request_task_reconfiguration(&self) {}
-    fn raise_error(&self, _error: ConnectError) {}
-}
+use common::{Broker, NoContext, WAIT};
 
 fn lines_in_topic(bootstrap: &str) -> Vec<String> {
     let consumer: BaseConsumer = ClientConfig::new()

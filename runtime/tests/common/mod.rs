@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
+use sluice_connect_api::{ConnectError, ConnectorContext};
 use tokio_util::sync::CancellationToken;
 
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -57,4 +58,12 @@ impl Broker {
         self.stop.cancel();
         let _ = tokio::time::timeout(WAIT, self.handle).await;
     }
+}
+
+/// A connector context for tests that start connectors by hand.
+pub struct NoContext;
+
+impl ConnectorContext for NoContext {
+    fn request_task_reconfiguration(&self) {}
+    fn raise_error(&self, _error: ConnectError) {}
 }
