@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use sluice_connect_api::config::closest;
+
 use crate::log::compaction::CompactionPolicy;
 use crate::log::LogPolicy;
 
@@ -722,35 +724,6 @@ fn parse_bool(
             reason: "expected true or false".into(),
         }),
     }
-}
-
-/// The candidate nearest to `key` by edit distance, if it is near enough to be a likely typo.
-pub fn closest<'a>(key: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(key, c), c))
-        .filter(|&(d, c)| d <= (c.len() / 3).max(2))
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c.to_string())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == cb {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(cur)
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
