@@ -2,9 +2,12 @@
 //! shutdown.
 
 mod cli;
+mod connector_files;
+mod logging;
 mod properties;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -26,7 +29,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LogFormat {
     Text,
     Json,
@@ -42,9 +45,28 @@ enum Command {
         #[arg(long = "override")]
         overrides: Vec<String>,
     },
-    /// Run everything embedded on this machine, with data under ./data.
+    /// Run everything embedded on this machine (broker on 127.0.0.1:9092, Connect REST API on
+    /// 127.0.0.1:8083, data under ./data), like connect-standalone with its broker included.
     Standalone {
+        /// A worker .properties file.
+        worker_config: Option<PathBuf>,
+        /// Connector configs (.properties or .json) to create or update at start.
+        connectors: Vec<PathBuf>,
         /// Override a broker config, key=value; repeatable.
+        #[arg(long = "override")]
+        overrides: Vec<String>,
+        /// Override a worker config, key=value; repeatable.
+        #[arg(long = "worker-override")]
+        worker_overrides: Vec<String>,
+    },
+    /// Run a Connect worker against any Kafka cluster (`bootstrap.servers`), like
+    /// connect-distributed.
+    Worker {
+        /// A worker .properties file.
+        worker_config: Option<PathBuf>,
+        /// Connector configs (.properties or .json) to create or update at start.
+        connectors: Vec<PathBuf>,
+        /// Override a worker config, key=value; repeatable.
         #[arg(long = "override")]
         overrides: Vec<String>,
     },
@@ -60,7 +82,7 @@ enum Command {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let log_control = logging::init(cli.log_format == LogFormat::Json);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -78,16 +100,35 @@ fn main() -> Result<()> {
             ]);
             runtime.block_on(run_broker(props))
         }
-        Command::Standalone { overrides } => {
+        Command::Standalone {
+            worker_config,
+            connectors,
+            overrides,
+            worker_overrides,
+        } => {
             // A first consumer should not wait for company on a single machine.
-            let defaults =
-                properties::parse("log.dirs=./data/broker\ngroup.initial.rebalance.delay.ms=0\n")?;
-            let props = properties::layer([
+            let defaults = properties::parse(
+                "listeners=PLAINTEXT://127.0.0.1:9092\nlog.dirs=./data/broker\ngroup.initial.rebalance.delay.ms=0\n",
+            )?;
+            let broker = properties::layer([
                 defaults,
                 properties::from_env("KAFKA", std::env::vars()),
                 properties::parse_overrides(&overrides, "--override")?,
             ]);
-            runtime.block_on(run_broker(props))
+            let worker = worker_properties(worker_config.as_deref(), &worker_overrides)?;
+            runtime.block_on(run_standalone(broker, worker, connectors, log_control))
+        }
+        Command::Worker {
+            worker_config,
+            connectors,
+            overrides,
+        } => {
+            let worker = worker_properties(worker_config.as_deref(), &overrides)?;
+            let shutdown = CancellationToken::new();
+            runtime.block_on(async {
+                tokio::spawn(cancel_on_signal(shutdown.clone()));
+                run_worker(worker, "http://:8083", connectors, log_control, shutdown).await
+            })
         }
         Command::Topics(args) => runtime.block_on(cli::topics::run(args)),
         Command::Groups(args) => runtime.block_on(cli::groups::run(args)),
@@ -132,16 +173,119 @@ async fn cancel_on_signal(token: CancellationToken) {
     token.cancel();
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+/// Worker keys: the file, then `CONNECT_*` variables, then flags.
+fn worker_properties(file: Option<&std::path::Path>, overrides: &[String]) -> Result<Properties> {
+    let file = match file {
+        Some(path) => properties::load_file(path)?,
+        None => Properties::new(),
+    };
+    Ok(properties::layer([
+        file,
+        properties::from_env("CONNECT", std::env::vars()),
+        properties::parse_overrides(overrides, "--worker-override")?,
+    ]))
+}
+
+/// The broker and a worker using it; on a signal the worker stops first, so its tasks commit
+/// their offsets to the broker, then the broker.
+async fn run_standalone(
+    broker_props: Properties,
+    mut worker_props: Properties,
+    connectors: Vec<PathBuf>,
+    log_control: Arc<logging::FilterControl>,
+) -> Result<()> {
+    let (config, warnings) = sluice_broker::BrokerConfig::from_properties(&broker_props)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
     }
+    let address = config.listener.bind_address();
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("binding the broker listener {address}"))?;
+    let local = listener.local_addr()?;
+    let bootstrap = if local.ip().is_unspecified() {
+        format!("127.0.0.1:{}", local.port())
+    } else {
+        local.to_string()
+    };
+    worker_props
+        .entry("bootstrap.servers".into())
+        .or_insert(bootstrap);
+    let broker_stop = CancellationToken::new();
+    let broker = tokio::spawn(sluice_broker::run(config, listener, broker_stop.clone()));
+    let worker_stop = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(worker_stop.clone()));
+    let worker = run_worker(
+        worker_props,
+        "http://127.0.0.1:8083",
+        connectors,
+        log_control,
+        worker_stop,
+    )
+    .await;
+    broker_stop.cancel();
+    let broker = broker.await.context("the broker task")?;
+    worker?;
+    broker?;
+    Ok(())
+}
+
+/// A Connect worker: the herder, the connectors given on the command line, and the REST API.
+async fn run_worker(
+    props: Properties,
+    default_listener: &str,
+    connectors: Vec<PathBuf>,
+    log_control: Arc<logging::FilterControl>,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    use sluice_runtime::herder::Herder;
+    let (mut config, warnings) =
+        sluice_runtime::config::WorkerConfig::from_properties(&props, default_listener)?;
+    for warning in warnings {
+        tracing::warn!("{}", warning.0);
+    }
+    let files = connectors
+        .iter()
+        .map(|path| connector_files::load(path))
+        .collect::<Result<Vec<_>>>()?;
+    let bind = config.rest_bind.clone();
+    let bind = if bind.starts_with(':') {
+        format!("0.0.0.0{bind}")
+    } else {
+        bind
+    };
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .with_context(|| format!("binding the REST listener {bind}"))?;
+    // An ephemeral port (listeners=http://host:0) is named by the port it got.
+    if let Some(host) = config.worker_id.strip_suffix(":0") {
+        config.worker_id = format!("{host}:{}", listener.local_addr()?.port());
+    }
+    let herder = tokio::select! {
+        herder = Herder::start(config, sluice_connectors::plugins()) => herder?,
+        _ = shutdown.cancelled() => return Ok(()),
+    };
+    for file in files {
+        let exists = herder.connectors().await.contains(&file.name);
+        let result = if exists {
+            herder.put_config(&file.name, file.config).await.map(|_| ())
+        } else {
+            herder
+                .create(&file.name, file.config, file.initial_state)
+                .await
+                .map(|_| ())
+        };
+        if let Err(e) = result {
+            tracing::error!(connector = %file.name, error = %e, "could not start the connector");
+        }
+    }
+    let loggers = Arc::new(sluice_runtime::rest::loggers::Loggers::new(
+        "INFO",
+        Some(log_control),
+    ));
+    tracing::info!(address = %listener.local_addr()?, "Connect REST API listening");
+    let served =
+        sluice_runtime::rest::serve(listener, Arc::clone(&herder), loggers, shutdown).await;
+    herder.shutdown().await;
+    served.context("serving the REST API")
 }

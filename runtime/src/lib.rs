@@ -1,5 +1,10 @@
-//! The Sluice connect worker. So far: converters, internal-topic state, and the source pipeline.
+//! The Sluice connect worker: converters, transforms, the source and sink pipelines, the herder
+//! that runs connectors from the internal topics, and the Kafka Connect REST API.
 
+pub mod config;
 pub mod converters;
+pub mod herder;
+pub mod rest;
 pub mod storage;
+pub mod transforms;
 pub mod worker;

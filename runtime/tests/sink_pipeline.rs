@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sluice_connect_api::{Connector, SinkConnector};
 use sluice_connectors::file::FileStreamSinkConnector;
+use sluice_runtime::converters::SimpleHeaderConverter;
 use sluice_runtime::converters::StringConverter;
-use sluice_runtime::worker::{SinkRunner, SinkSettings, WorkerError};
+use sluice_runtime::transforms::TransformChain;
+use sluice_runtime::worker::sink::SinkTopics;
+use sluice_runtime::worker::{Converters, ErrorPolicy, SinkRunner, SinkSettings, WorkerError};
 use tokio_util::sync::CancellationToken;
 
 mod common;
@@ -42,15 +45,23 @@ fn start(
         .expect("task");
     let settings = SinkSettings {
         connector: "file-sink".into(),
-        topics: vec!["out".into()],
+        task: 0,
+        topics: SinkTopics::List(vec!["out".into()]),
         offset_flush_interval: Duration::from_millis(200),
         max_batch: 500,
+        errors: ErrorPolicy::default(),
+        topic_observer: None,
+    };
+    let converters = Converters {
+        key: Box::new(StringConverter),
+        value: Box::new(StringConverter),
+        header: Box::new(SimpleHeaderConverter),
     };
     let runner = SinkRunner::new(
         settings,
         task,
-        Box::new(StringConverter),
-        Box::new(StringConverter),
+        converters,
+        TransformChain::from_config(&BTreeMap::new()).expect("no transforms"),
         &broker.client(),
     )
     .expect("runner");

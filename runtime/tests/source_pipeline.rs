@@ -12,8 +12,11 @@ use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use sluice_connect_api::{Connector, SourceConnector};
 use sluice_connectors::file::FileStreamSourceConnector;
-use sluice_runtime::converters::StringConverter;
-use sluice_runtime::worker::{ensure_compacted_topic, OffsetStore, SourceRunner, SourceSettings};
+use sluice_runtime::converters::{SimpleHeaderConverter, StringConverter};
+use sluice_runtime::transforms::TransformChain;
+use sluice_runtime::worker::{
+    ensure_compacted_topic, Converters, ErrorPolicy, OffsetStore, SourceRunner, SourceSettings,
+};
 use tokio_util::sync::CancellationToken;
 
 mod common;
@@ -96,14 +99,23 @@ async fn start_task(
     let settings = SourceSettings {
         connector: "file-src".into(),
         offsets_topic: "connect-offsets".into(),
+        task: 0,
         offset_flush_interval: Duration::from_millis(200),
         idle_backoff: Duration::from_millis(20),
+        errors: ErrorPolicy::default(),
+        topic_creation: None,
+        topic_observer: None,
+    };
+    let converters = Converters {
+        key: Box::new(StringConverter),
+        value: Box::new(StringConverter),
+        header: Box::new(SimpleHeaderConverter),
     };
     let runner = SourceRunner::new(
         settings,
         task,
-        Box::new(StringConverter),
-        Box::new(StringConverter),
+        converters,
+        TransformChain::from_config(&BTreeMap::new()).expect("no transforms"),
         client,
         store,
     )

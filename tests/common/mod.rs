@@ -97,51 +97,12 @@ impl ChildBroker {
     }
 
     fn start(mut command: Command, dir: &Path) -> Self {
-        let mut child = command
+        command
             .arg("--override")
             .arg(format!("log.dirs={}", dir.display()))
-            .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn sluice broker");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().expect("log lock").push(line);
-            }
-        });
-        let deadline = Instant::now() + WAIT;
-        let bootstrap = loop {
-            let found = log
-                .lock()
-                .expect("log lock")
-                .iter()
-                .find(|l| l.contains("broker listening"))
-                .and_then(|l| {
-                    l.split("address=")
-                        .nth(1)
-                        .map(|a| a.split_whitespace().next().unwrap_or("").to_string())
-                });
-            if let Some(address) = found {
-                break address;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "broker exited with {status}: {:?}",
-                    log.lock().expect("log lock")
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "broker did not start: {:?}",
-                log.lock().expect("log lock")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+            .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"]);
+        let (mut child, log) = spawn_logged(command);
+        let bootstrap = wait_for_address(&mut child, &log, "broker listening");
         Self {
             bootstrap,
             child,
@@ -168,6 +129,58 @@ impl Drop for ChildBroker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Starts a `sluice` process whose stderr (info logs) is collected line by line.
+pub fn spawn_logged(mut command: Command) -> (Child, Arc<Mutex<Vec<String>>>) {
+    let mut child = command
+        .env("RUST_LOG", "info")
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sluice");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().expect("log lock").push(line);
+        }
+    });
+    (child, log)
+}
+
+/// Waits for the log line containing `marker` and returns its `address=` field.
+pub fn wait_for_address(child: &mut Child, log: &Arc<Mutex<Vec<String>>>, marker: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let found = log
+            .lock()
+            .expect("log lock")
+            .iter()
+            .find(|l| l.contains(marker))
+            .and_then(|l| {
+                l.split("address=")
+                    .nth(1)
+                    .map(|a| a.split_whitespace().next().unwrap_or("").to_string())
+            });
+        if let Some(address) = found {
+            return address;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "sluice exited with {status}: {:?}",
+                log.lock().expect("log lock")
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no '{marker}' in time: {:?}",
+            log.lock().expect("log lock")
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -253,4 +266,101 @@ pub fn consume_to_end(bootstrap: &str, topic: &str, partition: i32) -> Vec<Owned
         }
     }
     panic!("never reached the end of {topic}-{partition}");
+}
+
+/// Like [`consume_to_end`], but a topic that does not exist yet reads as empty.
+pub fn consume_if_exists(bootstrap: &str, topic: &str, partition: i32) -> Vec<OwnedMessage> {
+    let consumer: BaseConsumer = client(bootstrap).create().expect("consumer");
+    let exists = consumer
+        .fetch_metadata(Some(topic), WAIT)
+        .map(|m| {
+            m.topics()
+                .iter()
+                .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        })
+        .unwrap_or(false);
+    if exists {
+        consume_to_end(bootstrap, topic, partition)
+    } else {
+        Vec::new()
+    }
+}
+
+/// `sluice standalone` as a child process: broker and worker on ephemeral ports, data under
+/// `dir`, offsets flushed every 200 ms.
+pub struct Standalone {
+    pub bootstrap: String,
+    /// `http://host:port` of the Connect REST API.
+    pub rest: String,
+    child: Child,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Standalone {
+    pub fn spawn(dir: &Path) -> Self {
+        Self::spawn_with(dir, &[])
+    }
+
+    /// With extra `--worker-override key=value` settings.
+    pub fn spawn_with(dir: &Path, worker: &[&str]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        command
+            .current_dir(dir)
+            .arg("standalone")
+            .arg("--override")
+            .arg(format!("log.dirs={}", dir.join("broker").display()))
+            .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"])
+            .args(["--worker-override", "listeners=http://127.0.0.1:0"])
+            .args(["--worker-override", "offset.flush.interval.ms=200"]);
+        for setting in worker {
+            command.args(["--worker-override", setting]);
+        }
+        let (mut child, log) = spawn_logged(command);
+        let bootstrap = wait_for_address(&mut child, &log, "broker listening");
+        let rest = wait_for_address(&mut child, &log, "Connect REST API listening");
+        Self {
+            bootstrap,
+            rest: format!("http://{rest}"),
+            child,
+            log,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.rest)
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    assert!(
+                        status.success(),
+                        "unclean exit {status}: {:?}",
+                        self.log.lock().expect("log lock")
+                    );
+                    return;
+                }
+                _ if Instant::now() > deadline => panic!("sluice did not stop on SIGTERM"),
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
+    /// SIGKILL: nothing flushed, nothing committed.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

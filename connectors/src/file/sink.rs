@@ -44,6 +44,18 @@ impl Connector for FileStreamSinkConnector {
         Ok(vec![self.props.clone(); max_tasks.max(1)])
     }
 
+    /// The file holds no offsets of its own: the consumer group's are all there is.
+    fn alter_offsets(
+        &self,
+        _props: &Props,
+        _offsets: &[(
+            sluice_connect_api::SourceMap,
+            Option<sluice_connect_api::SourceMap>,
+        )],
+    ) -> Result<bool> {
+        Ok(true)
+    }
+
     fn stop(&mut self) -> Result<()> {
         Ok(())
     }

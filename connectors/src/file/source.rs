@@ -45,6 +45,41 @@ impl Connector for FileStreamSourceConnector {
         Ok(vec![self.props.clone()])
     }
 
+    /// Offsets must name a file and a non-negative byte position, as Kafka's connector checks.
+    fn alter_offsets(
+        &self,
+        _props: &Props,
+        offsets: &[(SourceMap, Option<SourceMap>)],
+    ) -> Result<bool> {
+        let invalid = |message: &str| ConnectError::Config {
+            key: "offsets".into(),
+            message: message.into(),
+        };
+        for (partition, offset) in offsets {
+            if !partition.contains_key("filename") {
+                return Err(invalid(
+                    "Partition objects should contain the key 'filename'",
+                ));
+            }
+            let Some(offset) = offset else { continue };
+            let Some(position) = offset.get("position") else {
+                return Err(invalid(
+                    "Offset objects should either be null or contain the key 'position'",
+                ));
+            };
+            match position.as_i64() {
+                Some(p) if p >= 0 => {}
+                Some(_) => return Err(invalid(
+                    "The value for the 'position' key in the offset should be a non-negative value",
+                )),
+                None => return Err(invalid(
+                    "The value for the 'position' key in the offset is expected to be a Long value",
+                )),
+            }
+        }
+        Ok(true)
+    }
+
     fn stop(&mut self) -> Result<()> {
         Ok(())
     }

@@ -17,6 +17,6 @@ pub use plugin::{
     PluginKind, Predicate, Props, SinkConnector, SinkTask, SourceConnector, SourceTask,
     TopicPartition, Transformation,
 };
-pub use record::{SinkRecord, SourceMap, SourceRecord, TimestampType};
+pub use record::{ConnectRecord, SinkRecord, SourceMap, SourceRecord, TimestampType};
 pub use schema::{Field, Schema, SchemaBuilder, SchemaRef, SchemaType};
 pub use value::{Decimal, Struct, Value};

@@ -48,6 +48,16 @@ pub trait Connector: Send {
     fn validate(&self, connector_class: &str, props: &Props) -> Json {
         self.config_def().validate(connector_class, props)
     }
+    /// Checks offsets a user sets through the REST API before the worker stores them (`None`
+    /// resets a partition). Returns true when the connector vouches for them (Kafka's
+    /// `alterOffsets`); false means only the framework's copy changes.
+    fn alter_offsets(
+        &self,
+        _props: &Props,
+        _offsets: &[(SourceMap, Option<SourceMap>)],
+    ) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 pub trait SourceConnector: Connector {

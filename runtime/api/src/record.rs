@@ -72,3 +72,41 @@ pub struct SinkRecord {
     pub timestamp_type: TimestampType,
     pub headers: Headers,
 }
+
+/// What transforms and predicates may look at, on source and sink records alike.
+pub trait ConnectRecord: Clone + Send {
+    fn topic(&self) -> &str;
+    fn key(&self) -> &Value;
+    fn value(&self) -> &Value;
+    fn headers(&self) -> &Headers;
+}
+
+impl ConnectRecord for SourceRecord {
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+    fn key(&self) -> &Value {
+        &self.key
+    }
+    fn value(&self) -> &Value {
+        &self.value
+    }
+    fn headers(&self) -> &Headers {
+        &self.headers
+    }
+}
+
+impl ConnectRecord for SinkRecord {
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+    fn key(&self) -> &Value {
+        &self.key
+    }
+    fn value(&self) -> &Value {
+        &self.value
+    }
+    fn headers(&self) -> &Headers {
+        &self.headers
+    }
+}

@@ -2,11 +2,13 @@
 //! aliases, configured through the `key.converter.*` / `value.converter.*` prefixes.
 
 pub mod base64;
+pub mod header;
 pub mod json;
 pub mod simple;
 
-use sluice_connect_api::{ConnectError, Converter, Props, Result, SchemaType};
+use sluice_connect_api::{ConnectError, Converter, HeaderConverter, Props, Result, SchemaType};
 
+pub use header::SimpleHeaderConverter;
 pub use json::JsonConverter;
 pub use simple::{ByteArrayConverter, NumberConverter, StringConverter};
 
@@ -66,6 +68,45 @@ pub fn create(
         .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
         .collect();
     converter.configure(&own, is_key)?;
+    Ok(converter)
+}
+
+/// Header converter classes Sluice provides.
+pub const HEADER_CONVERTER_CLASSES: &[&str] = &[
+    "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+    "org.apache.kafka.connect.storage.StringConverter",
+];
+
+/// Creates the header converter named by `class` and configures it with the keys under `prefix`.
+pub fn create_header(class: &str, props: &Props, prefix: &str) -> Result<Box<dyn HeaderConverter>> {
+    let simple = class.rsplit('.').next().unwrap_or(class);
+    let mut converter: Box<dyn HeaderConverter> = match simple {
+        "SimpleHeaderConverter" if HEADER_CONVERTER_CLASSES[0].ends_with(class) => {
+            Box::new(SimpleHeaderConverter)
+        }
+        "StringConverter" if HEADER_CONVERTER_CLASSES[1].ends_with(class) => {
+            Box::new(StringConverter)
+        }
+        _ => {
+            let hint = sluice_connect_api::config::closest(
+                simple,
+                HEADER_CONVERTER_CLASSES
+                    .iter()
+                    .filter_map(|c| c.rsplit('.').next()),
+            )
+            .map(|n| format!(" Did you mean '{n}'?"))
+            .unwrap_or_default();
+            return Err(ConnectError::Config {
+                key: prefix.trim_end_matches('.').to_string(),
+                message: format!("Class {class} could not be found.{hint}"),
+            });
+        }
+    };
+    let own: Props = props
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
+        .collect();
+    converter.configure(&own)?;
     Ok(converter)
 }
 

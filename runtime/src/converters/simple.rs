@@ -62,6 +62,32 @@ impl Converter for StringConverter {
     }
 }
 
+/// StringConverter also converts headers, as in Kafka: any value as its string form.
+impl sluice_connect_api::HeaderConverter for StringConverter {
+    fn configure(&mut self, props: &Props) -> Result<()> {
+        Converter::configure(self, props, false)
+    }
+
+    fn from_connect_header(
+        &self,
+        topic: &str,
+        _key: &str,
+        schema: Option<&SchemaRef>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>> {
+        self.from_connect_data(topic, schema, value)
+    }
+
+    fn to_connect_header(
+        &self,
+        topic: &str,
+        _key: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<(Option<SchemaRef>, Value)> {
+        self.to_connect_data(topic, bytes)
+    }
+}
+
 /// `org.apache.kafka.connect.converters.ByteArrayConverter`: bytes through unchanged.
 #[derive(Debug, Default, Clone)]
 pub struct ByteArrayConverter;

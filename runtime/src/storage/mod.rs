@@ -2,6 +2,7 @@
 //! (JSON, no schemas), so existing tools and workers read the same records.
 
 pub mod config_state;
+pub mod reader;
 pub mod records;
 
 pub use config_state::{ConfigState, TargetState};

@@ -1,10 +1,13 @@
-//! Running tasks: the source pipeline (poll → convert → produce → commit offsets in order) and
-//! the sink pipeline (consume → convert → put → commit what the task says is safe).
+//! Running tasks: the source pipeline (poll → transforms → convert → produce → commit offsets
+//! in order) and the sink pipeline (consume → convert → transforms → put → commit what the task
+//! says is safe).
 
 pub mod offsets;
 pub mod sink;
 pub mod source;
+pub mod topic_creation;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -12,11 +15,47 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
-use sluice_connect_api::ConnectError;
+use sluice_connect_api::{ConnectError, Converter, HeaderConverter};
 
 pub use offsets::OffsetStore;
 pub use sink::{SinkRunner, SinkSettings};
 pub use source::{SourceRunner, SourceSettings};
+pub use topic_creation::TopicCreation;
+
+/// Where in a pipeline a record failed; the names are Kafka Connect's, as its DLQ headers and
+/// logs use them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    TaskPoll,
+    Transformation,
+    KeyConverter,
+    ValueConverter,
+    HeaderConverter,
+    KafkaProduce,
+    KafkaConsume,
+    TaskPut,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::TaskPoll => "TASK_POLL",
+            Stage::Transformation => "TRANSFORMATION",
+            Stage::KeyConverter => "KEY_CONVERTER",
+            Stage::ValueConverter => "VALUE_CONVERTER",
+            Stage::HeaderConverter => "HEADER_CONVERTER",
+            Stage::KafkaProduce => "KAFKA_PRODUCE",
+            Stage::KafkaConsume => "KAFKA_CONSUME",
+            Stage::TaskPut => "TASK_PUT",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -26,7 +65,74 @@ pub enum WorkerError {
     Connect(#[from] ConnectError),
     #[error("timed out {0}")]
     Timeout(String),
+    /// A record failed in a stage of the pipeline; `record` says which record.
+    #[error("stage {stage} failed on record {record}")]
+    Record {
+        stage: Stage,
+        record: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
+
+impl WorkerError {
+    pub fn record(
+        stage: Stage,
+        record: String,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        WorkerError::Record {
+            stage,
+            record,
+            source: Box::new(source),
+        }
+    }
+}
+
+/// The whole error chain as readable text: what failed, then each cause on its own line. This is
+/// the `trace` of a FAILED connector or task.
+pub fn trace(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        out.push_str("\nCaused by: ");
+        out.push_str(&e.to_string());
+        cause = e.source();
+    }
+    out
+}
+
+/// The converters of one task.
+pub struct Converters {
+    pub key: Box<dyn Converter>,
+    pub value: Box<dyn Converter>,
+    pub header: Box<dyn HeaderConverter>,
+}
+
+/// `errors.tolerance` and `errors.log.enable` of a connector.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrorPolicy {
+    /// `errors.tolerance=all`: skip records that fail in converters or transforms.
+    pub tolerate_all: bool,
+    /// `errors.log.enable`: log each skipped record.
+    pub log: bool,
+}
+
+impl ErrorPolicy {
+    /// Skips the record when tolerated, or fails the task.
+    fn handle(&self, connector: &str, error: WorkerError) -> Result<(), WorkerError> {
+        if !self.tolerate_all {
+            return Err(error);
+        }
+        if self.log {
+            tracing::warn!(connector, error = %trace(&error), "skipping a record (errors.tolerance=all)");
+        }
+        Ok(())
+    }
+}
+
+/// Told of each topic a task reads or writes, for `GET /connectors/{name}/topics`.
+pub type TopicObserver = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Creates a compacted internal topic if it does not exist yet.
 pub async fn ensure_compacted_topic(
@@ -34,9 +140,14 @@ pub async fn ensure_compacted_topic(
     name: &str,
     partitions: i32,
 ) -> Result<(), WorkerError> {
-    let admin: AdminClient<DefaultClientContext> = client.create()?;
     let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(-1))
         .set("cleanup.policy", "compact");
+    create_topic(client, topic).await
+}
+
+/// Creates a topic; one that already exists is fine.
+pub async fn create_topic(client: &ClientConfig, topic: NewTopic<'_>) -> Result<(), WorkerError> {
+    let admin: AdminClient<DefaultClientContext> = client.create()?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     for result in admin.create_topics([&topic], &options).await? {
         match result {

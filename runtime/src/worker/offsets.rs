@@ -3,14 +3,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
 use sluice_connect_api::{OffsetReader, SourceMap};
 
-use crate::storage::records;
+use crate::storage::{reader, records};
 use crate::worker::WorkerError;
 
 /// Every stored source offset, by the exact key bytes of the offsets topic.
@@ -26,41 +24,8 @@ impl OffsetStore {
         topic: &str,
         timeout: Duration,
     ) -> Result<Self, WorkerError> {
-        let consumer: BaseConsumer = client
-            .clone()
-            .set("group.id", "sluice-offsets-reader")
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "true")
-            .create()?;
-        let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        let mut assignment = TopicPartitionList::new();
-        for p in &partitions {
-            assignment.add_partition_offset(topic, *p, Offset::Beginning)?;
-        }
-        consumer.assign(&assignment)?;
         let store = Self::default();
-        let mut at_end = 0;
-        let deadline = Instant::now() + timeout;
-        while at_end < partitions.len() {
-            if Instant::now() > deadline {
-                return Err(WorkerError::Timeout(format!("reading {topic}")));
-            }
-            match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(m)) => {
-                    if let Some(key) = m.key() {
-                        store.apply(key, m.payload());
-                    }
-                }
-                Some(Err(KafkaError::PartitionEOF(_))) => at_end += 1,
-                Some(Err(e)) => return Err(e.into()),
-                None => {}
-            }
-        }
+        reader::read_to_end(client, topic, timeout, |key, value| store.apply(key, value))?;
         Ok(store)
     }
 
@@ -99,5 +64,21 @@ impl OffsetReader for ConnectorOffsets {
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
             .cloned()
+    }
+}
+
+impl OffsetStore {
+    /// Every stored (partition, offset) of `connector`.
+    pub fn of_connector(&self, connector: &str) -> Vec<(SourceMap, SourceMap)> {
+        let offsets = self.offsets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(SourceMap, SourceMap)> = offsets
+            .iter()
+            .filter_map(|(key, offset)| {
+                let (name, partition) = records::parse_offset_key(key)?;
+                (name == connector).then(|| (partition, offset.clone()))
+            })
+            .collect();
+        out.sort_by_key(|(p, _)| serde_json::Value::Object(p.clone()).to_string());
+        out
     }
 }

@@ -1,44 +1,64 @@
-//! One sink task's pipeline: a consumer in group `connect-<connector>` reads the topics, the
-//! converters decode each record, the task gets it in `put`, and every
+//! One sink task's pipeline: a consumer in group `connect-<connector>` reads the topics (or the
+//! topics matching `topics.regex`), the converters decode each record, the transforms run, the
+//! task gets it in `put`, and every
 //! `offset.flush.interval.ms` (and at a clean stop) the consumer commits exactly what
 //! `pre_commit` says is safe.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{BorrowedMessage, Timestamp};
+use rdkafka::message::{BorrowedMessage, Headers as _, Timestamp};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use sluice_connect_api::{Converter, Headers, SinkRecord, SinkTask, TimestampType, TopicPartition};
+use sluice_connect_api::{Headers, SinkRecord, SinkTask, TimestampType, TopicPartition};
 use tokio_util::sync::CancellationToken;
 
-use super::WorkerError;
+use super::{Converters, ErrorPolicy, Stage, TopicObserver, WorkerError};
+use crate::transforms::TransformChain;
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The topics a sink reads: a list, or every topic matching a pattern.
 #[derive(Debug, Clone)]
+pub enum SinkTopics {
+    List(Vec<String>),
+    Regex(String),
+}
+
+#[derive(Clone)]
 pub struct SinkSettings {
     pub connector: String,
-    pub topics: Vec<String>,
+    pub task: usize,
+    pub topics: SinkTopics,
     pub offset_flush_interval: Duration,
     /// Most records handed to one `put`.
     pub max_batch: usize,
+    pub errors: ErrorPolicy,
+    pub topic_observer: Option<TopicObserver>,
 }
 
 pub struct SinkRunner {
-    settings: SinkSettings,
     task: Box<dyn SinkTask>,
-    key_converter: Box<dyn Converter>,
-    value_converter: Box<dyn Converter>,
     consumer: StreamConsumer,
+    decoder: Decoder,
     /// Next offset to read, per partition, for everything put so far.
     consumed: BTreeMap<TopicPartition, i64>,
+}
+
+/// Turns consumed messages into sink records. Apart from the consumer, whose messages borrow it.
+struct Decoder {
+    settings: SinkSettings,
+    converters: Converters,
+    transforms: TransformChain<SinkRecord>,
+    seen_topics: HashSet<String>,
 }
 
 impl SinkRunner {
     pub fn new(
         settings: SinkSettings,
         task: Box<dyn SinkTask>,
-        key_converter: Box<dyn Converter>,
-        value_converter: Box<dyn Converter>,
+        converters: Converters,
+        transforms: TransformChain<SinkRecord>,
         client: &ClientConfig,
     ) -> Result<Self, WorkerError> {
         let consumer: StreamConsumer = client
@@ -47,14 +67,24 @@ impl SinkRunner {
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .create()?;
-        let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
-        consumer.subscribe(&topics)?;
+        match &settings.topics {
+            SinkTopics::List(topics) => {
+                let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+                consumer.subscribe(&topics)?;
+            }
+            // librdkafka treats a leading `^` as a pattern; anchored so the whole name must
+            // match, as Java's Matcher.matches() does.
+            SinkTopics::Regex(pattern) => consumer.subscribe(&[&format!("^({pattern})$")])?,
+        }
         Ok(Self {
-            settings,
             task,
-            key_converter,
-            value_converter,
             consumer,
+            decoder: Decoder {
+                settings,
+                converters,
+                transforms,
+                seen_topics: HashSet::new(),
+            },
             consumed: BTreeMap::new(),
         })
     }
@@ -69,13 +99,13 @@ impl SinkRunner {
             match batch {
                 Ok(records) if !records.is_empty() => {
                     if let Err(e) = self.task.put(records).await {
-                        break Err(e.into());
+                        break Err(WorkerError::record(Stage::TaskPut, self.task_name(), e));
                     }
                 }
                 Ok(_) => {}
                 Err(e) => break Err(e),
             }
-            if last_flush.elapsed() >= self.settings.offset_flush_interval {
+            if last_flush.elapsed() >= self.decoder.settings.offset_flush_interval {
                 // As Kafka Connect does: periodic commits are asynchronous.
                 if let Err(e) = self.commit(CommitMode::Async) {
                     break Err(e);
@@ -93,19 +123,29 @@ impl SinkRunner {
     /// Waits for one record, then takes whatever else is ready, up to `max_batch`.
     async fn next_batch(&mut self) -> Result<Vec<SinkRecord>, WorkerError> {
         let mut records = Vec::new();
+        let mut consumed = Vec::new();
         let first = tokio::time::timeout(Duration::from_millis(200), self.consumer.recv()).await;
         let Ok(first) = first else { return Ok(records) };
-        let first = first?;
-        let mut consumed = Vec::new();
-        records.push(self.convert(&first, &mut consumed)?);
+        let first =
+            first.map_err(|e| WorkerError::record(Stage::KafkaConsume, self.task_name(), e))?;
+        if let Some(record) = self.decoder.convert(&first, &mut consumed)? {
+            records.push(record);
+        }
         drop(first);
-        while records.len() < self.settings.max_batch {
+        while consumed.len() < self.decoder.settings.max_batch {
             match tokio::time::timeout(Duration::ZERO, self.consumer.recv()).await {
                 Ok(Ok(m)) => {
-                    let record = self.convert(&m, &mut consumed)?;
-                    records.push(record);
+                    if let Some(record) = self.decoder.convert(&m, &mut consumed)? {
+                        records.push(record);
+                    }
                 }
-                Ok(Err(e)) => return Err(e.into()),
+                Ok(Err(e)) => {
+                    return Err(WorkerError::record(
+                        Stage::KafkaConsume,
+                        self.task_name(),
+                        e,
+                    ))
+                }
                 Err(_) => break,
             }
         }
@@ -113,22 +153,92 @@ impl SinkRunner {
         Ok(records)
     }
 
+    fn task_name(&self) -> String {
+        self.decoder.task_name()
+    }
+}
+
+impl Decoder {
+    fn task_name(&self) -> String {
+        format!("{}-{}", self.settings.connector, self.settings.task)
+    }
+
+    /// Decodes and transforms one message; `None` when a transform dropped it or the error policy
+    /// skipped it. Either way its offset counts as consumed.
     fn convert(
-        &self,
+        &mut self,
         m: &BorrowedMessage<'_>,
         consumed: &mut Vec<(TopicPartition, i64)>,
-    ) -> Result<SinkRecord, WorkerError> {
+    ) -> Result<Option<SinkRecord>, WorkerError> {
         let topic = m.topic().to_string();
-        let (key_schema, key) = self.key_converter.to_connect_data(&topic, m.key())?;
-        let (value_schema, value) = self.value_converter.to_connect_data(&topic, m.payload())?;
+        consumed.push(((topic.clone(), m.partition()), m.offset() + 1));
+        if !self.seen_topics.contains(&topic) {
+            if let Some(observer) = &self.settings.topic_observer {
+                observer(&topic);
+            }
+            self.seen_topics.insert(topic.clone());
+        }
+        let coordinates = || {
+            format!(
+                "topic={topic} partition={} offset={}",
+                m.partition(),
+                m.offset()
+            )
+        };
+        let decoded = self.decode(m).and_then(|record| {
+            self.transforms
+                .apply(record)
+                .map_err(|e| (Stage::Transformation, Box::new(e) as BoxError))
+        });
+        match decoded {
+            Ok(record) => Ok(record),
+            Err((stage, e)) => {
+                let error = WorkerError::Record {
+                    stage,
+                    record: coordinates(),
+                    source: e,
+                };
+                self.settings
+                    .errors
+                    .handle(&self.settings.connector, error)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn decode(&self, m: &BorrowedMessage<'_>) -> Result<SinkRecord, (Stage, BoxError)> {
+        let topic = m.topic();
+        let boxed = |stage: Stage| {
+            move |e: sluice_connect_api::ConnectError| (stage, Box::new(e) as BoxError)
+        };
+        let (key_schema, key) = self
+            .converters
+            .key
+            .to_connect_data(topic, m.key())
+            .map_err(boxed(Stage::KeyConverter))?;
+        let (value_schema, value) = self
+            .converters
+            .value
+            .to_connect_data(topic, m.payload())
+            .map_err(boxed(Stage::ValueConverter))?;
+        let mut headers = Headers::new();
+        if let Some(raw) = m.headers() {
+            for h in raw.iter() {
+                let (schema, value) = self
+                    .converters
+                    .header
+                    .to_connect_header(topic, h.key, h.value)
+                    .map_err(boxed(Stage::HeaderConverter))?;
+                headers.add(h.key, schema, value);
+            }
+        }
         let (timestamp, timestamp_type) = match m.timestamp() {
             Timestamp::CreateTime(t) => (Some(t), TimestampType::CreateTime),
             Timestamp::LogAppendTime(t) => (Some(t), TimestampType::LogAppendTime),
             Timestamp::NotAvailable => (None, TimestampType::NoTimestampType),
         };
-        consumed.push(((topic.clone(), m.partition()), m.offset() + 1));
         Ok(SinkRecord {
-            topic,
+            topic: topic.to_string(),
             kafka_partition: m.partition(),
             kafka_offset: m.offset(),
             key_schema,
@@ -137,10 +247,12 @@ impl SinkRunner {
             value,
             timestamp,
             timestamp_type,
-            headers: Headers::new(),
+            headers,
         })
     }
+}
 
+impl SinkRunner {
     /// Commits what the task says is safe.
     fn commit(&mut self, mode: CommitMode) -> Result<(), WorkerError> {
         if self.consumed.is_empty() {

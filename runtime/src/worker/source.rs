@@ -1,49 +1,75 @@
-//! One source task's pipeline. Records are converted and sent with acks=all; once a batch is
-//! acknowledged its offsets become committable, and they are written to the offsets topic every
-//! `offset.flush.interval.ms` and at a clean stop. Nothing acknowledged is lost; after a clean
-//! stop nothing is sent twice.
+//! One source task's pipeline. Each polled record goes through the transforms and converters
+//! and is sent with acks=all by an idempotent producer. Sends are pipelined: the task polls
+//! again while earlier records are in flight. Acknowledgements are taken in send order, so the
+//! offsets that become committable are always a prefix of what was sent; they are written to
+//! the offsets topic every `offset.flush.interval.ms` and at a clean stop. Nothing acknowledged
+//! is lost; after a clean stop nothing is sent twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
-use sluice_connect_api::{Converter, SourceMap, SourceRecord, SourceTask};
+use sluice_connect_api::{SourceMap, SourceRecord, SourceTask};
 use tokio_util::sync::CancellationToken;
 
-use super::{OffsetStore, WorkerError};
+use super::{
+    create_topic, Converters, ErrorPolicy, OffsetStore, Stage, TopicCreation, TopicObserver,
+    WorkerError,
+};
 use crate::storage::records;
+use crate::transforms::TransformChain;
+
+/// Records sent but not yet acknowledged before the task waits for the oldest.
+const MAX_IN_FLIGHT: usize = 20_000;
 
 /// How a source task is run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SourceSettings {
     pub connector: String,
+    pub task: usize,
     pub offsets_topic: String,
     pub offset_flush_interval: Duration,
     /// Pause between polls that returned nothing.
     pub idle_backoff: Duration,
+    pub errors: ErrorPolicy,
+    pub topic_creation: Option<TopicCreation>,
+    pub topic_observer: Option<TopicObserver>,
+}
+
+/// A polled record waiting for its acknowledgement; `None` for records a transform dropped or
+/// the error policy skipped, which only wait for their turn.
+struct InFlight {
+    delivery: Option<DeliveryFuture>,
+    record: SourceRecord,
 }
 
 pub struct SourceRunner {
     settings: SourceSettings,
     task: Box<dyn SourceTask>,
-    key_converter: Box<dyn Converter>,
-    value_converter: Box<dyn Converter>,
+    converters: Converters,
+    transforms: TransformChain<SourceRecord>,
     producer: FutureProducer,
+    admin_config: ClientConfig,
     offsets: Arc<OffsetStore>,
+    in_flight: VecDeque<InFlight>,
     /// Latest acknowledged offset per source partition, not yet written.
     committable: BTreeMap<String, (SourceMap, SourceMap)>,
+    /// Topics this task has written to (created first when topic creation is on).
+    known_topics: HashSet<String>,
 }
 
 impl SourceRunner {
     pub fn new(
         settings: SourceSettings,
         task: Box<dyn SourceTask>,
-        key_converter: Box<dyn Converter>,
-        value_converter: Box<dyn Converter>,
+        converters: Converters,
+        transforms: TransformChain<SourceRecord>,
         client: &ClientConfig,
         offsets: Arc<OffsetStore>,
     ) -> Result<Self, WorkerError> {
@@ -52,20 +78,23 @@ impl SourceRunner {
             .clone()
             .set("acks", "all")
             .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
             .create()?;
         Ok(Self {
             settings,
             task,
-            key_converter,
-            value_converter,
+            converters,
+            transforms,
             producer,
+            admin_config: client.clone(),
             offsets,
+            in_flight: VecDeque::new(),
             committable: BTreeMap::new(),
+            known_topics: HashSet::new(),
         })
     }
 
-    /// Polls until `shutdown`, then commits what was acknowledged and stops the task.
+    /// Polls until `shutdown`, then waits for what is in flight, commits the offsets of what was
+    /// acknowledged and stops the task.
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), WorkerError> {
         let mut last_flush = Instant::now();
         let result = loop {
@@ -79,9 +108,13 @@ impl SourceRunner {
                     tracing::warn!(connector = %self.settings.connector, error = %e, "poll failed; retrying");
                     Vec::new()
                 }
-                Err(e) => break Err(e.into()),
+                Err(e) => break Err(WorkerError::record(Stage::TaskPoll, self.task_name(), e)),
             };
             if records.is_empty() {
+                // Nothing new: settle what is in flight, then rest.
+                if let Err(e) = self.settle(0).await {
+                    break Err(e);
+                }
                 tokio::select! {
                     _ = shutdown.cancelled() => break Ok(()),
                     _ = tokio::time::sleep(self.settings.idle_backoff) => {}
@@ -96,73 +129,232 @@ impl SourceRunner {
                 last_flush = Instant::now();
             }
         };
+        let settled = self.settle(0).await;
         let committed = self.commit_offsets().await;
         let stopped = self.task.stop().map_err(WorkerError::from);
-        result.and(committed).and(stopped)
+        result.and(settled).and(committed).and(stopped)
     }
 
-    /// Converts and sends a batch, waiting until Kafka acknowledged all of it.
+    fn task_name(&self) -> String {
+        format!("{}-{}", self.settings.connector, self.settings.task)
+    }
+
+    /// Transforms, converts and sends a batch; waits only when too much is in flight.
     async fn send(&mut self, records: Vec<SourceRecord>) -> Result<(), WorkerError> {
-        let mut encoded = Vec::with_capacity(records.len());
-        for record in &records {
-            let key = self.key_converter.from_connect_data(
-                &record.topic,
-                record.key_schema.as_ref(),
-                &record.key,
-            )?;
-            let value = self.value_converter.from_connect_data(
-                &record.topic,
-                record.value_schema.as_ref(),
-                &record.value,
-            )?;
-            encoded.push((key, value));
-        }
-        let mut deliveries = Vec::with_capacity(records.len());
-        for (record, (key, value)) in records.iter().zip(&encoded) {
-            loop {
-                let mut out: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic);
-                if let Some(k) = key.as_deref() {
-                    out = out.key(k);
-                }
-                if let Some(v) = value.as_deref() {
-                    out = out.payload(v);
-                }
-                if let Some(p) = record.kafka_partition {
-                    out = out.partition(p);
-                }
-                if let Some(ts) = record.timestamp {
-                    out = out.timestamp(ts);
-                }
-                match self.producer.send_result(out) {
-                    Ok(delivery) => {
-                        deliveries.push(delivery);
-                        break;
+        for record in records {
+            let coordinates = || {
+                format!(
+                    "topic={} source partition={} offset={}",
+                    record.topic,
+                    serde_json::Value::Object(record.source_partition.clone()),
+                    serde_json::Value::Object(record.source_offset.clone())
+                )
+            };
+            // Without transforms the record is sent as polled, with no copy.
+            let transformed = if self.transforms.is_empty() {
+                None
+            } else {
+                match self.transforms.apply(record.clone()) {
+                    Ok(Some(r)) => Some(r),
+                    Ok(None) => {
+                        // Dropped by a transform: its offset counts once those before it do.
+                        self.in_flight.push_back(InFlight {
+                            delivery: None,
+                            record,
+                        });
+                        continue;
                     }
-                    // The client's queue is full: let it drain.
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    Err(e) => {
+                        let error = WorkerError::record(Stage::Transformation, coordinates(), e);
+                        self.settings
+                            .errors
+                            .handle(&self.settings.connector, error)?;
+                        self.in_flight.push_back(InFlight {
+                            delivery: None,
+                            record,
+                        });
+                        continue;
                     }
-                    Err((e, _)) => return Err(e.into()),
                 }
+            };
+            let out = transformed.as_ref().unwrap_or(&record);
+            let encoded = match self.encode(out) {
+                Ok(encoded) => encoded,
+                Err((stage, e)) => {
+                    let error = WorkerError::record(stage, coordinates(), e);
+                    self.settings
+                        .errors
+                        .handle(&self.settings.connector, error)?;
+                    self.in_flight.push_back(InFlight {
+                        delivery: None,
+                        record,
+                    });
+                    continue;
+                }
+            };
+            self.prepare_topic(&out.topic).await?;
+            let delivery = enqueue(&self.producer, out, encoded).await?;
+            self.in_flight.push_back(InFlight {
+                delivery: Some(delivery),
+                record,
+            });
+            if self.in_flight.len() >= MAX_IN_FLIGHT {
+                self.settle(MAX_IN_FLIGHT / 2).await?;
             }
-        }
-        for (delivery, record) in deliveries.into_iter().zip(&records) {
-            match delivery.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => return Err(e.into()),
-                Err(_) => return Err(WorkerError::Timeout("waiting for a delivery report".into())),
-            }
-            self.task.commit_record(record)?;
-            let key = serde_json::to_string(&record.source_partition).unwrap_or_default();
-            self.committable.insert(
-                key,
-                (
-                    record.source_partition.clone(),
-                    record.source_offset.clone(),
-                ),
-            );
         }
         Ok(())
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn encode(
+        &self,
+        record: &SourceRecord,
+    ) -> Result<
+        (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>),
+        (Stage, sluice_connect_api::ConnectError),
+    > {
+        let topic = &record.topic;
+        let key = self
+            .converters
+            .key
+            .from_connect_data(topic, record.key_schema.as_ref(), &record.key)
+            .map_err(|e| (Stage::KeyConverter, e))?;
+        let value = self
+            .converters
+            .value
+            .from_connect_data(topic, record.value_schema.as_ref(), &record.value)
+            .map_err(|e| (Stage::ValueConverter, e))?;
+        let headers = if record.headers.is_empty() {
+            None
+        } else {
+            let mut out = OwnedHeaders::new_with_capacity(record.headers.len());
+            for h in record.headers.iter() {
+                let bytes = self
+                    .converters
+                    .header
+                    .from_connect_header(topic, &h.key, h.schema.as_ref(), &h.value)
+                    .map_err(|e| (Stage::HeaderConverter, e))?;
+                out = out.insert(Header {
+                    key: &h.key,
+                    value: bytes.as_deref(),
+                });
+            }
+            Some(out)
+        };
+        Ok((key, value, headers))
+    }
+
+    /// Creates the topic on first use when the connector asked for topic creation, and tells the
+    /// observer about it.
+    async fn prepare_topic(&mut self, topic: &str) -> Result<(), WorkerError> {
+        if self.known_topics.contains(topic) {
+            return Ok(());
+        }
+        if let Some(creation) = &self.settings.topic_creation {
+            let spec = creation.spec(topic);
+            let mut new_topic = NewTopic::new(
+                topic,
+                spec.partitions,
+                TopicReplication::Fixed(spec.replication_factor),
+            );
+            for (k, v) in spec.configs {
+                new_topic = new_topic.set(k, v);
+            }
+            create_topic(&self.admin_config, new_topic).await?;
+        }
+        if let Some(observer) = &self.settings.topic_observer {
+            observer(topic);
+        }
+        self.known_topics.insert(topic.to_string());
+        Ok(())
+    }
+}
+
+/// Hands one record to the producer, waiting while its queue is full.
+async fn enqueue(
+    producer: &FutureProducer,
+    record: &SourceRecord,
+    (key, value, headers): (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>),
+) -> Result<DeliveryFuture, WorkerError> {
+    loop {
+        let mut out: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic);
+        if let Some(k) = key.as_deref() {
+            out = out.key(k);
+        }
+        if let Some(v) = value.as_deref() {
+            out = out.payload(v);
+        }
+        if let Some(p) = record.kafka_partition {
+            out = out.partition(p);
+        }
+        if let Some(ts) = record.timestamp {
+            out = out.timestamp(ts);
+        }
+        if let Some(h) = &headers {
+            out = out.headers(h.clone());
+        }
+        match producer.send_result(out) {
+            Ok(delivery) => return Ok(delivery),
+            // The client's queue is full: let it drain.
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err((e, _)) => {
+                return Err(WorkerError::record(
+                    Stage::KafkaProduce,
+                    format!("topic={}", record.topic),
+                    e,
+                ))
+            }
+        }
+    }
+}
+
+impl SourceRunner {
+    /// Waits, oldest first, until at most `keep` records are in flight.
+    async fn settle(&mut self, keep: usize) -> Result<(), WorkerError> {
+        while self.in_flight.len() > keep {
+            let Some(InFlight { delivery, record }) = self.in_flight.pop_front() else {
+                break;
+            };
+            let Some(delivery) = delivery else {
+                self.mark_done(&record);
+                continue;
+            };
+            match delivery.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => {
+                    return Err(WorkerError::record(
+                        Stage::KafkaProduce,
+                        format!("topic={}", record.topic),
+                        e,
+                    ))
+                }
+                Err(_) => return Err(WorkerError::Timeout("waiting for a delivery report".into())),
+            }
+            self.task.commit_record(&record)?;
+            self.mark_done(&record);
+        }
+        Ok(())
+    }
+
+    fn mark_done(&mut self, record: &SourceRecord) {
+        if record.source_partition.is_empty() && record.source_offset.is_empty() {
+            return;
+        }
+        let key = serde_json::to_string(&record.source_partition).unwrap_or_default();
+        match self.committable.get_mut(&key) {
+            Some(entry) => entry.1.clone_from(&record.source_offset),
+            None => {
+                self.committable.insert(
+                    key,
+                    (
+                        record.source_partition.clone(),
+                        record.source_offset.clone(),
+                    ),
+                );
+            }
+        }
     }
 
     /// Writes the latest acknowledged offset of each source partition.

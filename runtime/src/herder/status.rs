@@ -1,0 +1,163 @@
+//! Connector and task states, kept in memory for the REST API and written to `connect-status`
+//! (`status-connector-<name>`, `status-task-<name>-<n>`) in Kafka's format.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::{json, Value as Json};
+
+use crate::storage::records;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Unassigned,
+    Running,
+    Paused,
+    Stopped,
+    Failed,
+    Restarting,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Unassigned => "UNASSIGNED",
+            State::Running => "RUNNING",
+            State::Paused => "PAUSED",
+            State::Stopped => "STOPPED",
+            State::Failed => "FAILED",
+            State::Restarting => "RESTARTING",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub state: State,
+    pub trace: Option<String>,
+}
+
+impl Status {
+    pub fn new(state: State) -> Self {
+        Self { state, trace: None }
+    }
+
+    pub fn failed(trace: String) -> Self {
+        Self {
+            state: State::Failed,
+            trace: Some(trace),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct ConnectorStatuses {
+    connector: Option<Status>,
+    tasks: BTreeMap<usize, Status>,
+}
+
+/// Every status, and the producer that records changes in the status topic.
+pub struct StatusStore {
+    statuses: Mutex<BTreeMap<String, ConnectorStatuses>>,
+    producer: FutureProducer,
+    topic: String,
+    worker_id: String,
+}
+
+impl StatusStore {
+    pub fn new(producer: FutureProducer, topic: String, worker_id: String) -> Self {
+        Self {
+            statuses: Mutex::new(BTreeMap::new()),
+            producer,
+            topic,
+            worker_id,
+        }
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ConnectorStatuses>> {
+        self.statuses.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_connector(&self, name: &str, status: Status) {
+        self.write(&format!("status-connector-{name}"), Some(&status));
+        self.lock().entry(name.to_string()).or_default().connector = Some(status);
+    }
+
+    pub fn set_task(&self, name: &str, task: usize, status: Status) {
+        self.write(&format!("status-task-{name}-{task}"), Some(&status));
+        self.lock()
+            .entry(name.to_string())
+            .or_default()
+            .tasks
+            .insert(task, status);
+    }
+
+    /// Forgets the tasks of a connector (stopped, deleted, or fewer tasks now).
+    pub fn remove_tasks_from(&self, name: &str, first: usize) {
+        let removed: Vec<usize> = {
+            let mut statuses = self.lock();
+            let Some(entry) = statuses.get_mut(name) else {
+                return;
+            };
+            let removed = entry.tasks.range(first..).map(|(id, _)| *id).collect();
+            entry.tasks.retain(|id, _| *id < first);
+            removed
+        };
+        for id in removed {
+            self.write(&format!("status-task-{name}-{id}"), None);
+        }
+    }
+
+    pub fn remove_connector(&self, name: &str) {
+        self.remove_tasks_from(name, 0);
+        self.lock().remove(name);
+        self.write(&format!("status-connector-{name}"), None);
+    }
+
+    pub fn connector(&self, name: &str) -> Option<Status> {
+        self.lock().get(name).and_then(|c| c.connector.clone())
+    }
+
+    pub fn task(&self, name: &str, task: usize) -> Option<Status> {
+        self.lock()
+            .get(name)
+            .and_then(|c| c.tasks.get(&task).cloned())
+    }
+
+    pub fn tasks(&self, name: &str) -> BTreeMap<usize, Status> {
+        self.lock()
+            .get(name)
+            .map(|c| c.tasks.clone())
+            .unwrap_or_default()
+    }
+
+    /// `{"state","worker_id"}` plus `trace` when there is one, as the REST API shows a state.
+    pub fn json(&self, status: &Status) -> Json {
+        let mut out = json!({"state": status.state.name(), "worker_id": self.worker_id});
+        if let Some(trace) = status.trace.as_deref().filter(|t| !t.is_empty()) {
+            out["trace"] = json!(trace);
+        }
+        out
+    }
+
+    /// Records a change in the status topic. Statuses are informational: a failed write is
+    /// logged, never fatal, and the REST API answers from memory.
+    fn write(&self, key: &str, status: Option<&Status>) {
+        let (key, value) = match status {
+            Some(s) => records::status(key, s.state.name(), s.trace.as_deref(), &self.worker_id, 0),
+            None => (key.as_bytes().to_vec(), None),
+        };
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic).key(&key);
+        if let Some(v) = value.as_deref() {
+            record = record.payload(v);
+        }
+        if let Err((e, _)) = self.producer.send_result(record) {
+            tracing::warn!(error = %e, "could not record a status change");
+        }
+    }
+}
