@@ -1,0 +1,474 @@
+//! The herder against a real broker, with a test connector: passwords hidden wherever configs
+//! are shown, headers and transforms in the source pipeline, readable traces for failed tasks,
+//! topic creation, `tasks.max` enforcement and `request_task_reconfiguration`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Headers as _;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde_json::{json, Value as Json};
+use sluice_connect_api::{
+    BoxFuture, ConfigDef, ConfigType, Connector, ConnectorContext, Importance, PluginDesc,
+    PluginKind, Props, Result, Schema, SourceConnector, SourceMap, SourceRecord, SourceTask, Value,
+};
+use sluice_runtime::config::WorkerConfig;
+use sluice_runtime::herder::{Herder, HerderError, InitialState};
+
+mod common;
+use common::{Broker, WAIT};
+
+/// Task counts and contexts of running test connectors, by connector name.
+fn registry() -> &'static Mutex<HashMap<String, (usize, Arc<dyn ConnectorContext>)>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<String, (usize, Arc<dyn ConnectorContext>)>>> =
+        OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+#[derive(Default)]
+struct TestSource {
+    props: Props,
+}
+
+impl Connector for TestSource {
+    fn version(&self) -> String {
+        "1".into()
+    }
+
+    fn config_def(&self) -> ConfigDef {
+        ConfigDef::new()
+            .define(
+                "topic",
+                ConfigType::String,
+                None,
+                Importance::High,
+                "Where records go",
+            )
+            .define(
+                "secret",
+                ConfigType::Password,
+                Some(""),
+                Importance::High,
+                "A password",
+            )
+            .define(
+                "tasks",
+                ConfigType::Int,
+                Some("1"),
+                Importance::Low,
+                "Tasks to ask for",
+            )
+            .define(
+                "records",
+                ConfigType::Int,
+                Some("4"),
+                Importance::Low,
+                "Records per task",
+            )
+    }
+
+    fn start(&mut self, props: &Props, context: Arc<dyn ConnectorContext>) -> Result<()> {
+        self.props = props.clone();
+        let tasks = props.get("tasks").and_then(|t| t.parse().ok()).unwrap_or(1);
+        let name = props.get("name").cloned().unwrap_or_default();
+        registry()
+            .lock()
+            .expect("registry")
+            .insert(name, (tasks, context));
+        Ok(())
+    }
+
+    fn task_configs(&self, _max_tasks: usize) -> Result<Vec<Props>> {
+        let name = self.props.get("name").cloned().unwrap_or_default();
+        let tasks = registry()
+            .lock()
+            .expect("registry")
+            .get(&name)
+            .map_or(1, |(t, _)| *t);
+        Ok((0..tasks)
+            .map(|i| {
+                let mut p = self.props.clone();
+                p.insert("task.index".into(), i.to_string());
+                p
+            })
+            .collect())
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl SourceConnector for TestSource {
+    fn new_task(&self) -> Box<dyn SourceTask> {
+        Box::new(TestTask::default())
+    }
+}
+
+#[derive(Default)]
+struct TestTask {
+    props: Props,
+    done: bool,
+}
+
+impl SourceTask for TestTask {
+    fn start(
+        &mut self,
+        props: &Props,
+        _offsets: Arc<dyn sluice_connect_api::OffsetReader>,
+    ) -> Result<()> {
+        self.props = props.clone();
+        Ok(())
+    }
+
+    /// A few records once: value `v<i>`, header `h` = i, and header `drop` on odd records.
+    fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>>> {
+        Box::pin(async move {
+            if self.done {
+                return Ok(Vec::new());
+            }
+            self.done = true;
+            let count: i32 = self
+                .props
+                .get("records")
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(4);
+            let topic = self.props.get("topic").cloned().unwrap_or_default();
+            let task = self.props.get("task.index").cloned().unwrap_or_default();
+            Ok((0..count)
+                .map(|i| {
+                    let mut partition = SourceMap::new();
+                    partition.insert("task".into(), json!(task));
+                    let mut offset = SourceMap::new();
+                    offset.insert("i".into(), json!(i));
+                    let mut r = SourceRecord::new(
+                        partition,
+                        offset,
+                        &topic,
+                        Some(Schema::string()),
+                        Value::String(format!("v{i}")),
+                    );
+                    r.headers.add("h", Some(Schema::int32()), Value::Int32(i));
+                    if i % 2 == 1 {
+                        r.headers
+                            .add("drop", Some(Schema::boolean()), Value::Boolean(true));
+                    }
+                    r
+                })
+                .collect())
+        })
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn plugins() -> Vec<PluginDesc> {
+    let mut plugins = sluice_connectors::plugins();
+    plugins.push(PluginDesc {
+        class: "org.example.TestSourceConnector",
+        aliases: &[],
+        version: "1",
+        kind: PluginKind::Source(|| Box::new(TestSource::default())),
+    });
+    plugins
+}
+
+async fn start(broker: &Broker) -> Arc<Herder> {
+    let props: Props = [
+        ("bootstrap.servers", broker.bootstrap.as_str()),
+        ("listeners", "http://127.0.0.1:8083"),
+        ("offset.flush.interval.ms", "200"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let (config, _) =
+        WorkerConfig::from_properties(&props, "http://127.0.0.1:8083").expect("config");
+    Herder::start(config, plugins()).await.expect("herder")
+}
+
+fn props(pairs: &[(&str, &str)]) -> Props {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+async fn wait_status(herder: &Herder, name: &str, check: impl Fn(&Json) -> bool) -> Json {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(status) = herder.status(name).await {
+            if check(&status) {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "status never matched: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// (value, headers) of every record in `topic` partition 0.
+fn read(bootstrap: &str, topic: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "check")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .expect("tpl");
+    consumer.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let headers = m
+                    .headers()
+                    .map(|hs| {
+                        hs.iter()
+                            .map(|h| {
+                                (
+                                    h.key.to_string(),
+                                    String::from_utf8_lossy(h.value.unwrap_or_default())
+                                        .into_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push((
+                    String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+                    headers,
+                ));
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => return out,
+            _ => {}
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_are_hidden_wherever_configs_are_shown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    let herder = start(&broker).await;
+    let config = props(&[
+        ("connector.class", "org.example.TestSourceConnector"),
+        ("topic", "secrets"),
+        ("secret", "hunter2"),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ),
+    ]);
+    let info = herder
+        .create("s", config, InitialState::Running)
+        .await
+        .expect("create");
+    assert_eq!(info["config"]["secret"], "[hidden]");
+    assert_eq!(
+        herder.connector_config("s").await.expect("config")["secret"],
+        "[hidden]"
+    );
+    assert_eq!(
+        herder.tasks("s").await.expect("tasks")[0]["config"]["secret"],
+        "[hidden]"
+    );
+    assert_eq!(
+        herder.tasks_config("s").await.expect("tasks")["s-0"]["secret"],
+        "[hidden]"
+    );
+    herder.shutdown().await;
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_and_transforms_run_in_the_source_pipeline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    let herder = start(&broker).await;
+    let config = props(&[
+        ("connector.class", "org.example.TestSourceConnector"),
+        ("topic", "filtered"),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ),
+        ("transforms", "dropMarked"),
+        (
+            "transforms.dropMarked.type",
+            "org.apache.kafka.connect.transforms.Filter",
+        ),
+        ("transforms.dropMarked.predicate", "marked"),
+        ("predicates", "marked"),
+        (
+            "predicates.marked.type",
+            "org.apache.kafka.connect.transforms.predicates.HasHeaderKey",
+        ),
+        ("predicates.marked.name", "drop"),
+        ("topic.creation.default.partitions", "1"),
+        ("topic.creation.default.replication.factor", "-1"),
+        ("topic.creation.default.retention.ms", "86400000"),
+    ]);
+    herder
+        .create("t", config, InitialState::Running)
+        .await
+        .expect("create");
+    let deadline = Instant::now() + WAIT;
+    let records = loop {
+        let b = broker.bootstrap.clone();
+        let records = tokio::task::spawn_blocking(move || read(&b, "filtered"))
+            .await
+            .expect("read");
+        if records.len() >= 2 || Instant::now() > deadline {
+            break records;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        records,
+        vec![
+            ("v0".to_string(), vec![("h".to_string(), "0".to_string())]),
+            ("v2".to_string(), vec![("h".to_string(), "2".to_string())]),
+        ],
+        "odd records dropped by the filter; headers written by SimpleHeaderConverter"
+    );
+    let topics = herder.active_topics("t").await.expect("topics");
+    assert_eq!(topics, json!({"t": {"topics": ["filtered"]}}));
+    // The topic was created with the connector's settings before the first record.
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        broker.client().create().expect("admin");
+    let described = admin
+        .describe_configs(
+            [&rdkafka::admin::ResourceSpecifier::Topic("filtered")],
+            &rdkafka::admin::AdminOptions::new(),
+        )
+        .await
+        .expect("describe");
+    let policy = described[0]
+        .as_ref()
+        .ok()
+        .and_then(|r| r.get("retention.ms"))
+        .and_then(|e| e.value.clone());
+    assert_eq!(policy.as_deref(), Some("86400000"));
+    herder.shutdown().await;
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_task_names_the_stage_and_record_and_recovers_on_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    let herder = start(&broker).await;
+    let file = dir.path().join("in.txt");
+    std::fs::write(&file, "a\nb\n").expect("input");
+    let file_name = file.display().to_string();
+    // ByteArrayConverter refuses STRING values: the task fails in VALUE_CONVERTER.
+    let mut config = props(&[
+        ("connector.class", "FileStreamSource"),
+        ("file", &file_name),
+        ("topic", "bytes"),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.converters.ByteArrayConverter",
+        ),
+    ]);
+    herder
+        .create("f", config.clone(), InitialState::Running)
+        .await
+        .expect("create");
+    let status = wait_status(&herder, "f", |s| s["tasks"][0]["state"] == "FAILED").await;
+    assert_eq!(
+        status["connector"]["state"], "RUNNING",
+        "a task failure leaves the connector running"
+    );
+    let trace = status["tasks"][0]["trace"].as_str().expect("trace");
+    assert!(
+        trace.starts_with("Task is being killed and will not recover until manually restarted."),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("stage VALUE_CONVERTER failed on record topic=bytes"),
+        "{trace}"
+    );
+    assert!(trace.contains(r#"offset={"position":2}"#), "{trace}");
+    assert!(trace.contains("\nCaused by: "), "{trace}");
+
+    // errors.tolerance=all skips the bad records instead.
+    config.insert("errors.tolerance".into(), "all".into());
+    herder.put_config("f", config).await.expect("update");
+    let status = wait_status(&herder, "f", |s| s["tasks"][0]["state"] == "RUNNING").await;
+    assert!(status["tasks"][0].get("trace").is_none(), "{status}");
+    herder.shutdown().await;
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_max_is_enforced_and_reconfiguration_changes_the_tasks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    let herder = start(&broker).await;
+    let config = props(&[
+        ("connector.class", "org.example.TestSourceConnector"),
+        ("topic", "many"),
+        ("tasks", "2"),
+        ("tasks.max", "1"),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ),
+    ]);
+    herder
+        .create("m", config.clone(), InitialState::Running)
+        .await
+        .expect("create");
+    let status = wait_status(&herder, "m", |s| s["connector"]["state"] == "FAILED").await;
+    assert!(
+        status["connector"]["trace"]
+            .as_str()
+            .is_some_and(|t| t.contains("generated 2 tasks, which is greater than 1")),
+        "{status}"
+    );
+
+    let mut config = config;
+    config.insert("tasks".into(), "1".into());
+    config.insert("tasks.max".into(), "3".into());
+    herder.put_config("m", config).await.expect("update");
+    wait_status(&herder, "m", |s| {
+        s["tasks"].as_array().map(Vec::len) == Some(1)
+    })
+    .await;
+    let context = {
+        let mut registry = registry().lock().expect("registry");
+        let entry = registry.get_mut("m").expect("started");
+        entry.0 = 3;
+        Arc::clone(&entry.1)
+    };
+    context.request_task_reconfiguration();
+    let status = wait_status(&herder, "m", |s| {
+        s["tasks"]
+            .as_array()
+            .is_some_and(|t| t.len() == 3 && t.iter().all(|t| t["state"] == "RUNNING"))
+    })
+    .await;
+    assert_eq!(status["connector"]["state"], "RUNNING");
+    assert_eq!(
+        herder.info("m").await.expect("info")["tasks"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+
+    let unknown = herder.restart_task("m", 7).await;
+    assert!(matches!(unknown, Err(HerderError::NotFound(m)) if m == "Unknown task: m-7"));
+    herder.shutdown().await;
+    broker.stop().await;
+}
