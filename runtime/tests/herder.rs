@@ -22,9 +22,10 @@ mod common;
 use common::{Broker, WAIT};
 
 /// Task counts and contexts of running test connectors, by connector name.
-fn registry() -> &'static Mutex<HashMap<String, (usize, Arc<dyn ConnectorContext>)>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<String, (usize, Arc<dyn ConnectorContext>)>>> =
-        OnceLock::new();
+type Registry = Mutex<HashMap<String, (usize, Arc<dyn ConnectorContext>)>>;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
