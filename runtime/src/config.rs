@@ -252,18 +252,12 @@ fn local_hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use sluice_connect_api::props_of;
 
     #[test]
     fn defaults_match_kafka_connect() {
         let (c, warnings) =
-            WorkerConfig::from_properties(&props(&[]), "http://127.0.0.1:8083").expect("config");
+            WorkerConfig::from_properties(&props_of(&[]), "http://127.0.0.1:8083").expect("config");
         assert!(warnings.is_empty());
         assert_eq!(c.bootstrap_servers, "localhost:9092");
         assert_eq!(c.config_topic, "connect-configs");
@@ -277,7 +271,7 @@ mod tests {
     #[test]
     fn typos_warn_and_bad_values_fail() {
         let (_, warnings) = WorkerConfig::from_properties(
-            &props(&[("offset.flush.interval", "10")]),
+            &props_of(&[("offset.flush.interval", "10")]),
             "http://:8083",
         )
         .expect("config");
@@ -290,12 +284,12 @@ mod tests {
             warnings[0].0
         );
         assert!(WorkerConfig::from_properties(
-            &props(&[("listeners", "https://:8443")]),
+            &props_of(&[("listeners", "https://:8443")]),
             "http://:8083"
         )
         .is_err());
         assert!(WorkerConfig::from_properties(
-            &props(&[("topic.creation.enable", "yes")]),
+            &props_of(&[("topic.creation.enable", "yes")]),
             "http://:8083"
         )
         .is_err());
@@ -304,13 +298,13 @@ mod tests {
     #[test]
     fn connector_overrides_beat_worker_client_settings() {
         let (c, _) = WorkerConfig::from_properties(
-            &props(&[("producer.linger.ms", "5"), ("producer.batch.size", "1000")]),
+            &props_of(&[("producer.linger.ms", "5"), ("producer.batch.size", "1000")]),
             "http://:8083",
         )
         .expect("config");
         let client = c.client(
             "producer.",
-            &props(&[("producer.override.linger.ms", "50")]),
+            &props_of(&[("producer.override.linger.ms", "50")]),
         );
         assert_eq!(client.get("linger.ms"), Some("50"));
         assert_eq!(client.get("batch.size"), Some("1000"));

@@ -7,6 +7,7 @@
 //! later transforms plug in through [`Catalogue`].
 
 use regex::Regex;
+use sluice_connect_api::config::split_list;
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectError, ConnectRecord, Importance, Predicate, Props, Result,
     Transformation,
@@ -133,16 +134,7 @@ impl<R: ConnectRecord + 'static> TransformChain<R> {
 }
 
 fn list(props: &Props, key: &str) -> Vec<String> {
-    props
-        .get(key)
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    props.get(key).map(|v| split_list(v)).unwrap_or_default()
 }
 
 fn required(props: &Props, key: &str) -> Result<String> {
@@ -291,14 +283,8 @@ impl<R: ConnectRecord> Predicate<R> for RecordIsTombstone {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_connect_api::props_of;
     use sluice_connect_api::{Schema, SourceMap, SourceRecord, Value};
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     fn record(topic: &str, value: Value) -> SourceRecord {
         SourceRecord::new(
@@ -312,7 +298,7 @@ mod tests {
 
     #[test]
     fn filter_with_a_predicate_drops_only_matching_records() {
-        let mut chain = TransformChain::<SourceRecord>::from_config(&props(&[
+        let mut chain = TransformChain::<SourceRecord>::from_config(&props_of(&[
             ("transforms", "dropTomb"),
             (
                 "transforms.dropTomb.type",
@@ -338,7 +324,7 @@ mod tests {
 
     #[test]
     fn negate_and_full_topic_matches() {
-        let mut chain = TransformChain::<SourceRecord>::from_config(&props(&[
+        let mut chain = TransformChain::<SourceRecord>::from_config(&props_of(&[
             ("transforms", "onlyOrders"),
             ("transforms.onlyOrders.type", "Filter"),
             ("transforms.onlyOrders.predicate", "orders"),
@@ -361,7 +347,7 @@ mod tests {
 
     #[test]
     fn configuration_errors_name_their_key() {
-        let err = TransformChain::<SourceRecord>::from_config(&props(&[
+        let err = TransformChain::<SourceRecord>::from_config(&props_of(&[
             ("transforms", "f"),
             (
                 "transforms.f.type",
@@ -377,11 +363,11 @@ mod tests {
                 message: "Class org.apache.kafka.connect.transforms.Filtr could not be found. Did you mean 'Filter'?".into()
             }
         );
-        let err = TransformChain::<SourceRecord>::from_config(&props(&[("transforms", "f")]))
+        let err = TransformChain::<SourceRecord>::from_config(&props_of(&[("transforms", "f")]))
             .err()
             .expect("missing type");
         assert!(err.to_string().contains("transforms.f.type"), "{err}");
-        let err = TransformChain::<SourceRecord>::from_config(&props(&[
+        let err = TransformChain::<SourceRecord>::from_config(&props_of(&[
             ("transforms", "f"),
             ("transforms.f.type", "Filter"),
             ("transforms.f.predicate", "nope"),

@@ -12,8 +12,9 @@ use rdkafka::message::Headers as _;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{json, Value as Json};
 use sluice_connect_api::{
-    BoxFuture, ConfigDef, ConfigType, Connector, ConnectorContext, Importance, PluginDesc,
-    PluginKind, Props, Result, Schema, SourceConnector, SourceMap, SourceRecord, SourceTask, Value,
+    props_of, BoxFuture, ConfigDef, ConfigType, Connector, ConnectorContext, Importance,
+    PluginDesc, PluginKind, Props, Result, Schema, SourceConnector, SourceMap, SourceRecord,
+    SourceTask, Value,
 };
 use sluice_runtime::config::WorkerConfig;
 use sluice_runtime::herder::{Herder, HerderError, InitialState};
@@ -193,13 +194,6 @@ async fn start(broker: &Broker) -> Arc<Herder> {
     Herder::start(config, plugins()).await.expect("herder")
 }
 
-fn props(pairs: &[(&str, &str)]) -> Props {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 async fn wait_status(herder: &Herder, name: &str, check: impl Fn(&Json) -> bool) -> Json {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -261,7 +255,7 @@ async fn passwords_are_hidden_wherever_configs_are_shown() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = Broker::start(dir.path()).await;
     let herder = start(&broker).await;
-    let config = props(&[
+    let config = props_of(&[
         ("connector.class", "org.example.TestSourceConnector"),
         ("topic", "secrets"),
         ("secret", "hunter2"),
@@ -296,7 +290,7 @@ async fn headers_and_transforms_run_in_the_source_pipeline() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = Broker::start(dir.path()).await;
     let herder = start(&broker).await;
-    let config = props(&[
+    let config = props_of(&[
         ("connector.class", "org.example.TestSourceConnector"),
         ("topic", "filtered"),
         (
@@ -373,7 +367,7 @@ async fn a_failed_task_names_the_stage_and_record_and_recovers_on_restart() {
     std::fs::write(&file, "a\nb\n").expect("input");
     let file_name = file.display().to_string();
     // ByteArrayConverter refuses STRING values: the task fails in VALUE_CONVERTER.
-    let mut config = props(&[
+    let mut config = props_of(&[
         ("connector.class", "FileStreamSource"),
         ("file", &file_name),
         ("topic", "bytes"),
@@ -417,7 +411,7 @@ async fn tasks_max_is_enforced_and_reconfiguration_changes_the_tasks() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = Broker::start(dir.path()).await;
     let herder = start(&broker).await;
-    let config = props(&[
+    let config = props_of(&[
         ("connector.class", "org.example.TestSourceConnector"),
         ("topic", "many"),
         ("tasks", "2"),

@@ -169,22 +169,30 @@ impl FileStreamSourceTask {
         }
         let mut chunk = vec![0u8; 64 * 1024];
         let mut records = Vec::new();
+        let partition = Self::partition(&settings.file);
+        let schema = Schema::string();
+        // One wall-clock reading per poll: the lines of a poll are read together.
+        let timestamp = now_ms();
+        // Lines are taken from `pending` by a cursor and the buffer is compacted once per poll,
+        // so reading stays linear in the bytes read.
+        let mut start = 0;
         while records.len() < settings.batch_size {
-            if let Some(newline) = self.pending.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.pending.drain(..=newline).collect();
-                self.position += line.len() as u64;
-                let text = String::from_utf8_lossy(&line[..line.len() - 1]);
-                let text = text.strip_suffix('\r').unwrap_or(&text).to_string();
+            if let Some(newline) = self.pending[start..].iter().position(|&b| b == b'\n') {
+                let line = &self.pending[start..start + newline];
+                start += newline + 1;
+                self.position += newline as u64 + 1;
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let text = String::from_utf8_lossy(line).into_owned();
                 let mut offset = SourceMap::new();
                 offset.insert("position".into(), json!(self.position));
                 let mut record = SourceRecord::new(
-                    Self::partition(&settings.file),
+                    partition.clone(),
                     offset,
                     &settings.topic,
-                    Some(Schema::string()),
+                    Some(schema.clone()),
                     Value::String(text),
                 );
-                record.timestamp = Some(now_ms());
+                record.timestamp = Some(timestamp);
                 records.push(record);
                 continue;
             }
@@ -198,6 +206,7 @@ impl FileStreamSourceTask {
             }
             self.pending.extend_from_slice(&chunk[..n]);
         }
+        self.pending.drain(..start);
         Ok(records)
     }
 }

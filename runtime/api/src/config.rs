@@ -337,14 +337,7 @@ fn parse_key(key: &ConfigKey, raw: Option<&str>) -> Result<Option<ConfigValue>, 
                 .parse()
                 .map_err(|_| invalid("Not a number of type DOUBLE"))?,
         ),
-        ConfigType::List => ConfigValue::List(
-            trimmed
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-        ),
+        ConfigType::List => ConfigValue::List(split_list(trimmed)),
         ConfigType::Password => ConfigValue::Password(raw.to_string()),
         ConfigType::String | ConfigType::Class => ConfigValue::String(trimmed.to_string()),
     };
@@ -380,6 +373,16 @@ fn check(validator: &Validator, value: &ConfigValue) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+/// A LIST value's items: comma-separated, trimmed, empty ones left out.
+pub fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The candidate nearest to `key` by edit distance, when near enough to be a likely typo.

@@ -13,8 +13,8 @@ pub use config::{ConfigDef, ConfigKey, ConfigType, ConfigValue, Importance, Vali
 pub use error::{ConnectError, Result};
 pub use headers::{Header, Headers};
 pub use plugin::{
-    BoxFuture, Connector, ConnectorContext, Converter, HeaderConverter, OffsetReader, PluginDesc,
-    PluginKind, Predicate, Props, SinkConnector, SinkTask, SourceConnector, SourceTask,
+    props_of, BoxFuture, Connector, ConnectorContext, Converter, HeaderConverter, OffsetReader,
+    PluginDesc, PluginKind, Predicate, Props, SinkConnector, SinkTask, SourceConnector, SourceTask,
     TopicPartition, Transformation,
 };
 pub use record::{ConnectRecord, SinkRecord, SourceMap, SourceRecord, TimestampType};

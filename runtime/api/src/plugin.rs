@@ -20,6 +20,14 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// String properties, as connector configs are.
 pub type Props = BTreeMap<String, String>;
 
+/// Props from literal pairs, for tests and examples.
+pub fn props_of(pairs: &[(&str, &str)]) -> Props {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// A topic partition.
 pub type TopicPartition = (String, i32);
 

@@ -77,6 +77,22 @@ pub struct Field {
     pub schema: SchemaRef,
 }
 
+/// One shared instance per primitive schema: converters hand one out per record, and an `Arc`
+/// clone costs less than building a schema.
+macro_rules! shared {
+    ($schema_type:expr, $optional:expr) => {{
+        static SCHEMA: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::new(|| {
+            let builder = SchemaBuilder::new($schema_type);
+            if $optional {
+                builder.optional().build()
+            } else {
+                builder.build()
+            }
+        });
+        Arc::clone(&SCHEMA)
+    }};
+}
+
 /// A schema. Shared through [`SchemaRef`]; build one with [`SchemaBuilder`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schema {
@@ -121,37 +137,37 @@ impl Schema {
     }
 
     pub fn int8() -> SchemaRef {
-        SchemaBuilder::new(SchemaType::Int8).build()
+        shared!(SchemaType::Int8, false)
     }
     pub fn int16() -> SchemaRef {
-        SchemaBuilder::new(SchemaType::Int16).build()
+        shared!(SchemaType::Int16, false)
     }
     pub fn int32() -> SchemaRef {
-        SchemaBuilder::new(SchemaType::Int32).build()
+        shared!(SchemaType::Int32, false)
     }
     pub fn int64() -> SchemaRef {
-        SchemaBuilder::new(SchemaType::Int64).build()
+        shared!(SchemaType::Int64, false)
     }
     pub fn float32() -> SchemaRef {
-        SchemaBuilder::new(SchemaType::Float32).build()
+        shared!(SchemaType::Float32, false)
     }
     pub fn float64() -> SchemaRef {
-        SchemaBuilder::new(SchemaType::Float64).build()
+        shared!(SchemaType::Float64, false)
     }
     pub fn boolean() -> SchemaRef {
-        SchemaBuilder::new(SchemaType::Boolean).build()
+        shared!(SchemaType::Boolean, false)
     }
     pub fn string() -> SchemaRef {
-        SchemaBuilder::new(SchemaType::String).build()
+        shared!(SchemaType::String, false)
     }
     pub fn bytes() -> SchemaRef {
-        SchemaBuilder::new(SchemaType::Bytes).build()
+        shared!(SchemaType::Bytes, false)
     }
     pub fn optional_string() -> SchemaRef {
-        SchemaBuilder::new(SchemaType::String).optional().build()
+        shared!(SchemaType::String, true)
     }
     pub fn optional_bytes() -> SchemaRef {
-        SchemaBuilder::new(SchemaType::Bytes).optional().build()
+        shared!(SchemaType::Bytes, true)
     }
 }
 

@@ -562,32 +562,24 @@ fn build_task(
         Instance::Sink(c) => {
             let mut task = c.new_task();
             task.start(task_props)?;
-            let topics = match props.get("topics.regex").filter(|r| !r.trim().is_empty()) {
-                Some(pattern) => SinkTopics::Regex(pattern.trim().to_string()),
-                None => SinkTopics::List(
-                    props
-                        .get("topics")
-                        .map(|t| {
-                            t.split(',')
-                                .map(str::trim)
-                                .filter(|s| !s.is_empty())
-                                .map(str::to_string)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                ),
-            };
+            let topics = SinkTopics::from_config(props);
             let settings = SinkSettings {
                 connector: name.to_string(),
                 task: id,
                 topics,
                 offset_flush_interval: config.offset_flush_interval,
-                max_batch: 2000,
+                // Kafka's max.poll.records.
+                max_batch: 500,
                 errors,
                 topic_observer: observer,
             };
             let mut client = config.client("consumer.", props);
             client.set("client.id", format!("connector-consumer-{name}-{id}"));
+            // librdkafka waits a whole second (its default) before fetching again once its
+            // prefetch queue is full; a sink drains that queue in far less.
+            if client.get("fetch.queue.backoff.ms").is_none() {
+                client.set("fetch.queue.backoff.ms", "10");
+            }
             let runner = SinkRunner::new(
                 settings,
                 task,

@@ -194,18 +194,31 @@ impl Herder {
         &self.shared.config
     }
 
-    /// Writes one record to the config topic and applies it to the herder's view.
-    async fn write_config(&self, inner: &mut Inner, (key, value): records::Entry) -> Result<()> {
-        let mut record: FutureRecord<'_, [u8], [u8]> =
-            FutureRecord::to(&self.shared.config.config_topic).key(&key);
-        if let Some(v) = value.as_deref() {
+    /// Writes one record to an internal topic and waits for the acknowledgement.
+    async fn send_internal(
+        &self,
+        topic: &str,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> std::result::Result<(), rdkafka::error::KafkaError> {
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).key(key);
+        if let Some(v) = value {
             record = record.payload(v);
         }
         self.shared
             .store
             .send(record, WRITE_TIMEOUT)
             .await
-            .map_err(|(e, _)| {
+            .map(|_| ())
+            .map_err(|(e, _)| e)
+    }
+
+    /// Writes one record to the config topic and applies it to the herder's view.
+    async fn write_config(&self, inner: &mut Inner, (key, value): records::Entry) -> Result<()> {
+        let topic = self.shared.config.config_topic.clone();
+        self.send_internal(&topic, &key, value.as_deref())
+            .await
+            .map_err(|e| {
                 HerderError::Internal(format!("could not write to the config topic: {e}"))
             })?;
         inner.configs.apply(&key, value.as_deref());

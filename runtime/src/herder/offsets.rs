@@ -7,16 +7,15 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::producer::FutureRecord;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
-use regex::Regex;
 use serde_json::{json, Value as Json};
 use sluice_connect_api::{Props, SourceMap};
 
 use super::plugins::{ConnectorType, Plugins};
 use super::{Herder, HerderError, Inner, Result, WRITE_TIMEOUT};
 use crate::storage::{records, TargetState};
+use crate::worker::sink::SinkTopics;
 
 const ALTERED: &str = "The offsets for this connector have been altered successfully";
 const ALTERED_FRAMEWORK: &str = "The Connect framework-managed offsets for this connector have been altered successfully. However, if this connector manages offsets externally, they will need to be manually altered in the system that the connector uses.";
@@ -201,16 +200,10 @@ impl Herder {
         offset: Option<&SourceMap>,
     ) -> Result<()> {
         let (key, value) = records::source_offset(name, partition, offset);
-        let mut record: FutureRecord<'_, [u8], [u8]> =
-            FutureRecord::to(&self.shared.config.offsets_topic).key(&key);
-        if let Some(v) = value.as_deref() {
-            record = record.payload(v);
-        }
-        self.shared
-            .store
-            .send(record, WRITE_TIMEOUT)
+        let topic = self.shared.config.offsets_topic.clone();
+        self.send_internal(&topic, &key, value.as_deref())
             .await
-            .map_err(|(e, _)| HerderError::Internal(format!("could not write offsets: {e}")))?;
+            .map_err(|e| HerderError::Internal(format!("could not write offsets: {e}")))?;
         self.shared.offsets.apply(&key, value.as_deref());
         Ok(())
     }
@@ -230,6 +223,16 @@ fn sink_partition(partition: &SourceMap) -> Result<(String, i32)> {
     }
 }
 
+/// A consumer that reads and commits the group's offsets without joining it.
+fn group_consumer(client: &rdkafka::ClientConfig, group: &str) -> Result<BaseConsumer> {
+    client
+        .clone()
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .map_err(|e| HerderError::Internal(e.to_string()))
+}
+
 /// The committed offsets of the sink's group over every partition of its topics.
 fn sink_offsets(
     client: &rdkafka::ClientConfig,
@@ -237,33 +240,13 @@ fn sink_offsets(
     props: &Props,
 ) -> Result<Vec<(String, i32, i64)>> {
     let internal = |e: rdkafka::error::KafkaError| HerderError::Internal(e.to_string());
-    let consumer: BaseConsumer = client
-        .clone()
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .map_err(internal)?;
+    let consumer = group_consumer(client, group)?;
     let timeout = Duration::from_secs(10);
     let metadata = consumer.fetch_metadata(None, timeout).map_err(internal)?;
-    let listed: Vec<String> = props
-        .get("topics")
-        .map(|t| {
-            t.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    let pattern = props
-        .get("topics.regex")
-        .filter(|r| !r.trim().is_empty())
-        .and_then(|r| Regex::new(&format!("^(?:{})$", r.trim())).ok());
+    let topics = SinkTopics::from_config(props);
     let mut tpl = TopicPartitionList::new();
     for topic in metadata.topics() {
-        let wanted = listed.iter().any(|t| t == topic.name())
-            || pattern.as_ref().is_some_and(|p| p.is_match(topic.name()));
-        if wanted {
+        if topics.matches(topic.name()) {
             for p in topic.partitions() {
                 tpl.add_partition(topic.name(), p.id());
             }
@@ -291,12 +274,7 @@ fn commit_sink_offsets(
     commits: &[(String, i32, i64)],
 ) -> Result<()> {
     let internal = |e: rdkafka::error::KafkaError| HerderError::Internal(e.to_string());
-    let consumer: BaseConsumer = client
-        .clone()
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .map_err(internal)?;
+    let consumer = group_consumer(client, group)?;
     let mut tpl = TopicPartitionList::new();
     for (topic, partition, offset) in commits {
         tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))

@@ -267,13 +267,7 @@ pub fn unknown_key_warnings(result: &Json) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use sluice_connect_api::props_of;
 
     fn sink_plugin() -> PluginDesc {
         PluginDesc {
@@ -321,7 +315,7 @@ mod tests {
         let result = validate(
             &plugin,
             "NullSink",
-            &props(&[
+            &props_of(&[
                 ("name", "a"),
                 ("connector.class", "NullSink"),
                 (
@@ -363,7 +357,7 @@ mod tests {
         let result = validate(
             &plugin,
             "NullSink",
-            &props(&[
+            &props_of(&[
                 ("name", "a"),
                 ("connector.class", "NullSink"),
                 ("topics", "t"),

@@ -96,13 +96,7 @@ impl ConfigState {
 mod tests {
     use super::*;
     use crate::storage::records;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use sluice_connect_api::props_of;
 
     fn apply(state: &mut ConfigState, entry: records::Entry) {
         state.apply(&entry.0, entry.1.as_deref());
@@ -113,16 +107,16 @@ mod tests {
         let mut state = ConfigState::default();
         apply(
             &mut state,
-            records::connector_config("a", &props(&[("tasks.max", "2")])),
+            records::connector_config("a", &props_of(&[("tasks.max", "2")])),
         );
         assert_eq!(state.target_states["a"], TargetState::Started);
         apply(
             &mut state,
-            records::task_config("a", 0, &props(&[("t", "0")])),
+            records::task_config("a", 0, &props_of(&[("t", "0")])),
         );
         apply(
             &mut state,
-            records::task_config("a", 1, &props(&[("t", "1")])),
+            records::task_config("a", 1, &props_of(&[("t", "1")])),
         );
         assert!(!state.tasks.contains_key("a"), "not committed yet");
         apply(&mut state, records::commit_tasks("a", 2));
@@ -131,7 +125,7 @@ mod tests {
         assert_eq!(state.target_states["a"], TargetState::Stopped);
         apply(
             &mut state,
-            records::task_config("a", 0, &props(&[("t", "new")])),
+            records::task_config("a", 0, &props_of(&[("t", "new")])),
         );
         apply(&mut state, records::commit_tasks("a", 2));
         assert_eq!(
@@ -147,11 +141,11 @@ mod tests {
         let mut state = ConfigState::default();
         apply(
             &mut state,
-            records::connector_config("file-src-1", &props(&[])),
+            records::connector_config("file-src-1", &props_of(&[])),
         );
         apply(
             &mut state,
-            records::task_config("file-src-1", 0, &props(&[("k", "v")])),
+            records::task_config("file-src-1", 0, &props_of(&[("k", "v")])),
         );
         apply(&mut state, records::commit_tasks("file-src-1", 1));
         assert_eq!(state.tasks["file-src-1"][0]["k"], "v");

@@ -18,11 +18,44 @@ use crate::transforms::TransformChain;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The future's output if it is ready without waiting; a timer per message would cost more
+/// than the message.
+fn ready_now<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => None,
+    }
+}
+
 /// The topics a sink reads: a list, or every topic matching a pattern.
 #[derive(Debug, Clone)]
 pub enum SinkTopics {
     List(Vec<String>),
     Regex(String),
+}
+
+impl SinkTopics {
+    /// `topics.regex` when set, else the `topics` list.
+    pub fn from_config(props: &sluice_connect_api::Props) -> Self {
+        match props.get("topics.regex").filter(|r| !r.trim().is_empty()) {
+            Some(pattern) => SinkTopics::Regex(pattern.trim().to_string()),
+            None => SinkTopics::List(sluice_connect_api::config::split_list(
+                props.get("topics").map(String::as_str).unwrap_or_default(),
+            )),
+        }
+    }
+
+    /// Whether the sink reads `topic` (the whole name must match a pattern).
+    pub fn matches(&self, topic: &str) -> bool {
+        match self {
+            SinkTopics::List(topics) => topics.iter().any(|t| t == topic),
+            SinkTopics::Regex(pattern) => {
+                regex::Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|r| r.is_match(topic))
+            }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -122,7 +155,7 @@ impl SinkRunner {
 
     /// Waits for one record, then takes whatever else is ready, up to `max_batch`.
     async fn next_batch(&mut self) -> Result<Vec<SinkRecord>, WorkerError> {
-        let mut records = Vec::new();
+        let mut records = Vec::with_capacity(self.decoder.settings.max_batch);
         let mut consumed = Vec::new();
         let first = tokio::time::timeout(Duration::from_millis(200), self.consumer.recv()).await;
         let Ok(first) = first else { return Ok(records) };
@@ -133,20 +166,20 @@ impl SinkRunner {
         }
         drop(first);
         while consumed.len() < self.decoder.settings.max_batch {
-            match tokio::time::timeout(Duration::ZERO, self.consumer.recv()).await {
-                Ok(Ok(m)) => {
+            match ready_now(self.consumer.recv()) {
+                Some(Ok(m)) => {
                     if let Some(record) = self.decoder.convert(&m, &mut consumed)? {
                         records.push(record);
                     }
                 }
-                Ok(Err(e)) => {
+                Some(Err(e)) => {
                     return Err(WorkerError::record(
                         Stage::KafkaConsume,
                         self.task_name(),
                         e,
                     ))
                 }
-                Err(_) => break,
+                None => break,
             }
         }
         self.consumed.extend(consumed);
@@ -171,7 +204,10 @@ impl Decoder {
         consumed: &mut Vec<(TopicPartition, i64)>,
     ) -> Result<Option<SinkRecord>, WorkerError> {
         let topic = m.topic().to_string();
-        consumed.push(((topic.clone(), m.partition()), m.offset() + 1));
+        match consumed.last_mut() {
+            Some(((t, p), next)) if *t == topic && *p == m.partition() => *next = m.offset() + 1,
+            _ => consumed.push(((topic.clone(), m.partition()), m.offset() + 1)),
+        }
         if !self.seen_topics.contains(&topic) {
             if let Some(observer) = &self.settings.topic_observer {
                 observer(&topic);

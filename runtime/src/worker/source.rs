@@ -5,7 +5,7 @@
 //! the offsets topic every `offset.flush.interval.ms` and at a clean stop. Nothing acknowledged
 //! is lost; after a clean stop nothing is sent twice.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,7 +59,7 @@ pub struct SourceRunner {
     offsets: Arc<OffsetStore>,
     in_flight: VecDeque<InFlight>,
     /// Latest acknowledged offset per source partition, not yet written.
-    committable: BTreeMap<String, (SourceMap, SourceMap)>,
+    committable: Vec<(SourceMap, SourceMap)>,
     /// Topics this task has written to (created first when topic creation is on).
     known_topics: HashSet<String>,
 }
@@ -88,7 +88,7 @@ impl SourceRunner {
             admin_config: client.clone(),
             offsets,
             in_flight: VecDeque::new(),
-            committable: BTreeMap::new(),
+            committable: Vec::new(),
             known_topics: HashSet::new(),
         })
     }
@@ -342,18 +342,19 @@ impl SourceRunner {
         if record.source_partition.is_empty() && record.source_offset.is_empty() {
             return;
         }
-        let key = serde_json::to_string(&record.source_partition).unwrap_or_default();
-        match self.committable.get_mut(&key) {
+        // Tasks have few partitions, and consecutive records usually share one: a linear search
+        // from the most recent is cheaper than keying by the serialized map.
+        match self
+            .committable
+            .iter_mut()
+            .rev()
+            .find(|(partition, _)| *partition == record.source_partition)
+        {
             Some(entry) => entry.1.clone_from(&record.source_offset),
-            None => {
-                self.committable.insert(
-                    key,
-                    (
-                        record.source_partition.clone(),
-                        record.source_offset.clone(),
-                    ),
-                );
-            }
+            None => self.committable.push((
+                record.source_partition.clone(),
+                record.source_offset.clone(),
+            )),
         }
     }
 
@@ -363,7 +364,7 @@ impl SourceRunner {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.committable);
-        for (partition, offset) in pending.values() {
+        for (partition, offset) in &pending {
             let (key, value) =
                 records::source_offset(&self.settings.connector, partition, Some(offset));
             let payload = value.as_deref().unwrap_or_default();

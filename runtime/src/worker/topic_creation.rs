@@ -4,6 +4,7 @@
 //! matches (and whose `exclude` does not), else the `default` group's.
 
 use regex::Regex;
+use sluice_connect_api::config::split_list;
 use sluice_connect_api::{ConnectError, Props, Result};
 
 const PREFIX: &str = "topic.creation.";
@@ -68,13 +69,7 @@ impl TopicCreation {
 }
 
 fn list(value: Option<&str>) -> Vec<String> {
-    value
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    split_list(value.unwrap_or_default())
 }
 
 fn group(props: &Props, name: &str, default: Option<&Group>) -> Result<Group> {
@@ -129,17 +124,11 @@ fn group(props: &Props, name: &str, default: Option<&Group>) -> Result<Group> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use sluice_connect_api::props_of;
 
     #[test]
     fn the_first_matching_group_wins_and_exclude_beats_include() {
-        let creation = TopicCreation::from_config(&props(&[
+        let creation = TopicCreation::from_config(&props_of(&[
             ("topic.creation.default.replication.factor", "-1"),
             ("topic.creation.default.partitions", "3"),
             ("topic.creation.groups", "compacted"),
@@ -167,11 +156,12 @@ mod tests {
 
     #[test]
     fn off_without_default_settings_and_errors_name_the_key() {
-        assert!(TopicCreation::from_config(&props(&[]))
+        assert!(TopicCreation::from_config(&props_of(&[]))
             .expect("valid")
             .is_none());
-        let err = TopicCreation::from_config(&props(&[("topic.creation.default.partitions", "0")]))
-            .expect_err("invalid");
+        let err =
+            TopicCreation::from_config(&props_of(&[("topic.creation.default.partitions", "0")]))
+                .expect_err("invalid");
         assert!(
             err.to_string()
                 .contains("topic.creation.default.partitions"),
