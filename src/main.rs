@@ -92,7 +92,19 @@ fn main() -> Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    match cli.command {
+    let result = run(cli.command, &runtime, log_control);
+    // A client call stuck on an unreachable cluster must not keep the process alive once
+    // everything has been stopped.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
+}
+
+fn run(
+    command: Command,
+    runtime: &tokio::runtime::Runtime,
+    log_control: Arc<logging::FilterControl>,
+) -> Result<()> {
+    match command {
         Command::Broker { config, overrides } => {
             let file = match config {
                 Some(path) => properties::load_file(&path)?,

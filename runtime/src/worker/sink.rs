@@ -146,11 +146,18 @@ impl SinkRunner {
                 last_flush = Instant::now();
             }
         };
-        // The last commit must land before the task is reported stopped; it blocks, so it runs
-        // where blocking is allowed.
-        let committed = tokio::task::block_in_place(|| self.commit(CommitMode::Sync));
-        let stopped = self.task.stop().map_err(WorkerError::from);
-        result.and(committed).and(stopped)
+        // The last commit must land before the task is reported stopped. It blocks (for as long
+        // as the cluster is unreachable), so it runs on a blocking thread; whoever stops the
+        // task bounds the wait, and the runner is dropped (closing the consumer) there too.
+        let finished = tokio::task::spawn_blocking(move || {
+            let committed = self.commit(CommitMode::Sync);
+            let stopped = self.task.stop().map_err(WorkerError::from);
+            drop(self);
+            committed.and(stopped)
+        })
+        .await
+        .unwrap_or_else(|e| Err(WorkerError::Timeout(format!("stopping the task: {e}"))));
+        result.and(finished)
     }
 
     /// Waits for one record, then takes whatever else is ready, up to `max_batch`.
