@@ -13,8 +13,8 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{json, Value as Json};
 use sluice_connect_api::{
     props_of, BoxFuture, ConfigDef, ConfigType, Connector, ConnectorContext, Importance,
-    PluginDesc, PluginKind, Props, Result, Schema, SourceConnector, SourceMap, SourceRecord,
-    SourceTask, Value,
+    PluginDesc, PluginKind, Props, Result, Schema, SinkConnector, SinkRecord, SinkTask,
+    SourceConnector, SourceMap, SourceRecord, SourceTask, Value,
 };
 use sluice_runtime::config::WorkerConfig;
 use sluice_runtime::herder::{Herder, HerderError, InitialState};
@@ -169,6 +169,75 @@ impl SourceTask for TestTask {
     }
 }
 
+/// What the test sink received, by connector name: (topic, value, headers as Connect values).
+type Received = Mutex<HashMap<String, Vec<(String, Value, Vec<(String, Value)>)>>>;
+
+fn received() -> &'static Received {
+    static RECEIVED: OnceLock<Received> = OnceLock::new();
+    RECEIVED.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// A sink that keeps what it is given, so tests can look at decoded records.
+#[derive(Default)]
+struct TestSink {
+    props: Props,
+}
+
+impl Connector for TestSink {
+    fn version(&self) -> String {
+        "1".into()
+    }
+    fn config_def(&self) -> ConfigDef {
+        ConfigDef::new()
+    }
+    fn start(&mut self, props: &Props, _context: Arc<dyn ConnectorContext>) -> Result<()> {
+        self.props = props.clone();
+        Ok(())
+    }
+    fn task_configs(&self, _max_tasks: usize) -> Result<Vec<Props>> {
+        Ok(vec![self.props.clone()])
+    }
+    fn stop(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl SinkConnector for TestSink {
+    fn new_task(&self) -> Box<dyn SinkTask> {
+        Box::new(TestSinkTask::default())
+    }
+}
+
+#[derive(Default)]
+struct TestSinkTask {
+    name: String,
+}
+
+impl SinkTask for TestSinkTask {
+    fn start(&mut self, props: &Props) -> Result<()> {
+        self.name = props.get("name").cloned().unwrap_or_default();
+        Ok(())
+    }
+
+    fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, Result<()>> {
+        let mut received = received().lock().expect("received");
+        let out = received.entry(self.name.clone()).or_default();
+        for r in records {
+            let headers = r
+                .headers
+                .iter()
+                .map(|h| (h.key.clone(), h.value.clone()))
+                .collect();
+            out.push((r.topic, r.value, headers));
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
 fn plugins() -> Vec<PluginDesc> {
     let mut plugins = sluice_connectors::plugins();
     plugins.push(PluginDesc {
@@ -176,6 +245,12 @@ fn plugins() -> Vec<PluginDesc> {
         aliases: &[],
         version: "1",
         kind: PluginKind::Source(|| Box::new(TestSource::default())),
+    });
+    plugins.push(PluginDesc {
+        class: "org.example.TestSinkConnector",
+        aliases: &[],
+        version: "1",
+        kind: PluginKind::Sink(|| Box::new(TestSink::default())),
     });
     plugins
 }
@@ -464,6 +539,88 @@ async fn tasks_max_is_enforced_and_reconfiguration_changes_the_tasks() {
 
     let unknown = herder.restart_task("m", 7).await;
     assert!(matches!(unknown, Err(HerderError::NotFound(m)) if m == "Unknown task: m-7"));
+    herder.shutdown().await;
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regex_sink_reads_every_matching_topic_and_decodes_headers() {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    let producer: FutureProducer = broker.client().create().expect("producer");
+    for topic in ["orders-eu", "orders-us", "other"] {
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "count",
+                value: Some("42"),
+            })
+            .insert(Header {
+                key: "tags",
+                value: Some("[\"a\",\"b\"]"),
+            });
+        producer
+            .send(
+                FutureRecord::<(), _>::to(topic)
+                    .payload(topic)
+                    .headers(headers),
+                WAIT,
+            )
+            .await
+            .expect("produce");
+    }
+    let herder = start(&broker).await;
+    let config = props_of(&[
+        ("connector.class", "org.example.TestSinkConnector"),
+        ("topics.regex", "orders-.*"),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ),
+    ]);
+    herder
+        .create("regex", config, InitialState::Running)
+        .await
+        .expect("create");
+    let deadline = Instant::now() + WAIT;
+    let mut got = loop {
+        let got = received()
+            .lock()
+            .expect("received")
+            .get("regex")
+            .cloned()
+            .unwrap_or_default();
+        if got.len() >= 2 || Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let headers = vec![
+        ("count".to_string(), Value::Int8(42)),
+        (
+            "tags".to_string(),
+            Value::Array(vec![Value::String("a".into()), Value::String("b".into())]),
+        ),
+    ];
+    assert_eq!(
+        got,
+        vec![
+            (
+                "orders-eu".to_string(),
+                Value::String("orders-eu".into()),
+                headers.clone()
+            ),
+            (
+                "orders-us".to_string(),
+                Value::String("orders-us".into()),
+                headers
+            ),
+        ],
+        "both matching topics, not 'other'; headers typed by SimpleHeaderConverter"
+    );
     herder.shutdown().await;
     broker.stop().await;
 }
