@@ -105,6 +105,7 @@ async fn start_task(
         errors: ErrorPolicy::default(),
         topic_creation: None,
         topic_observer: None,
+        status_observer: None,
     };
     let converters = Converters {
         key: Box::new(StringConverter),

@@ -6,8 +6,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use serde_json::Value as Json;
-
 use crate::config::ConfigDef;
 use crate::error::{ConnectError, Result};
 use crate::record::{SinkRecord, SourceMap, SourceRecord};
@@ -52,9 +50,10 @@ pub trait Connector: Send {
     /// Configs for up to `max_tasks` tasks.
     fn task_configs(&self, max_tasks: usize) -> Result<Vec<Props>>;
     fn stop(&mut self) -> Result<()>;
-    /// The validate endpoint's JSON; connectors may add checks that span keys.
-    fn validate(&self, connector_class: &str, props: &Props) -> Json {
-        self.config_def().validate(connector_class, props)
+    /// Checks beyond each key's own type and validator: keys that depend on each other, paths
+    /// that must exist. Each error names its key. Validate reports them, and create refuses them.
+    fn validate_config(&self, _props: &Props) -> Vec<(String, String)> {
+        Vec::new()
     }
     /// Checks offsets a user sets through the REST API before the worker stores them (`None`
     /// resets a partition). Returns true when the connector vouches for them (Kafka's
@@ -81,13 +80,18 @@ pub trait SourceTask: Send {
     /// The next records, or none for now. Must be cancel-safe: the worker may drop the future
     /// to stop the task, and no record may be lost by that.
     fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>>>;
-    /// A record was acknowledged by Kafka.
+    /// A record was acknowledged by Kafka, or dropped by a transform or the error policy.
     fn commit_record(&mut self, _record: &SourceRecord) -> Result<()> {
         Ok(())
     }
     /// Offsets up to here were stored.
     fn commit(&mut self) -> Result<()> {
         Ok(())
+    }
+    /// Something users should see in the task's status while it keeps running (a file set
+    /// aside, say); taken once. The worker shows it as the task's `trace`.
+    fn take_status_note(&mut self) -> Option<String> {
+        None
     }
     fn stop(&mut self) -> Result<()>;
 }

@@ -546,6 +546,7 @@ fn build_task(
                 errors,
                 topic_creation,
                 topic_observer: observer,
+                status_observer: Some(status_note(shared, name, id)),
             };
             let mut client = config.client("producer.", props);
             client.set("client.id", format!("connector-producer-{name}-{id}"));
@@ -617,6 +618,22 @@ fn task_converters(
         key: converters::create(&key_class, &key_props, "key.converter.", true)?,
         value: converters::create(&value_class, &value_props, "value.converter.", false)?,
         header: converters::create_header(&header_class, &header_props, "header.converter.")?,
+    })
+}
+
+/// Shows a running task's note as its status `trace`.
+fn status_note(shared: &Arc<Shared>, name: &str, task: usize) -> crate::worker::StatusObserver {
+    let shared = Arc::clone(shared);
+    let name = name.to_string();
+    Arc::new(move |note: String| {
+        shared.statuses.set_task(
+            &name,
+            task,
+            Status {
+                state: State::Running,
+                trace: Some(note),
+            },
+        );
     })
 }
 

@@ -185,10 +185,19 @@ pub fn validate(plugin: &PluginDesc, class_as_given: &str, props: &Props) -> Jso
             }
         }
     }
+    extra.extend(connector_checks(plugin, props));
     for (key, message) in extra {
         add_error(&mut result, &key, &message);
     }
     result
+}
+
+/// The connector's own cross-key and environment checks.
+fn connector_checks(plugin: &PluginDesc, props: &Props) -> Vec<(String, String)> {
+    match plugin.kind {
+        sluice_connect_api::PluginKind::Source(new) => new().validate_config(props),
+        sluice_connect_api::PluginKind::Sink(new) => new().validate_config(props),
+    }
 }
 
 fn config_error(fallback_key: &str, e: ConnectError) -> (String, String) {

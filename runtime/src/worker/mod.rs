@@ -19,7 +19,7 @@ use sluice_connect_api::{ConnectError, Converter, HeaderConverter};
 
 pub use offsets::OffsetStore;
 pub use sink::{SinkRunner, SinkSettings};
-pub use source::{SourceRunner, SourceSettings};
+pub use source::{SourceRunner, SourceSettings, StatusObserver};
 pub use topic_creation::TopicCreation;
 
 /// Where in a pipeline a record failed; the names are Kafka Connect's, as its DLQ headers and

@@ -40,7 +40,12 @@ pub struct SourceSettings {
     pub errors: ErrorPolicy,
     pub topic_creation: Option<TopicCreation>,
     pub topic_observer: Option<TopicObserver>,
+    /// Told of what the task wants shown in its status (see `SourceTask::take_status_note`).
+    pub status_observer: Option<StatusObserver>,
 }
+
+/// Receives a running task's status notes.
+pub type StatusObserver = Arc<dyn Fn(String) + Send + Sync>;
 
 /// A polled record waiting for its acknowledgement; `None` for records a transform dropped or
 /// the error policy skipped, which only wait for their turn.
@@ -110,6 +115,12 @@ impl SourceRunner {
                 }
                 Err(e) => break Err(WorkerError::record(Stage::TaskPoll, self.task_name(), e)),
             };
+            if let Some(note) = self.task.take_status_note() {
+                tracing::warn!(connector = %self.settings.connector, task = self.settings.task, "{note}");
+                if let Some(observer) = &self.settings.status_observer {
+                    observer(note);
+                }
+            }
             if records.is_empty() {
                 // Nothing new: settle what is in flight, then rest.
                 if let Err(e) = self.settle(0).await {
@@ -318,6 +329,8 @@ impl SourceRunner {
                 break;
             };
             let Some(delivery) = delivery else {
+                // As Kafka does: a record that was dropped is committed all the same.
+                self.task.commit_record(&record)?;
                 self.mark_done(&record);
                 continue;
             };

@@ -1,0 +1,432 @@
+//! Reading records out of one input file, per connector: lines, CSV rows, JSON objects
+//! (typed or re-serialized), Avro data, or the whole file. Each reader counts records, so a
+//! file can be resumed from its stored offset, and names the line of a parse error.
+
+use std::io::BufRead;
+
+use serde_json::Value as Json;
+use sluice_connect_api::{Schema, SchemaRef, Struct, Value};
+
+use super::avro::AvroData;
+use super::config::Settings;
+use super::csv::{CsvParser, Pending};
+use super::schema::{from_json, generated, parse_text};
+use super::Format;
+
+/// One record's key and value.
+pub struct Parsed {
+    pub key_schema: Option<SchemaRef>,
+    pub key: Value,
+    pub value_schema: Option<SchemaRef>,
+    pub value: Value,
+}
+
+#[derive(Debug)]
+pub enum ReadError {
+    /// The data is malformed: where, and why.
+    Parse {
+        line: u64,
+        message: String,
+    },
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Parse { line, message } => write!(f, "line {line}: {message}"),
+            ReadError::Io(e) => write!(f, "reading failed: {e}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for ReadError {
+    fn from(e: std::io::Error) -> Self {
+        ReadError::Io(e)
+    }
+}
+
+pub trait RecordReader: Send {
+    /// The next record, or `None` at the end of the file.
+    fn next(&mut self) -> Result<Option<Parsed>, ReadError>;
+}
+
+/// Opens the reader for a format over a file's (decompressed) bytes.
+pub fn reader(
+    format: Format,
+    input: Box<dyn BufRead + Send>,
+    settings: &Settings,
+) -> Result<Box<dyn RecordReader>, ReadError> {
+    Ok(match format {
+        Format::LineDelimited => Box::new(Lines {
+            input,
+            settings: settings.clone(),
+            line: 0,
+            buffer: Vec::new(),
+        }),
+        Format::Csv => Box::new(Csv::new(input, settings)?),
+        Format::Json | Format::SchemaLessJson => Box::new(JsonObjects {
+            stream: serde_json::Deserializer::from_reader(input).into_iter(),
+            settings: settings.clone(),
+            typed: format == Format::Json,
+            count: 0,
+            value_schema: settings.value_schema.clone(),
+        }),
+        Format::Avro => Box::new(Avro::new(input)?),
+        Format::Binary => Box::new(Binary { input: Some(input) }),
+    })
+}
+
+struct Lines {
+    input: Box<dyn BufRead + Send>,
+    settings: Settings,
+    line: u64,
+    buffer: Vec<u8>,
+}
+
+/// Reads one line into `buffer` without its line break; false at the end.
+fn read_line(input: &mut dyn BufRead, buffer: &mut Vec<u8>) -> std::io::Result<bool> {
+    buffer.clear();
+    if input.read_until(b'\n', buffer)? == 0 {
+        return Ok(false);
+    }
+    if buffer.last() == Some(&b'\n') {
+        buffer.pop();
+    }
+    Ok(true)
+}
+
+impl RecordReader for Lines {
+    fn next(&mut self) -> Result<Option<Parsed>, ReadError> {
+        if !read_line(&mut *self.input, &mut self.buffer)? {
+            return Ok(None);
+        }
+        self.line += 1;
+        if self.buffer.last() == Some(&b'\r') {
+            self.buffer.pop();
+        }
+        let text = self
+            .settings
+            .charset
+            .decode(&self.buffer)
+            .map_err(|message| ReadError::Parse {
+                line: self.line,
+                message,
+            })?;
+        Ok(Some(Parsed {
+            key_schema: None,
+            key: Value::Null,
+            value_schema: Some(Schema::string()),
+            value: Value::String(text),
+        }))
+    }
+}
+
+/// The key struct: the key schema's fields, copied from the value.
+fn key_of(key_schema: &Option<SchemaRef>, value: &Value) -> Result<Value, String> {
+    let (Some(schema), Value::Struct(v)) = (key_schema, value) else {
+        return Ok(Value::Null);
+    };
+    let mut key = Struct::new(schema.clone()).map_err(|e| e.to_string())?;
+    for field in &schema.fields {
+        let copied = v
+            .get(&field.name)
+            .map_err(|_| format!("key field '{}' is not in the value", field.name))?
+            .clone();
+        key = key.put(&field.name, copied).map_err(|e| e.to_string())?;
+    }
+    Ok(Value::Struct(key))
+}
+
+struct Csv {
+    input: Box<dyn BufRead + Send>,
+    parser: CsvParser,
+    settings: Settings,
+    value_schema: SchemaRef,
+    key_schema: Option<SchemaRef>,
+    /// For each schema field, the column it is read from.
+    columns: Vec<Option<usize>>,
+    line: u64,
+    buffer: Vec<u8>,
+}
+
+impl Csv {
+    fn new(mut input: Box<dyn BufRead + Send>, settings: &Settings) -> Result<Self, ReadError> {
+        let parser = CsvParser::new(settings.csv.clone());
+        let mut line = 0;
+        let mut buffer = Vec::new();
+        for _ in 0..settings.csv.skip_lines {
+            if !read_line(&mut *input, &mut buffer)? {
+                break;
+            }
+            line += 1;
+        }
+        let mut header: Option<Vec<String>> = None;
+        if settings.csv.first_row_as_header {
+            let mut pending = Pending::default();
+            loop {
+                if !read_line(&mut *input, &mut buffer)? {
+                    break;
+                }
+                line += 1;
+                let text = settings
+                    .charset
+                    .decode(&buffer)
+                    .map_err(|message| ReadError::Parse { line, message })?;
+                if let Some(fields) = parser.parse_line(&text, &mut pending) {
+                    header = Some(fields.into_iter().map(Option::unwrap_or_default).collect());
+                    break;
+                }
+            }
+        }
+        let value_schema = match (&settings.value_schema, &header) {
+            (Some(s), _) => s.clone(),
+            (None, Some(h)) if settings.schema_generation => {
+                generated(&settings.generation_value_name, h)
+                    .map_err(|message| ReadError::Parse { line, message })?
+            }
+            _ => {
+                return Err(ReadError::Parse {
+                    line,
+                    message: "schema generation needs csv.first.row.as.header=true".into(),
+                })
+            }
+        };
+        let key_schema = match (&settings.key_schema, settings.schema_generation) {
+            (Some(k), _) => Some(k.clone()),
+            (None, true) if !settings.generation_key_fields.is_empty() => Some(
+                generated(
+                    &settings.generation_key_name,
+                    &settings.generation_key_fields,
+                )
+                .map_err(|message| ReadError::Parse { line, message })?,
+            ),
+            _ => None,
+        };
+        let columns = match &header {
+            Some(names) => {
+                let same = |a: &str, b: &str| {
+                    if settings.csv.case_sensitive_field_names {
+                        a == b
+                    } else {
+                        a.eq_ignore_ascii_case(b)
+                    }
+                };
+                value_schema
+                    .fields
+                    .iter()
+                    .map(|f| names.iter().position(|n| same(n.trim(), &f.name)))
+                    .collect()
+            }
+            None => (0..value_schema.fields.len()).map(Some).collect(),
+        };
+        Ok(Self {
+            input,
+            parser,
+            settings: settings.clone(),
+            value_schema,
+            key_schema,
+            columns,
+            line,
+            buffer,
+        })
+    }
+}
+
+impl RecordReader for Csv {
+    fn next(&mut self) -> Result<Option<Parsed>, ReadError> {
+        let mut pending = Pending::default();
+        let start_line = self.line + 1;
+        let row = loop {
+            if !read_line(&mut *self.input, &mut self.buffer)? {
+                if pending.is_open() {
+                    return Err(ReadError::Parse {
+                        line: start_line,
+                        message: "a quoted field is never closed".into(),
+                    });
+                }
+                return Ok(None);
+            }
+            self.line += 1;
+            let text = self
+                .settings
+                .charset
+                .decode(&self.buffer)
+                .map_err(|message| ReadError::Parse {
+                    line: self.line,
+                    message,
+                })?;
+            if let Some(row) = self.parser.parse_line(&text, &mut pending) {
+                break row;
+            }
+        };
+        let parse_error = |message: String| ReadError::Parse {
+            line: start_line,
+            message,
+        };
+        if row.len() == 1 && row[0].as_deref() == Some("") && self.value_schema.fields.len() > 1 {
+            // A blank line holds no record.
+            return self.next();
+        }
+        let mut value =
+            Struct::new(self.value_schema.clone()).map_err(|e| parse_error(e.to_string()))?;
+        for (field, column) in self.value_schema.fields.iter().zip(&self.columns) {
+            let text = match column {
+                Some(c) => row.get(*c).cloned().flatten(),
+                None => None,
+            };
+            if column.is_some_and(|c| c >= row.len()) && !field.schema.optional {
+                return Err(parse_error(format!(
+                    "the row has {} columns; field '{}' needs column {}",
+                    row.len(),
+                    field.name,
+                    column.map_or(0, |c| c + 1)
+                )));
+            }
+            let v = parse_text(&field.schema, text.as_deref(), &self.settings.date_formats)
+                .map_err(|e| parse_error(format!("field '{}': {e}", field.name)))?;
+            value = value
+                .put(&field.name, v)
+                .map_err(|e| parse_error(e.to_string()))?;
+        }
+        let value = Value::Struct(value);
+        let key = key_of(&self.key_schema, &value).map_err(parse_error)?;
+        Ok(Some(Parsed {
+            key_schema: self.key_schema.clone(),
+            key,
+            value_schema: Some(self.value_schema.clone()),
+            value,
+        }))
+    }
+}
+
+struct JsonObjects {
+    stream: serde_json::StreamDeserializer<
+        'static,
+        serde_json::de::IoRead<Box<dyn BufRead + Send>>,
+        Json,
+    >,
+    settings: Settings,
+    typed: bool,
+    count: u64,
+    value_schema: Option<SchemaRef>,
+}
+
+impl RecordReader for JsonObjects {
+    fn next(&mut self) -> Result<Option<Parsed>, ReadError> {
+        let json = match self.stream.next() {
+            None => return Ok(None),
+            Some(Ok(json)) => json,
+            Some(Err(e)) => {
+                return Err(ReadError::Parse {
+                    line: e.line() as u64,
+                    message: format!("malformed JSON at column {}: {e}", e.column()),
+                })
+            }
+        };
+        self.count += 1;
+        let line = self.count;
+        if !self.typed {
+            return Ok(Some(Parsed {
+                key_schema: None,
+                key: Value::Null,
+                value_schema: Some(Schema::string()),
+                value: Value::String(json.to_string()),
+            }));
+        }
+        let parse_error = |message: String| ReadError::Parse {
+            line,
+            message: format!("JSON record {line}: {message}"),
+        };
+        if self.value_schema.is_none() {
+            let Json::Object(object) = &json else {
+                return Err(parse_error("schema generation needs JSON objects".into()));
+            };
+            let names: Vec<String> = object.keys().cloned().collect();
+            self.value_schema =
+                Some(generated(&self.settings.generation_value_name, &names).map_err(parse_error)?);
+        }
+        let schema = self
+            .value_schema
+            .clone()
+            .ok_or_else(|| parse_error("no value schema".into()))?;
+        let value = from_json(&schema, &json, &self.settings.date_formats).map_err(parse_error)?;
+        let key_schema = self.settings.key_schema.clone();
+        let key = key_of(&key_schema, &value).map_err(parse_error)?;
+        Ok(Some(Parsed {
+            key_schema,
+            key,
+            value_schema: Some(schema),
+            value,
+        }))
+    }
+}
+
+struct Avro {
+    reader: apache_avro::Reader<'static, Box<dyn BufRead + Send>>,
+    data: AvroData,
+    count: u64,
+}
+
+impl Avro {
+    fn new(input: Box<dyn BufRead + Send>) -> Result<Self, ReadError> {
+        let reader = apache_avro::Reader::new(input).map_err(|e| ReadError::Parse {
+            line: 0,
+            message: format!("not an Avro container file: {e}"),
+        })?;
+        let data = AvroData::new(reader.writer_schema())
+            .map_err(|message| ReadError::Parse { line: 0, message })?;
+        Ok(Self {
+            reader,
+            data,
+            count: 0,
+        })
+    }
+}
+
+impl RecordReader for Avro {
+    fn next(&mut self) -> Result<Option<Parsed>, ReadError> {
+        let Some(datum) = self.reader.next() else {
+            return Ok(None);
+        };
+        self.count += 1;
+        let line = self.count;
+        let datum = datum.map_err(|e| ReadError::Parse {
+            line,
+            message: format!("Avro record {line}: {e}"),
+        })?;
+        let value = self
+            .data
+            .value(&datum)
+            .map_err(|message| ReadError::Parse {
+                line,
+                message: format!("Avro record {line}: {message}"),
+            })?;
+        Ok(Some(Parsed {
+            key_schema: None,
+            key: Value::Null,
+            value_schema: Some(self.data.schema().clone()),
+            value,
+        }))
+    }
+}
+
+struct Binary {
+    input: Option<Box<dyn BufRead + Send>>,
+}
+
+impl RecordReader for Binary {
+    fn next(&mut self) -> Result<Option<Parsed>, ReadError> {
+        let Some(mut input) = self.input.take() else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        input.read_to_end(&mut bytes)?;
+        Ok(Some(Parsed {
+            key_schema: None,
+            key: Value::Null,
+            value_schema: Some(Schema::bytes()),
+            value: Value::Bytes(bytes),
+        }))
+    }
+}

@@ -1,0 +1,490 @@
+//! The spooldir source task: picks up files (notified by `notify`, with a directory listing every
+//! `empty.poll.wait.ms` as the fallback), reads them in batches, resumes from stored offsets,
+//! and finishes a file (cleanup policy, or `error.path` with a sidecar) only once the offsets of
+//! all of its records are stored.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sluice_connect_api::{
+    BoxFuture, ConnectError, Headers, OffsetReader, Props, Result, Schema, SchemaBuilder,
+    SourceMap, SourceRecord, SourceTask, Value,
+};
+
+use super::config::{Settings, TimestampMode};
+use super::files::{self, InputFile, Outcome};
+use super::formats::{self, ReadError, RecordReader};
+use super::input;
+use super::Format;
+
+/// A file's identity in the offsets: its name, size and modification time.
+type Identity = (String, u64, i64);
+
+fn identity(file: &InputFile) -> Identity {
+    (file.name.clone(), file.length, file.last_modified_ms)
+}
+
+struct Current {
+    file: InputFile,
+    reader: Box<dyn RecordReader>,
+    /// Records read so far, skipped ones included: the offset of the last one.
+    read: u64,
+    /// Records already stored before a restart, not sent again.
+    skip: u64,
+    /// Offset of the last record sent from this file.
+    last_sent: Option<u64>,
+}
+
+/// A file read to its end (or to an error), waiting for its records' offsets to be stored.
+struct Finishing {
+    file: InputFile,
+    last_sent: Option<u64>,
+    outcome: Outcome,
+}
+
+pub struct SpoolDirTask {
+    format: Format,
+    settings: Option<Settings>,
+    offsets: Option<Arc<dyn OffsetReader>>,
+    current: Option<Current>,
+    queue: VecDeque<InputFile>,
+    finishing: Vec<Finishing>,
+    /// Highest offset acknowledged per file version.
+    acked: HashMap<Identity, u64>,
+    /// A halting error to raise on the next poll, once the records read before it went out.
+    halt: Option<String>,
+    notes: Vec<String>,
+    changed: Arc<AtomicBool>,
+    watcher: Option<notify::RecommendedWatcher>,
+    last_listing: Option<Instant>,
+}
+
+impl SpoolDirTask {
+    pub fn new(format: Format) -> Self {
+        Self {
+            format,
+            settings: None,
+            offsets: None,
+            current: None,
+            queue: VecDeque::new(),
+            finishing: Vec::new(),
+            acked: HashMap::new(),
+            halt: None,
+            notes: Vec::new(),
+            changed: Arc::new(AtomicBool::new(true)),
+            watcher: None,
+            last_listing: None,
+        }
+    }
+
+    fn settings(&self) -> Result<&Settings> {
+        self.settings
+            .as_ref()
+            .ok_or_else(|| ConnectError::Fatal("task polled before start".into()))
+    }
+
+    /// Wakes the task when something changes in `input.path`. Without it (no inotify, a network
+    /// file system), the directory is still listed every `empty.poll.wait.ms`.
+    fn watch(&mut self, settings: &Settings) {
+        use notify::Watcher;
+        let changed = Arc::clone(&self.changed);
+        let watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
+            changed.store(true, Ordering::Release);
+        });
+        let mode = if settings.walk_recursively {
+            notify::RecursiveMode::Recursive
+        } else {
+            notify::RecursiveMode::NonRecursive
+        };
+        match watcher {
+            Ok(mut w) => match w.watch(&settings.input_path, mode) {
+                Ok(()) => self.watcher = Some(w),
+                Err(e) => self.notes.push(format!(
+                    "not watching {} ({e}); listing it every {} ms instead",
+                    settings.input_path.display(),
+                    settings.empty_poll_wait_ms
+                )),
+            },
+            Err(e) => self.notes.push(format!(
+                "file notifications unavailable ({e}); listing the input directory every {} ms",
+                settings.empty_poll_wait_ms
+            )),
+        }
+    }
+
+    /// Lists the input directory when notified or when the polling interval has passed.
+    fn refill_queue(&mut self) -> Result<()> {
+        let settings = self.settings()?;
+        let due = self
+            .last_listing
+            .is_none_or(|t| t.elapsed() >= Duration::from_millis(settings.empty_poll_wait_ms));
+        if !self.changed.swap(false, Ordering::AcqRel) && !due {
+            return Ok(());
+        }
+        let listed = files::list(settings).map_err(|e| {
+            ConnectError::Retriable(format!("listing {}: {e}", settings.input_path.display()))
+        })?;
+        self.last_listing = Some(Instant::now());
+        let waiting: Vec<Identity> = self.finishing.iter().map(|f| identity(&f.file)).collect();
+        self.queue = listed
+            .into_iter()
+            .filter(|f| !waiting.contains(&identity(f)))
+            .collect();
+        Ok(())
+    }
+
+    /// Claims the next file (its flag marks it as being read) and opens it where its stored
+    /// offset says reading stopped.
+    fn open_next(&mut self) -> Result<bool> {
+        while let Some(candidate) = self.queue.pop_front() {
+            let settings = self.settings()?.clone();
+            // The file may have changed or gone since it was listed.
+            let Ok(file) = InputFile::stat(&candidate.path, &settings.input_path) else {
+                continue;
+            };
+            let flag = file.flag_path(&settings);
+            if std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&flag)
+                .is_err()
+            {
+                continue;
+            }
+            let skip = self.stored_offset(&file);
+            let opened = input::open(&file.path, settings.buffer_size)
+                .map_err(ReadError::Io)
+                .and_then(|i| formats::reader(self.format, i, &settings));
+            match opened {
+                Ok(reader) => {
+                    self.current = Some(Current {
+                        file,
+                        reader,
+                        read: 0,
+                        skip,
+                        last_sent: None,
+                    });
+                    return Ok(true);
+                }
+                Err(e) => self.fail_file(file, None, &e, &settings)?,
+            }
+        }
+        Ok(false)
+    }
+
+    /// Records of this file version already stored (0 for a new version).
+    fn stored_offset(&self, file: &InputFile) -> u64 {
+        let Some(offsets) = &self.offsets else {
+            return 0;
+        };
+        let Some(stored) = offsets.offset(&partition(file)) else {
+            return 0;
+        };
+        let same = stored.get("length").and_then(|l| l.as_u64()) == Some(file.length)
+            && stored.get("lastModified").and_then(|m| m.as_i64()) == Some(file.last_modified_ms);
+        if !same {
+            return 0;
+        }
+        let n = stored.get("offset").and_then(|o| o.as_u64()).unwrap_or(0);
+        // A binary file is one record stored at offset 0.
+        if self.format == Format::Binary {
+            1
+        } else {
+            n
+        }
+    }
+
+    /// Sets a failed file aside (once what was sent from it is stored) and says so in the
+    /// status; with `halt.on.error` the next poll fails the task with the same reason.
+    fn fail_file(
+        &mut self,
+        file: InputFile,
+        last_sent: Option<u64>,
+        error: &ReadError,
+        settings: &Settings,
+    ) -> Result<()> {
+        let sent = last_sent.map_or(0, |n| n);
+        let reason = format!(
+            "{}: {error}. {} record(s) from this file had been produced before the error.",
+            file.path.display(),
+            sent
+        );
+        self.notes.push(format!(
+            "{} moved to {}: {reason}",
+            file.name,
+            settings.error_path.display()
+        ));
+        self.finishing.push(Finishing {
+            file,
+            last_sent,
+            outcome: Outcome::Failed(reason.clone()),
+        });
+        if settings.halt_on_error {
+            self.halt = Some(reason);
+        }
+        self.finish_ready(false)
+    }
+
+    /// Finishes files whose records are all stored (`committed`), or that sent nothing.
+    fn finish_ready(&mut self, committed: bool) -> Result<()> {
+        let settings = self.settings()?.clone();
+        let mut remaining = Vec::new();
+        for f in std::mem::take(&mut self.finishing) {
+            let done = match f.last_sent {
+                None => true,
+                Some(last) => {
+                    committed
+                        && self
+                            .acked
+                            .get(&identity(&f.file))
+                            .is_some_and(|&a| a >= last)
+                }
+            };
+            if !done {
+                remaining.push(f);
+                continue;
+            }
+            self.acked.remove(&identity(&f.file));
+            if let Err(e) = files::finish(&f.file, &f.outcome, &settings) {
+                self.notes.push(format!(
+                    "could not clean up {}: {e}; will retry",
+                    f.file.path.display()
+                ));
+                remaining.push(f);
+            }
+        }
+        self.finishing = remaining;
+        Ok(())
+    }
+
+    fn read_batch(&mut self) -> Result<Vec<SourceRecord>> {
+        let settings = self.settings()?.clone();
+        let mut records = Vec::new();
+        while records.len() < settings.batch_size {
+            let Some(current) = self.current.as_mut() else {
+                break;
+            };
+            match current.reader.next() {
+                Ok(Some(parsed)) => {
+                    current.read += 1;
+                    if current.read <= current.skip {
+                        continue;
+                    }
+                    current.last_sent = Some(current.read);
+                    // The original stores offset 0 for a binary file's one record.
+                    let stored = if self.format == Format::Binary {
+                        0
+                    } else {
+                        current.read
+                    };
+                    records.push(record(
+                        &settings,
+                        &current.file,
+                        current.read,
+                        stored,
+                        parsed,
+                    ));
+                }
+                Ok(None) => {
+                    let done = self.current.take();
+                    if let Some(c) = done {
+                        self.finishing.push(Finishing {
+                            file: c.file,
+                            last_sent: c.last_sent,
+                            outcome: Outcome::Finished,
+                        });
+                    }
+                    break;
+                }
+                Err(e) => {
+                    if let Some(c) = self.current.take() {
+                        self.fail_file(c.file, c.last_sent, &e, &settings)?;
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(records)
+    }
+}
+
+fn partition(file: &InputFile) -> SourceMap {
+    let mut p = SourceMap::new();
+    p.insert("fileName".into(), json!(file.name));
+    p
+}
+
+fn record(
+    settings: &Settings,
+    file: &InputFile,
+    offset: u64,
+    stored: u64,
+    parsed: formats::Parsed,
+) -> SourceRecord {
+    let mut source_offset = SourceMap::new();
+    // The original's offset number, and this file version's size and time, so a new file
+    // with an old name is not skipped.
+    source_offset.insert("offset".into(), json!(stored));
+    source_offset.insert("length".into(), json!(file.length));
+    source_offset.insert("lastModified".into(), json!(file.last_modified_ms));
+    let timestamp = match settings.timestamp_mode {
+        TimestampMode::ProcessTime => None,
+        TimestampMode::FileTime => Some(file.last_modified_ms),
+        TimestampMode::Field => match (&parsed.value, &settings.timestamp_field) {
+            (Value::Struct(s), Some(field)) => match s.get(field) {
+                Ok(Value::Timestamp(t)) => Some(*t),
+                _ => None,
+            },
+            _ => None,
+        },
+    };
+    let mut record = SourceRecord {
+        source_partition: partition(file),
+        source_offset,
+        topic: settings.topic.clone(),
+        kafka_partition: None,
+        key_schema: parsed.key_schema,
+        key: parsed.key,
+        value_schema: parsed.value_schema,
+        value: parsed.value,
+        timestamp,
+        headers: Headers::new(),
+    };
+    add_headers(&mut record.headers, settings, file, offset);
+    record
+}
+
+fn add_headers(headers: &mut Headers, settings: &Settings, file: &InputFile, offset: u64) {
+    let string = |v: String| (Some(Schema::string()), Value::String(v));
+    let without_extension = match file.name.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem.to_string(),
+        _ => file.name.clone(),
+    };
+    let absolute = std::fs::canonicalize(&file.path).unwrap_or_else(|_| file.path.clone());
+    let parent = file
+        .path
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let entries = [
+        ("file.name", string(file.name.clone())),
+        ("file.name.without.extension", string(without_extension)),
+        ("file.path", string(absolute.display().to_string())),
+        ("file.parent.dir.name", string(parent)),
+        (
+            "file.length",
+            (Some(Schema::int64()), Value::Int64(file.length as i64)),
+        ),
+        (
+            "file.offset",
+            (Some(Schema::int64()), Value::Int64(offset as i64)),
+        ),
+        (
+            "file.last.modified",
+            (
+                Some(SchemaBuilder::timestamp().build()),
+                Value::Timestamp(file.last_modified_ms),
+            ),
+        ),
+    ];
+    for (key, (schema, value)) in entries {
+        headers.add(key, schema, value);
+    }
+    if settings.walk_recursively {
+        headers.add(
+            "file.relative.path",
+            Some(Schema::string()),
+            Value::String(file.relative_dir.display().to_string()),
+        );
+    }
+}
+
+impl SourceTask for SpoolDirTask {
+    fn start(&mut self, props: &Props, offsets: Arc<dyn OffsetReader>) -> Result<()> {
+        let settings = Settings::parse(self.format, props)?;
+        if let Some((key, message)) = settings.check_directories().into_iter().next() {
+            return Err(ConnectError::Config { key, message });
+        }
+        for path in files::recover_flags(&settings) {
+            self.notes.push(format!(
+                "recovered {} after an unclean stop; it resumes from its stored offset",
+                path.display()
+            ));
+        }
+        self.watch(&settings);
+        self.settings = Some(settings);
+        self.offsets = Some(offsets);
+        Ok(())
+    }
+
+    fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>>> {
+        let result = (|| {
+            if let Some(reason) = self.halt.take() {
+                return Err(ConnectError::Fatal(reason));
+            }
+            self.finish_ready(false)?;
+            if self.current.is_none() {
+                if self.queue.is_empty() {
+                    self.refill_queue()?;
+                }
+                if !self.open_next()? {
+                    return Ok(Vec::new());
+                }
+            }
+            self.read_batch()
+        })();
+        Box::pin(std::future::ready(result))
+    }
+
+    fn commit_record(&mut self, record: &SourceRecord) -> Result<()> {
+        let name = record
+            .source_partition
+            .get("fileName")
+            .and_then(|n| n.as_str())
+            .unwrap_or_default();
+        let number = |key: &str| record.source_offset.get(key);
+        let (Some(length), Some(modified)) = (
+            number("length").and_then(|l| l.as_u64()),
+            number("lastModified").and_then(|m| m.as_i64()),
+        ) else {
+            return Ok(());
+        };
+        // Binary files store offset 0 for their one record; count it as the first.
+        let offset = number("offset")
+            .and_then(|o| o.as_u64())
+            .unwrap_or(0)
+            .max(1);
+        let entry = self
+            .acked
+            .entry((name.to_string(), length, modified))
+            .or_insert(0);
+        *entry = (*entry).max(offset);
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.finish_ready(true)
+    }
+
+    fn take_status_note(&mut self) -> Option<String> {
+        if self.notes.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.notes).join("\n"))
+        }
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        self.watcher = None;
+        // A file read only in part keeps no flag after a clean stop: the next start resumes it
+        // from its stored offset.
+        if let (Some(current), Some(settings)) = (self.current.take(), &self.settings) {
+            let _ = std::fs::remove_file(current.file.flag_path(settings));
+        }
+        Ok(())
+    }
+}
