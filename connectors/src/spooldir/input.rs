@@ -72,14 +72,22 @@ pub fn unlzw(mut input: impl Read) -> std::io::Result<Vec<u8>> {
     let mut old_code: Option<usize> = None;
     let mut final_char = 0u8;
     let mut stack = Vec::new();
-    // Skips to the end of the current group of eight codes.
-    let align = |position: usize, n_bits: u32| {
+    // Codes of one width are written in groups of eight (n_bits bytes), counted from where
+    // that width began; a change of width skips the rest of the current group.
+    let mut run_start = position;
+    let align = |position: usize, run_start: usize, n_bits: u32| {
         let group = (n_bits as usize) << 3;
-        (position - 1) + (group - (position - 1 + group) % group)
+        let used = (position - run_start) % group;
+        if used == 0 {
+            position
+        } else {
+            position + group - used
+        }
     };
     loop {
         if free_entry > max_code {
-            position = align(position, n_bits);
+            position = align(position, run_start, n_bits);
+            run_start = position;
             n_bits += 1;
             max_code = if n_bits == max_bits {
                 max_max_code
@@ -108,7 +116,8 @@ pub fn unlzw(mut input: impl Read) -> std::io::Result<Vec<u8>> {
         };
         if code == 256 && block_mode {
             free_entry = 256;
-            position = align(position, n_bits);
+            position = align(position, run_start, n_bits);
+            run_start = position;
             n_bits = 9;
             max_code = (1usize << n_bits) - 1;
             continue;

@@ -480,10 +480,18 @@ impl SourceTask for SpoolDirTask {
 
     fn stop(&mut self) -> Result<()> {
         self.watcher = None;
-        // A file read only in part keeps no flag after a clean stop: the next start resumes it
-        // from its stored offset.
-        if let (Some(current), Some(settings)) = (self.current.take(), &self.settings) {
-            let _ = std::fs::remove_file(current.file.flag_path(settings));
+        // Files not finished keep no flag after a clean stop: the next start lists them again
+        // and resumes each from its stored offset.
+        if let Some(settings) = &self.settings {
+            let files = self
+                .current
+                .take()
+                .map(|c| c.file)
+                .into_iter()
+                .chain(self.finishing.drain(..).map(|f| f.file));
+            for file in files {
+                let _ = std::fs::remove_file(file.flag_path(settings));
+            }
         }
         Ok(())
     }
