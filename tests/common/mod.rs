@@ -286,6 +286,18 @@ pub fn consume_if_exists(bootstrap: &str, topic: &str, partition: i32) -> Vec<Ow
     }
 }
 
+/// Whether this test process runs as root (uid 0).
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
 /// `sluice standalone` as a child process: broker and worker on ephemeral ports, data under
 /// `dir`, offsets flushed every 200 ms.
 pub struct Standalone {
@@ -303,7 +315,25 @@ impl Standalone {
 
     /// With extra `--worker-override key=value` settings.
     pub fn spawn_with(dir: &Path, worker: &[&str]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        Self::spawn_command(Command::new(env!("CARGO_BIN_EXE_sluice")), dir, worker)
+    }
+
+    /// As an unprivileged user, so file permissions apply (root ignores them): under root the
+    /// process runs as `nobody` through `setpriv`, and `dir` is opened up for it.
+    pub fn spawn_unprivileged(dir: &Path, worker: &[&str]) -> Self {
+        if !running_as_root() {
+            return Self::spawn_with(dir, worker);
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_sluice"));
+        Self::spawn_command(command, dir, worker)
+    }
+
+    fn spawn_command(mut command: Command, dir: &Path, worker: &[&str]) -> Self {
         command
             .current_dir(dir)
             .arg("standalone")
