@@ -321,11 +321,19 @@ fn every_endpoint_answers_with_kafka_connects_codes_and_shapes() {
     // Plugins: connectors only by default; everything with connectorsOnly=false.
     let (status, plugins) = api.get("/connector-plugins");
     assert_eq!(status, StatusCode::OK);
+    let v = env!("CARGO_PKG_VERSION");
+    let spooldir = |class: &str| json!({"class": format!("com.github.jcustenborder.kafka.connect.spooldir.{class}"), "type": "source", "version": v});
     assert_eq!(
         plugins,
         json!([
-            {"class": "org.apache.kafka.connect.file.FileStreamSinkConnector", "type": "sink", "version": env!("CARGO_PKG_VERSION")},
-            {"class": "org.apache.kafka.connect.file.FileStreamSourceConnector", "type": "source", "version": env!("CARGO_PKG_VERSION")},
+            spooldir("SpoolDirAvroSourceConnector"),
+            spooldir("SpoolDirBinaryFileSourceConnector"),
+            spooldir("SpoolDirCsvSourceConnector"),
+            spooldir("SpoolDirJsonSourceConnector"),
+            spooldir("SpoolDirLineDelimitedSourceConnector"),
+            spooldir("SpoolDirSchemaLessJsonSourceConnector"),
+            {"class": "org.apache.kafka.connect.file.FileStreamSinkConnector", "type": "sink", "version": v},
+            {"class": "org.apache.kafka.connect.file.FileStreamSourceConnector", "type": "source", "version": v},
         ])
     );
     let (_, all) = api.get("/connector-plugins?connectorsOnly=false");

@@ -48,6 +48,10 @@ impl Headers {
         self.headers.iter()
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Header> {
+        self.headers.iter_mut()
+    }
+
     pub fn len(&self) -> usize {
         self.headers.len()
     }

@@ -15,11 +15,14 @@ use super::base64;
 
 const ENVELOPE_ERROR: &str = "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.";
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct JsonConverter {
     schemas_enable: bool,
     numeric_decimals: bool,
     replace_null_with_default: bool,
+    /// The last schema written and its JSON: records of one source share a schema, and
+    /// serializing it once instead of per record is most of the envelope's cost.
+    last_schema: std::sync::Mutex<Option<(SchemaRef, Vec<u8>)>>,
 }
 
 impl Default for JsonConverter {
@@ -28,6 +31,7 @@ impl Default for JsonConverter {
             schemas_enable: true,
             numeric_decimals: false,
             replace_null_with_default: true,
+            last_schema: std::sync::Mutex::new(None),
         }
     }
 }
@@ -66,14 +70,31 @@ impl Converter for JsonConverter {
             return Ok(None);
         }
         let payload = self.value_to_json(schema.map(|s| s.as_ref()), value)?;
-        let out = if self.schemas_enable {
-            json!({"schema": schema.map(|s| schema_to_json(s)), "payload": payload})
-        } else {
-            payload
+        let to_bytes =
+            |json: &Json| serde_json::to_vec(json).map_err(|e| ConnectError::data(e.to_string()));
+        if !self.schemas_enable {
+            return to_bytes(&payload).map(Some);
+        }
+        let Some(schema) = schema else {
+            return to_bytes(&json!({"schema": null, "payload": payload})).map(Some);
         };
-        serde_json::to_vec(&out)
-            .map(Some)
-            .map_err(|e| ConnectError::data(e.to_string()))
+        let mut cache = self.last_schema.lock().unwrap_or_else(|p| p.into_inner());
+        let cached = matches!(&*cache, Some((s, _)) if std::sync::Arc::ptr_eq(s, schema));
+        if !cached {
+            *cache = Some((schema.clone(), to_bytes(&schema_to_json(schema))?));
+        }
+        let schema_json = cache
+            .as_ref()
+            .map(|(_, bytes)| bytes.as_slice())
+            .unwrap_or_default();
+        // The same bytes as serializing {"schema": .., "payload": ..}, without redoing the schema.
+        let mut out = Vec::with_capacity(schema_json.len() + 64);
+        out.extend_from_slice(br#"{"schema":"#);
+        out.extend_from_slice(schema_json);
+        out.extend_from_slice(br#","payload":"#);
+        serde_json::to_writer(&mut out, &payload).map_err(|e| ConnectError::data(e.to_string()))?;
+        out.push(b'}');
+        Ok(Some(out))
     }
 
     fn to_connect_data(

@@ -15,7 +15,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
-use sluice_connect_api::{SourceMap, SourceRecord, SourceTask};
+use sluice_connect_api::{SchemaRef, SourceMap, SourceRecord, SourceTask, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -47,6 +47,14 @@ pub struct SourceSettings {
 /// Receives a running task's status notes.
 pub type StatusObserver = Arc<dyn Fn(String) + Send + Sync>;
 
+/// A header value and the bytes the header converter made of it.
+struct CachedHeader {
+    key: String,
+    schema: Option<SchemaRef>,
+    value: Value,
+    bytes: Option<Vec<u8>>,
+}
+
 /// A polled record waiting for its acknowledgement; `None` for records a transform dropped or
 /// the error policy skipped, which only wait for their turn.
 struct InFlight {
@@ -67,6 +75,11 @@ pub struct SourceRunner {
     committable: Vec<(SourceMap, SourceMap)>,
     /// Topics this task has written to (created first when topic creation is on).
     known_topics: HashSet<String>,
+    last_topic: String,
+    /// The last header converted at each position: headers that repeat record after record
+    /// (a file name) are converted once. By position, as records of one source list their
+    /// headers in the same order.
+    header_cache: Vec<CachedHeader>,
 }
 
 impl SourceRunner {
@@ -95,6 +108,8 @@ impl SourceRunner {
             in_flight: VecDeque::new(),
             committable: Vec::new(),
             known_topics: HashSet::new(),
+            last_topic: String::new(),
+            header_cache: Vec::new(),
         })
     }
 
@@ -218,7 +233,7 @@ impl SourceRunner {
 
     #[allow(clippy::type_complexity)]
     fn encode(
-        &self,
+        &mut self,
         record: &SourceRecord,
     ) -> Result<
         (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>),
@@ -239,15 +254,32 @@ impl SourceRunner {
             None
         } else {
             let mut out = OwnedHeaders::new_with_capacity(record.headers.len());
-            for h in record.headers.iter() {
-                let bytes = self
-                    .converters
-                    .header
-                    .from_connect_header(topic, &h.key, h.schema.as_ref(), &h.value)
-                    .map_err(|e| (Stage::HeaderConverter, e))?;
+            for (i, h) in record.headers.iter().enumerate() {
+                let hit = self
+                    .header_cache
+                    .get(i)
+                    .is_some_and(|c| c.key == h.key && c.value == h.value && c.schema == h.schema);
+                if !hit {
+                    let bytes = self
+                        .converters
+                        .header
+                        .from_connect_header(topic, &h.key, h.schema.as_ref(), &h.value)
+                        .map_err(|e| (Stage::HeaderConverter, e))?;
+                    let entry = CachedHeader {
+                        key: h.key.clone(),
+                        schema: h.schema.clone(),
+                        value: h.value.clone(),
+                        bytes,
+                    };
+                    if i < self.header_cache.len() {
+                        self.header_cache[i] = entry;
+                    } else {
+                        self.header_cache.push(entry);
+                    }
+                }
                 out = out.insert(Header {
                     key: &h.key,
-                    value: bytes.as_deref(),
+                    value: self.header_cache.get(i).and_then(|c| c.bytes.as_deref()),
                 });
             }
             Some(out)
@@ -258,7 +290,11 @@ impl SourceRunner {
     /// Creates the topic on first use when the connector asked for topic creation, and tells the
     /// observer about it.
     async fn prepare_topic(&mut self, topic: &str) -> Result<(), WorkerError> {
-        if self.known_topics.contains(topic) {
+        // Most records go to the topic of the record before.
+        if self.last_topic == topic || self.known_topics.contains(topic) {
+            if self.last_topic != topic {
+                self.last_topic = topic.to_string();
+            }
             return Ok(());
         }
         if let Some(creation) = &self.settings.topic_creation {
@@ -277,8 +313,15 @@ impl SourceRunner {
             observer(topic);
         }
         self.known_topics.insert(topic.to_string());
+        self.last_topic = topic.to_string();
         Ok(())
     }
+}
+
+/// Map equality, trying the cheap ordered comparison first: maps from one task are built
+/// the same way, so this rarely needs the key lookups of `==`.
+fn same_map(a: &SourceMap, b: &SourceMap) -> bool {
+    a.len() == b.len() && (a.iter().zip(b.iter()).all(|(x, y)| x == y) || a == b)
 }
 
 /// Hands one record to the producer, waiting while its queue is full.
@@ -287,27 +330,28 @@ async fn enqueue(
     record: &SourceRecord,
     (key, value, headers): (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>),
 ) -> Result<DeliveryFuture, WorkerError> {
+    let mut out: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic);
+    if let Some(k) = key.as_deref() {
+        out = out.key(k);
+    }
+    if let Some(v) = value.as_deref() {
+        out = out.payload(v);
+    }
+    if let Some(p) = record.kafka_partition {
+        out = out.partition(p);
+    }
+    if let Some(ts) = record.timestamp {
+        out = out.timestamp(ts);
+    }
+    if let Some(h) = headers {
+        out = out.headers(h);
+    }
     loop {
-        let mut out: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic);
-        if let Some(k) = key.as_deref() {
-            out = out.key(k);
-        }
-        if let Some(v) = value.as_deref() {
-            out = out.payload(v);
-        }
-        if let Some(p) = record.kafka_partition {
-            out = out.partition(p);
-        }
-        if let Some(ts) = record.timestamp {
-            out = out.timestamp(ts);
-        }
-        if let Some(h) = &headers {
-            out = out.headers(h.clone());
-        }
         match producer.send_result(out) {
             Ok(delivery) => return Ok(delivery),
-            // The client's queue is full: let it drain.
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+            // The client's queue is full: let it drain, then offer the same record again.
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                out = back;
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             Err((e, _)) => {
@@ -361,7 +405,7 @@ impl SourceRunner {
             .committable
             .iter_mut()
             .rev()
-            .find(|(partition, _)| *partition == record.source_partition)
+            .find(|(partition, _)| same_map(partition, &record.source_partition))
         {
             Some(entry) => entry.1.clone_from(&record.source_offset),
             None => self.committable.push((
