@@ -574,3 +574,24 @@ fn tasks_split_files_and_configs_are_checked() {
         "value.schema"
     );
 }
+
+#[test]
+fn schemaless_json_resumes_from_its_stored_offset_too() {
+    let d = dirs();
+    let objects: String = (0..5).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+    std::fs::write(d.input.join("a.json"), objects).expect("write");
+    let offsets = Arc::new(Offsets::default());
+    let props = config(&d, ".*\\.json", &[("batch.size", "2")]);
+    let mut task = start(Format::SchemaLessJson, &props, offsets.clone());
+    let first = poll(&mut task).expect("poll");
+    assert_eq!(values(&first), [r#"{"n":0}"#, r#"{"n":1}"#]);
+    commit(&mut task, &offsets, &first);
+    // A crash: the task is gone without a stop. The original would send all five again.
+    drop(task);
+    let mut task = start(Format::SchemaLessJson, &props, offsets.clone());
+    let rest = poll_records(&mut task, 3);
+    assert_eq!(values(&rest), [r#"{"n":2}"#, r#"{"n":3}"#, r#"{"n":4}"#]);
+    commit(&mut task, &offsets, &rest);
+    assert_eq!(listing(&d.finished), ["a.json"]);
+    task.stop().expect("stop");
+}
