@@ -337,14 +337,7 @@ fn parse_datetime(text: &str) -> Result<i64> {
         return Err(bad());
     };
     let millis: i64 = format!("{millis:0<3}")[..3].parse().map_err(|_| bad())?;
-    // Days since 1970-01-01 (the civil-from-days algorithm, inverted).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = sluice_connect_api::calendar::days_from_civil(year, month, day);
     Ok(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
 }
 

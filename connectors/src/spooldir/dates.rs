@@ -2,6 +2,8 @@
 //! files use: `yyyy yy MM M dd d HH H mm m ss s SSS S Z X` and `'quoted'` text), tried in order,
 //! in `parser.timestamp.timezone` (UTC or a fixed offset).
 
+pub use sluice_connect_api::calendar::days_from_civil;
+
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
     Year(usize),
@@ -107,17 +109,6 @@ fn offset(text: &str) -> Option<i64> {
         _ => return None,
     };
     Some(sign * (h * 60 + m))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 impl DateFormats {

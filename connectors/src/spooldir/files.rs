@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::config::{Cleanup, Settings, SortAttribute};
-use super::dates::days_from_civil;
+use sluice_connect_api::calendar::civil_from_days;
 
 /// A file to read, and what identifies this version of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,18 +172,7 @@ pub enum Outcome {
 }
 
 fn date_dir(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    // Civil date from days (inverse of days_from_civil).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    debug_assert_eq!(days_from_civil(year, month, day), days);
+    let (year, month, day) = civil_from_days(ms.div_euclid(86_400_000));
     format!("{year:04}-{month:02}-{day:02}")
 }
 
