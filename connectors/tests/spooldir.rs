@@ -595,3 +595,68 @@ fn schemaless_json_resumes_from_its_stored_offset_too() {
     assert_eq!(listing(&d.finished), ["a.json"]);
     task.stop().expect("stop");
 }
+
+fn set_mtime(path: &Path, ms_since_epoch: u64) {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms_since_epoch);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open")
+        .set_modified(time)
+        .expect("set mtime");
+}
+
+#[test]
+fn move_by_date_recursive_walking_and_minimum_age() {
+    let d = dirs();
+    // MOVEBYDATE files go under finished.path/<yyyy-MM-dd of the file's mtime>/.
+    write_lines(&d.input.join("old.txt"), 0, 1);
+    set_mtime(&d.input.join("old.txt"), 1_700_000_000_000);
+    let offsets = Arc::new(Offsets::default());
+    let props = config(&d, ".*\\.txt", &[("cleanup.policy", "MOVEBYDATE")]);
+    let mut task = start(Format::LineDelimited, &props, offsets.clone());
+    let records = poll_records(&mut task, 1);
+    commit(&mut task, &offsets, &records);
+    assert!(
+        d.finished.join("2023-11-14").join("old.txt").exists(),
+        "{:?}",
+        listing(&d.finished)
+    );
+    task.stop().expect("stop");
+
+    // Sub-directories are walked; their path is a header and is kept under finished.path.
+    let sub = d.input.join("region").join("eu");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    write_lines(&sub.join("deep.txt"), 5, 7);
+    let props = config(
+        &d,
+        ".*\\.txt",
+        &[
+            ("input.path.walk.recursively", "true"),
+            ("cleanup.policy.maintain.relative.path", "true"),
+        ],
+    );
+    let mut task = start(Format::LineDelimited, &props, offsets.clone());
+    let records = poll_records(&mut task, 2);
+    assert_eq!(values(&records), ["line 5", "line 6"]);
+    let relative = records[0]
+        .headers
+        .last_with_name("file.relative.path")
+        .map(|h| h.value.clone());
+    assert_eq!(relative, Some(Value::String("region/eu".into())));
+    commit(&mut task, &offsets, &records);
+    assert!(d.finished.join("region/eu/deep.txt").exists());
+    task.stop().expect("stop");
+
+    // A file younger than file.minimum.age.ms waits; once old enough it is read.
+    write_lines(&d.input.join("fresh.txt"), 9, 10);
+    let props = config(&d, "fresh\\.txt", &[("file.minimum.age.ms", "3600000")]);
+    let mut task = start(Format::LineDelimited, &props, offsets.clone());
+    assert!(
+        poll_records(&mut task, 1).is_empty(),
+        "still being written, as far as we know"
+    );
+    set_mtime(&d.input.join("fresh.txt"), 1_700_000_000_000);
+    assert_eq!(values(&poll_records(&mut task, 1)), ["line 9"]);
+    task.stop().expect("stop");
+}
