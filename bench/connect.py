@@ -9,15 +9,15 @@
 Needs the confluent-kafka Python package (for topic watermarks). Prints a Markdown table.
 """
 
-import json
+import functools
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+import benchlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.environ.get("SLUICE", os.path.join(ROOT, "target", "release", "sluice"))
@@ -26,6 +26,13 @@ BROKER_PORT = int(os.environ.get("PORT", "29192"))
 REST_PORT = int(os.environ.get("REST_PORT", "28083"))
 TIMEOUT = 600
 
+rest = functools.partial(benchlib.rest, REST_PORT)
+safe = benchlib.safe
+
+
+def wait(what, check, interval=0.005):
+    return benchlib.wait(what, check, interval, TIMEOUT)
+
 
 def rss_mb(pid):
     with open(f"/proc/{pid}/status") as f:
@@ -33,29 +40,6 @@ def rss_mb(pid):
             if line.startswith("VmRSS"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def rest(method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{REST_PORT}{path}",
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        text = response.read()
-        return response.status, json.loads(text) if text else None
-
-
-def wait(what, check, interval=0.005):
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    sys.exit(f"timed out waiting for {what}")
 
 
 def running(name):
@@ -104,7 +88,7 @@ def main():
             stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(work, "sluice.log"), "w"),
         )
-        wait("the REST API", lambda: _safe(lambda: rest("GET", "/")[0] == 200), 0.05)
+        wait("the REST API", lambda: safe(lambda: rest("GET", "/")[0] == 200), 0.05)
         time.sleep(2)
         idle_rss = rss_mb(process.pid)
 
@@ -160,19 +144,8 @@ def main():
         print(f"sink file identical to the source file: {identical}")
     finally:
         if process is not None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            benchlib.stop(process)
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _safe(f):
-    try:
-        return f()
-    except Exception:
-        return False
 
 
 if __name__ == "__main__":

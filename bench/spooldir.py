@@ -10,15 +10,16 @@ typed fields). Baseline: `cat` of the same files in the same run.
 Needs the confluent-kafka Python package (for topic watermarks). Prints a Markdown table.
 """
 
+import functools
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+import benchlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.environ.get("SLUICE", os.path.join(ROOT, "target", "release", "sluice"))
@@ -28,6 +29,13 @@ TASKS = os.environ.get("TASKS", "1")
 BROKER_PORT = int(os.environ.get("PORT", "29392"))
 REST_PORT = int(os.environ.get("REST_PORT", "28383"))
 TIMEOUT = 900
+
+rest = functools.partial(benchlib.rest, REST_PORT)
+safe = benchlib.safe
+
+
+def wait(what, check, interval=0.02):
+    return benchlib.wait(what, check, interval, TIMEOUT)
 
 CSV_SCHEMA = json.dumps({
     "name": "com.example.Reading", "type": "STRUCT", "isOptional": False,
@@ -40,33 +48,6 @@ CSV_SCHEMA = json.dumps({
         "note": {"type": "STRING", "isOptional": True},
     },
 })
-
-
-def rest(method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{REST_PORT}{path}", data=data, method=method,
-        headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        text = response.read()
-        return response.status, json.loads(text) if text else None
-
-
-def wait(what, check, interval=0.02):
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    sys.exit(f"timed out waiting for {what}")
-
-
-def safe(f):
-    try:
-        return f()
-    except Exception:
-        return False
 
 
 def write_files(directory, kind):
@@ -175,11 +156,7 @@ def main():
         print(f"\n{FILES} files x {LINES} lines of 100 bytes, tasks.max={TASKS}; every file reached finished.path")
     finally:
         if process is not None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            benchlib.stop(process)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -154,8 +154,11 @@ fn run(
     }
 }
 
-async fn run_broker(props: Properties) -> Result<()> {
-    let (config, warnings) = sluice_broker::BrokerConfig::from_properties(&props)?;
+/// The broker's config, with its warnings logged, and its bound listener.
+async fn bind_broker(
+    props: &Properties,
+) -> Result<(sluice_broker::BrokerConfig, tokio::net::TcpListener)> {
+    let (config, warnings) = sluice_broker::BrokerConfig::from_properties(props)?;
     for warning in warnings {
         tracing::warn!("{warning}");
     }
@@ -163,6 +166,11 @@ async fn run_broker(props: Properties) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .with_context(|| format!("binding the broker listener {address}"))?;
+    Ok((config, listener))
+}
+
+async fn run_broker(props: Properties) -> Result<()> {
+    let (config, listener) = bind_broker(&props).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     sluice_broker::run(config, listener, shutdown).await?;
@@ -211,14 +219,7 @@ async fn run_standalone(
     connectors: Vec<PathBuf>,
     log_control: Arc<logging::FilterControl>,
 ) -> Result<()> {
-    let (config, warnings) = sluice_broker::BrokerConfig::from_properties(&broker_props)?;
-    for warning in warnings {
-        tracing::warn!("{warning}");
-    }
-    let address = config.listener.bind_address();
-    let listener = tokio::net::TcpListener::bind(&address)
-        .await
-        .with_context(|| format!("binding the broker listener {address}"))?;
+    let (config, listener) = bind_broker(&broker_props).await?;
     let local = listener.local_addr()?;
     let bootstrap = if local.ip().is_unspecified() {
         format!("127.0.0.1:{}", local.port())

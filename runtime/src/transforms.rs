@@ -7,7 +7,7 @@
 //! later transforms plug in through [`Catalogue`].
 
 use regex::Regex;
-use sluice_connect_api::config::split_list;
+use sluice_connect_api::config::{class_not_found, split_list, with_prefix};
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectError, ConnectRecord, Importance, Predicate, Props, Result,
     Transformation,
@@ -54,9 +54,10 @@ impl<R: ConnectRecord + 'static> TransformChain<R> {
         for alias in list(props, "transforms") {
             let prefix = format!("transforms.{alias}.");
             let class = required(props, &format!("{prefix}type"))?;
-            let mut transform = create_transform::<R>(&class)
-                .ok_or_else(|| not_found(&format!("{prefix}type"), &class, TRANSFORM_CLASSES))?;
-            transform.configure(&sub_props(props, &prefix))?;
+            let mut transform = create_transform::<R>(&class).ok_or_else(|| {
+                class_not_found(&format!("{prefix}type"), &class, TRANSFORM_CLASSES)
+            })?;
+            transform.configure(&with_prefix(props, &prefix))?;
             let predicate = match props.get(&format!("{prefix}predicate")) {
                 None => None,
                 Some(p) if p.trim().is_empty() => None,
@@ -73,13 +74,13 @@ impl<R: ConnectRecord + 'static> TransformChain<R> {
                     let predicate_prefix = format!("predicates.{p}.");
                     let class = required(props, &format!("{predicate_prefix}type"))?;
                     let mut predicate = create_predicate::<R>(&class).ok_or_else(|| {
-                        not_found(
+                        class_not_found(
                             &format!("{predicate_prefix}type"),
                             &class,
                             PREDICATE_CLASSES,
                         )
                     })?;
-                    predicate.configure(&sub_props(props, &predicate_prefix))?;
+                    predicate.configure(&with_prefix(props, &predicate_prefix))?;
                     Some(predicate)
                 }
             };
@@ -146,28 +147,6 @@ fn required(props: &Props, key: &str) -> Result<String> {
                 "Missing required configuration \"{key}\" which has no default value."
             ),
         }),
-    }
-}
-
-/// The keys under `prefix`, with the prefix taken off.
-fn sub_props(props: &Props, prefix: &str) -> Props {
-    props
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
-        .collect()
-}
-
-fn not_found(key: &str, class: &str, known: &[&str]) -> ConnectError {
-    let simple = class.rsplit('.').next().unwrap_or(class);
-    let hint = sluice_connect_api::config::closest(
-        simple,
-        known.iter().filter_map(|c| c.rsplit(['.', '$']).next()),
-    )
-    .map(|n| format!(" Did you mean '{n}'?"))
-    .unwrap_or_default();
-    ConnectError::Config {
-        key: key.to_string(),
-        message: format!("Class {class} could not be found.{hint}"),
     }
 }
 

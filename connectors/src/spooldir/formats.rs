@@ -96,6 +96,14 @@ fn read_line(input: &mut dyn BufRead, buffer: &mut Vec<u8>) -> std::io::Result<b
     Ok(true)
 }
 
+/// A line's text in the configured character set; a bad byte is an error at that line.
+fn decode(settings: &Settings, bytes: &[u8], line: u64) -> Result<String, ReadError> {
+    settings
+        .charset
+        .decode(bytes)
+        .map_err(|message| ReadError::Parse { line, message })
+}
+
 impl RecordReader for Lines {
     fn next(&mut self) -> Result<Option<Parsed>, ReadError> {
         if !read_line(&mut *self.input, &mut self.buffer)? {
@@ -105,14 +113,7 @@ impl RecordReader for Lines {
         if self.buffer.last() == Some(&b'\r') {
             self.buffer.pop();
         }
-        let text = self
-            .settings
-            .charset
-            .decode(&self.buffer)
-            .map_err(|message| ReadError::Parse {
-                line: self.line,
-                message,
-            })?;
+        let text = decode(&self.settings, &self.buffer, self.line)?;
         Ok(Some(Parsed {
             key_schema: None,
             key: Value::Null,
@@ -169,10 +170,7 @@ impl Csv {
                     break;
                 }
                 line += 1;
-                let text = settings
-                    .charset
-                    .decode(&buffer)
-                    .map_err(|message| ReadError::Parse { line, message })?;
+                let text = decode(settings, &buffer, line)?;
                 if let Some(fields) = parser.parse_line(&text, &mut pending) {
                     header = Some(fields.into_iter().map(Option::unwrap_or_default).collect());
                     break;
@@ -248,14 +246,7 @@ impl RecordReader for Csv {
                 return Ok(None);
             }
             self.line += 1;
-            let text = self
-                .settings
-                .charset
-                .decode(&self.buffer)
-                .map_err(|message| ReadError::Parse {
-                    line: self.line,
-                    message,
-                })?;
+            let text = decode(&self.settings, &self.buffer, self.line)?;
             if let Some(row) = self.parser.parse_line(&text, &mut pending) {
                 break row;
             }

@@ -3,6 +3,7 @@
 //! values of a schema.
 
 use serde_json::Value as Json;
+use sluice_connect_api::base64;
 use sluice_connect_api::schema::logical;
 use sluice_connect_api::{Decimal, Schema, SchemaBuilder, SchemaRef, SchemaType, Struct, Value};
 
@@ -235,7 +236,7 @@ pub fn parse_text(
         },
         SchemaType::String => Value::String(text.to_string()),
         SchemaType::Bytes => {
-            Value::Bytes(base64_decode(trimmed).ok_or_else(|| format!("'{text}' is not base64"))?)
+            Value::Bytes(base64::decode(trimmed).ok_or_else(|| format!("'{text}' is not base64"))?)
         }
         other => return Err(format!("a {other} field cannot be read from text")),
     })
@@ -266,29 +267,6 @@ fn time_of_day(text: &str) -> Option<i64> {
     };
     let millis: i64 = millis.parse().ok()?;
     (*h < 24 && *m < 60 && *s < 61).then_some(((h * 60 + m) * 60 + s) * 1000 + millis)
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for c in text.bytes().filter(|&c| c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        buffer = buffer << 6 | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 /// A JSON value as a value of `schema` (the JSON connector).
@@ -360,7 +338,7 @@ pub fn from_json(schema: &SchemaRef, json: &Json, dates: &DateFormats) -> Result
         (SchemaType::String, other) => Value::String(other.to_string()),
         (SchemaType::Boolean, Json::Bool(b)) => Value::Boolean(*b),
         (SchemaType::Bytes, Json::String(s)) => {
-            Value::Bytes(base64_decode(s).ok_or_else(|| format!("'{s}' is not base64"))?)
+            Value::Bytes(base64::decode(s).ok_or_else(|| format!("'{s}' is not base64"))?)
         }
         (
             SchemaType::Int8 | SchemaType::Int16 | SchemaType::Int32 | SchemaType::Int64,

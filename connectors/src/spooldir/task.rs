@@ -52,7 +52,7 @@ struct Finishing {
 
 pub struct SpoolDirTask {
     format: Format,
-    settings: Option<Settings>,
+    settings: Option<Arc<Settings>>,
     offsets: Option<Arc<dyn OffsetReader>>,
     current: Option<Current>,
     queue: VecDeque<InputFile>,
@@ -85,9 +85,10 @@ impl SpoolDirTask {
         }
     }
 
-    fn settings(&self) -> Result<&Settings> {
+    /// The settings, shared: read paths hold them while changing the task.
+    fn settings(&self) -> Result<Arc<Settings>> {
         self.settings
-            .as_ref()
+            .clone()
             .ok_or_else(|| ConnectError::Fatal("task polled before start".into()))
     }
 
@@ -129,7 +130,7 @@ impl SpoolDirTask {
         if !self.changed.swap(false, Ordering::AcqRel) && !due {
             return Ok(());
         }
-        let listed = files::list(settings).map_err(|e| {
+        let listed = files::list(&settings).map_err(|e| {
             ConnectError::Retriable(format!("listing {}: {e}", settings.input_path.display()))
         })?;
         self.last_listing = Some(Instant::now());
@@ -145,7 +146,7 @@ impl SpoolDirTask {
     /// offset says reading stopped.
     fn open_next(&mut self) -> Result<bool> {
         while let Some(candidate) = self.queue.pop_front() {
-            let settings = self.settings()?.clone();
+            let settings = self.settings()?;
             // The file may have changed or gone since it was listed.
             let Ok(file) = InputFile::stat(&candidate.path, &settings.input_path) else {
                 continue;
@@ -239,7 +240,7 @@ impl SpoolDirTask {
 
     /// Finishes files whose records are all stored (`committed`), or that sent nothing.
     fn finish_ready(&mut self, committed: bool) -> Result<()> {
-        let settings = self.settings()?.clone();
+        let settings = self.settings()?;
         let mut remaining = Vec::new();
         for f in std::mem::take(&mut self.finishing) {
             let done = match f.last_sent {
@@ -270,7 +271,7 @@ impl SpoolDirTask {
     }
 
     fn read_batch(&mut self) -> Result<Vec<SourceRecord>> {
-        let settings = self.settings()?.clone();
+        let settings = self.settings()?;
         let mut records = Vec::new();
         while records.len() < settings.batch_size {
             let Some(current) = self.current.as_mut() else {
@@ -437,7 +438,7 @@ impl SourceTask for SpoolDirTask {
             ));
         }
         self.watch(&settings);
-        self.settings = Some(settings);
+        self.settings = Some(Arc::new(settings));
         self.offsets = Some(offsets);
         Ok(())
     }

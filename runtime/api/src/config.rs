@@ -375,6 +375,37 @@ fn check(validator: &Validator, value: &ConfigValue) -> Result<(), String> {
     }
 }
 
+/// `" Did you mean 'x'?"` when `name` is a likely typo of a candidate, else empty: the tail of
+/// an error message.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    closest(name, candidates)
+        .map(|n| format!(" Did you mean '{n}'?"))
+        .unwrap_or_default()
+}
+
+/// "Class X could not be found." for the config `key`, suggesting the nearest of `known` (fully
+/// qualified class names) by simple name.
+pub fn class_not_found(key: &str, class: &str, known: &[&str]) -> crate::ConnectError {
+    let simple = class.rsplit(['.', '$']).next().unwrap_or(class);
+    let hint = did_you_mean(
+        simple,
+        known.iter().filter_map(|c| c.rsplit(['.', '$']).next()),
+    );
+    crate::ConnectError::Config {
+        key: key.to_string(),
+        message: format!("Class {class} could not be found.{hint}"),
+    }
+}
+
+/// The keys under `prefix` (`value.converter.`, `transforms.x.`), with the prefix taken off:
+/// what a component configured through a prefix is given.
+pub fn with_prefix(props: &BTreeMap<String, String>, prefix: &str) -> BTreeMap<String, String> {
+    props
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
+        .collect()
+}
+
 /// A LIST value's items: comma-separated, trimmed, empty ones left out.
 pub fn split_list(value: &str) -> Vec<String> {
     value

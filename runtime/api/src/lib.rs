@@ -1,6 +1,7 @@
 //! The Connect data model and plugin traits. Connectors depend on this crate and nothing else of
 //! Sluice's.
 
+pub mod base64;
 pub mod calendar;
 pub mod config;
 pub mod error;

@@ -6,7 +6,7 @@
 use sluice_connect_api::schema::logical;
 use sluice_connect_api::{HeaderConverter, Props, Result, Schema, SchemaBuilder, SchemaRef, Value};
 
-use super::base64;
+use sluice_connect_api::base64;
 use sluice_connect_api::calendar::{civil_from_days, days_from_civil};
 
 #[derive(Debug, Default, Clone)]

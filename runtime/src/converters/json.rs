@@ -11,7 +11,7 @@ use sluice_connect_api::{
     SchemaBuilder, SchemaRef, SchemaType, Struct, Validator, Value,
 };
 
-use super::base64;
+use sluice_connect_api::base64;
 
 const ENVELOPE_ERROR: &str = "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.";
 

@@ -1,12 +1,12 @@
 //! Converters between Connect data and bytes, found by Kafka's class names or their short
 //! aliases, configured through the `key.converter.*` / `value.converter.*` prefixes.
 
-pub mod base64;
 pub mod header;
 pub mod json;
 pub mod simple;
 
-use sluice_connect_api::{ConnectError, Converter, HeaderConverter, Props, Result, SchemaType};
+use sluice_connect_api::config::{class_not_found, with_prefix};
+use sluice_connect_api::{Converter, HeaderConverter, Props, Result, SchemaType};
 
 pub use header::SimpleHeaderConverter;
 pub use json::JsonConverter;
@@ -38,19 +38,11 @@ pub fn create(
         .iter()
         .any(|c| *c == class || c.rsplit('.').next() == Some(class));
     if !known {
-        let near = sluice_connect_api::config::closest(
-            simple,
-            CONVERTER_CLASSES
-                .iter()
-                .filter_map(|c| c.rsplit('.').next()),
-        );
-        let hint = near
-            .map(|n| format!(" Did you mean '{n}'?"))
-            .unwrap_or_default();
-        return Err(ConnectError::Config {
-            key: prefix.trim_end_matches('.').to_string(),
-            message: format!("Class {class} could not be found.{hint}"),
-        });
+        return Err(class_not_found(
+            prefix.trim_end_matches('.'),
+            class,
+            CONVERTER_CLASSES,
+        ));
     }
     let mut converter: Box<dyn Converter> = match simple {
         "StringConverter" => Box::new(StringConverter),
@@ -63,11 +55,7 @@ pub fn create(
         "FloatConverter" => Box::new(NumberConverter::new(SchemaType::Float32)),
         _ => Box::new(NumberConverter::new(SchemaType::Float64)),
     };
-    let own: Props = props
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
-        .collect();
-    converter.configure(&own, is_key)?;
+    converter.configure(&with_prefix(props, prefix), is_key)?;
     Ok(converter)
 }
 
@@ -88,25 +76,14 @@ pub fn create_header(class: &str, props: &Props, prefix: &str) -> Result<Box<dyn
             Box::new(StringConverter)
         }
         _ => {
-            let hint = sluice_connect_api::config::closest(
-                simple,
-                HEADER_CONVERTER_CLASSES
-                    .iter()
-                    .filter_map(|c| c.rsplit('.').next()),
-            )
-            .map(|n| format!(" Did you mean '{n}'?"))
-            .unwrap_or_default();
-            return Err(ConnectError::Config {
-                key: prefix.trim_end_matches('.').to_string(),
-                message: format!("Class {class} could not be found.{hint}"),
-            });
+            return Err(class_not_found(
+                prefix.trim_end_matches('.'),
+                class,
+                HEADER_CONVERTER_CLASSES,
+            ))
         }
     };
-    let own: Props = props
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
-        .collect();
-    converter.configure(&own)?;
+    converter.configure(&with_prefix(props, prefix))?;
     Ok(converter)
 }
 

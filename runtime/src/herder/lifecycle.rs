@@ -102,27 +102,14 @@ impl Herder {
             statuses.set_connector(name, Status::new(State::Stopped));
             return;
         }
-        let class = props.get("connector.class").cloned().unwrap_or_default();
-        let Some(plugin) = self.shared.plugins.connector(&class) else {
-            statuses.set_connector(
-                name,
-                Status::failed(format!("Failed to find any class that implements Connector and which name matches {class}")),
-            );
-            return;
+        let instance = match self.start_instance(name, &props) {
+            Ok(instance) => instance,
+            Err(trace) => {
+                tracing::error!(connector = name, error = %trace, "connector failed to start");
+                statuses.set_connector(name, Status::failed(trace));
+                return;
+            }
         };
-        let mut instance = match plugin.kind {
-            PluginKind::Source(new) => Instance::Source(new()),
-            PluginKind::Sink(new) => Instance::Sink(new()),
-        };
-        let context = Arc::new(Context {
-            name: name.to_string(),
-            events: self.shared.events.clone(),
-        });
-        if let Err(e) = instance.connector().start(&props, context) {
-            tracing::error!(connector = name, error = %e, "connector failed to start");
-            statuses.set_connector(name, Status::failed(trace(&e)));
-            return;
-        }
         inner.running.insert(
             name.to_string(),
             Running {
@@ -148,6 +135,48 @@ impl Herder {
             }
         }
         tracing::info!(connector = name, state = ?target, "connector started");
+    }
+
+    /// A new connector object of the configured class, started; the failure's trace otherwise.
+    fn start_instance(&self, name: &str, props: &Props) -> Result<Instance, String> {
+        let class = props.get("connector.class").cloned().unwrap_or_default();
+        let plugin = self.shared.plugins.connector(&class).ok_or_else(|| {
+            format!(
+                "Failed to find any class that implements Connector and which name matches {class}"
+            )
+        })?;
+        let mut instance = match plugin.kind {
+            PluginKind::Source(new) => Instance::Source(new()),
+            PluginKind::Sink(new) => Instance::Sink(new()),
+        };
+        let context = Arc::new(Context {
+            name: name.to_string(),
+            events: self.shared.events.clone(),
+        });
+        instance
+            .connector()
+            .start(props, context)
+            .map_err(|e| trace(&e))?;
+        Ok(instance)
+    }
+
+    /// Starts every task that is neither running nor FAILED (a failed task waits for a restart).
+    fn start_missing_tasks(&self, inner: &mut Inner, name: &str) {
+        let count = inner.configs.tasks.get(name).map_or(0, Vec::len);
+        for id in 0..count {
+            let running = inner
+                .running
+                .get(name)
+                .is_some_and(|r| r.tasks.contains_key(&id));
+            let failed = self
+                .shared
+                .statuses
+                .task(name, id)
+                .is_some_and(|s| s.state == State::Failed);
+            if !running && !failed {
+                self.start_task(inner, name, id);
+            }
+        }
     }
 
     /// Asks the connector for task configs and commits them when they changed. False when the
@@ -395,56 +424,30 @@ impl Herder {
         let target = inner.configs.target_states.get(name).copied();
         if target == Some(TargetState::Started) || target.is_none() {
             // Start the connector object alone.
-            let class = props.get("connector.class").cloned().unwrap_or_default();
-            if let Some(plugin) = self.shared.plugins.connector(&class) {
-                let mut instance = match plugin.kind {
-                    PluginKind::Source(new) => Instance::Source(new()),
-                    PluginKind::Sink(new) => Instance::Sink(new()),
-                };
-                let context = Arc::new(Context {
-                    name: name.to_string(),
-                    events: self.shared.events.clone(),
-                });
-                match instance.connector().start(&props, context) {
-                    Ok(()) => {
-                        inner.running.insert(
-                            name.to_string(),
-                            Running {
-                                connector: instance,
-                                tasks,
-                            },
-                        );
-                        if self.refresh_task_configs(inner, name).await {
-                            self.shared
-                                .statuses
-                                .set_connector(name, Status::new(State::Running));
-                            if inner.configs.tasks.get(name) != before.as_ref() {
-                                self.stop_tasks(inner, name, None).await;
-                            }
-                            let count = inner.configs.tasks.get(name).map_or(0, Vec::len);
-                            for id in 0..count {
-                                let has = inner
-                                    .running
-                                    .get(name)
-                                    .is_some_and(|r| r.tasks.contains_key(&id));
-                                let failed = self
-                                    .shared
-                                    .statuses
-                                    .task(name, id)
-                                    .is_some_and(|s| s.state == State::Failed);
-                                if !has && !failed {
-                                    self.start_task(inner, name, id);
-                                }
-                            }
-                        }
-                        return;
-                    }
-                    Err(e) => {
+            match self.start_instance(name, &props) {
+                Ok(instance) => {
+                    inner.running.insert(
+                        name.to_string(),
+                        Running {
+                            connector: instance,
+                            tasks,
+                        },
+                    );
+                    if self.refresh_task_configs(inner, name).await {
                         self.shared
                             .statuses
-                            .set_connector(name, Status::failed(trace(&e)));
+                            .set_connector(name, Status::new(State::Running));
+                        if inner.configs.tasks.get(name) != before.as_ref() {
+                            self.stop_tasks(inner, name, None).await;
+                        }
+                        self.start_missing_tasks(inner, name);
                     }
+                    return;
                 }
+                Err(trace) => self
+                    .shared
+                    .statuses
+                    .set_connector(name, Status::failed(trace)),
             }
         }
         // Not running (paused, stopped, failed): stop what was kept and start from scratch.
@@ -576,17 +579,6 @@ fn build_task(
             };
             let mut client = config.client("consumer.", props);
             client.set("client.id", format!("connector-consumer-{name}-{id}"));
-            // librdkafka's prefetch defaults suit a consumer that polls in bulk: a sink that
-            // drains its queue quickly is better served by a smaller queue refilled without
-            // librdkafka's one-second pause (same speed, a quarter of the memory).
-            for (key, value) in [
-                ("fetch.queue.backoff.ms", "10"),
-                ("queued.min.messages", "5000"),
-            ] {
-                if client.get(key).is_none() {
-                    client.set(key, value);
-                }
-            }
             let runner = SinkRunner::new(
                 settings,
                 task,

@@ -407,11 +407,7 @@ impl Herder {
         let requested = self.shared.plugins.connector(plugin_name);
         let given = self.shared.plugins.connector(class);
         match (requested, given) {
-            (Some(r), Some(g)) if r.class == g.class => Ok(validation::validate(
-                g,
-                class,
-                &self.with_worker_defaults(props),
-            )),
+            (Some(r), Some(g)) if r.class == g.class => Ok(validation::validate(g, class, props)),
             (Some(_), _) | (None, Some(_)) => Err(HerderError::BadRequest(format!(
                 "Included connector type {class} does not match request type {plugin_name}"
             ))),
@@ -428,19 +424,11 @@ impl Herder {
             .filter_map(|c| c.rsplit('.').next())
             .flat_map(|s| [s, s.strip_suffix("Connector").unwrap_or(s)])
             .collect();
-        let hint = sluice_connect_api::config::closest(simple, aliases.iter().copied())
-            .map(|n| format!(" Did you mean '{n}'?"))
-            .unwrap_or_default();
+        let hint = sluice_connect_api::config::did_you_mean(simple, aliases.iter().copied());
         HerderError::BadRequest(format!(
             "Failed to find any class that implements Connector and which name matches {class}, available connectors are: {}.{hint}",
             classes.join(", ")
         ))
-    }
-
-    /// Fills in nothing the user set; the worker's converters are used only for checks of the
-    /// connector's own `*.converter.*` keys, so nothing is added here.
-    fn with_worker_defaults(&self, props: &Props) -> Props {
-        props.clone()
     }
 
     /// Checks a config for create/update: 400 with every error, as Kafka words it.

@@ -184,21 +184,12 @@ impl SourceRunner {
                     Ok(Some(r)) => Some(r),
                     Ok(None) => {
                         // Dropped by a transform: its offset counts once those before it do.
-                        self.in_flight.push_back(InFlight {
-                            delivery: None,
-                            record,
-                        });
+                        self.set_aside(record, None)?;
                         continue;
                     }
                     Err(e) => {
                         let error = WorkerError::record(Stage::Transformation, coordinates(), e);
-                        self.settings
-                            .errors
-                            .handle(&self.settings.connector, error)?;
-                        self.in_flight.push_back(InFlight {
-                            delivery: None,
-                            record,
-                        });
+                        self.set_aside(record, Some(error))?;
                         continue;
                     }
                 }
@@ -208,13 +199,7 @@ impl SourceRunner {
                 Ok(encoded) => encoded,
                 Err((stage, e)) => {
                     let error = WorkerError::record(stage, coordinates(), e);
-                    self.settings
-                        .errors
-                        .handle(&self.settings.connector, error)?;
-                    self.in_flight.push_back(InFlight {
-                        delivery: None,
-                        record,
-                    });
+                    self.set_aside(record, Some(error))?;
                     continue;
                 }
             };
@@ -228,6 +213,25 @@ impl SourceRunner {
                 self.settle(MAX_IN_FLIGHT / 2).await?;
             }
         }
+        Ok(())
+    }
+
+    /// A record that will not be sent: dropped by a transform (`error` None) or failed and
+    /// tolerated by the error policy. It waits its turn in flight, so offsets never run ahead.
+    fn set_aside(
+        &mut self,
+        record: SourceRecord,
+        error: Option<WorkerError>,
+    ) -> Result<(), WorkerError> {
+        if let Some(error) = error {
+            self.settings
+                .errors
+                .handle(&self.settings.connector, error)?;
+        }
+        self.in_flight.push_back(InFlight {
+            delivery: None,
+            record,
+        });
         Ok(())
     }
 

@@ -1,4 +1,5 @@
-//! Standard base64 with padding, as Jackson writes `byte[]` in JsonConverter output.
+//! Standard base64 with padding, as Java's encoder writes it: `byte[]` in JSON, BYTES read
+//! from text.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

@@ -1,0 +1,51 @@
+"""What the connector benchmarks share: calling the Connect REST API, waiting with a deadline,
+and stopping the Sluice process they started."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+
+def rest(port, method, path, body=None):
+    """Calls the REST API on 127.0.0.1:`port`; returns the status and the parsed body."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read()
+        return response.status, json.loads(text) if text else None
+
+
+def wait(what, check, interval, timeout):
+    """Polls `check` until it returns something true; exits the benchmark after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    sys.exit(f"timed out waiting for {what}")
+
+
+def safe(f):
+    """`f()`, or False when it raises (a service not up yet)."""
+    try:
+        return f()
+    except Exception:
+        return False
+
+
+def stop(process):
+    """SIGTERM, then SIGKILL if it has not exited within a minute."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
