@@ -272,7 +272,7 @@ impl SpoolDirTask {
 
     fn read_batch(&mut self) -> Result<Vec<SourceRecord>> {
         let settings = self.settings()?;
-        let mut records = Vec::new();
+        let mut records = Vec::with_capacity(settings.batch_size.min(10_000));
         while records.len() < settings.batch_size {
             let Some(current) = self.current.as_mut() else {
                 break;

@@ -2,7 +2,9 @@
 //! in order) and the sink pipeline (consume → convert → transforms → put → commit what the task
 //! says is safe).
 
+mod deliveries;
 pub mod offsets;
+mod sending;
 pub mod sink;
 pub mod source;
 pub mod topic_creation;

@@ -1,0 +1,494 @@
+//! The sending half of a source task's pipeline. Each polled record goes through the
+//! transforms and converters and is sent with acks=all by an idempotent producer, without
+//! waiting: up to `MAX_IN_FLIGHT` records are in flight. Acknowledgements are taken in send
+//! order, so the offsets that become committable are always a prefix of what was sent; they
+//! are written to the offsets topic every `offset.flush.interval.ms` and at a stop. Settled
+//! records go back to the polling half, which owns the task (`commit_record`, `commit`).
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::{NewTopic, TopicReplication};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::BaseRecord;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientConfig;
+use sluice_connect_api::{SchemaRef, SourceMap, SourceRecord, Value};
+use tokio::sync::mpsc::{Receiver, UnboundedSender};
+use tokio_util::sync::CancellationToken;
+
+use super::deliveries::{Deliveries, DeliveryContext, TrackedProducer};
+use super::source::SourceSettings;
+use super::{create_topic, Converters, OffsetStore, Stage, WorkerError};
+use crate::storage::records;
+use crate::transforms::TransformChain;
+
+/// Records sent but not yet acknowledged before the task waits for the oldest.
+const MAX_IN_FLIGHT: usize = 20_000;
+
+/// What the sending half reports to the polling half, in order.
+pub enum Settled {
+    /// Records acknowledged (or set aside), oldest first: for the task's `commit_record`.
+    Records(Vec<SourceRecord>),
+    /// The offsets of every record reported before were written: for the task's `commit`.
+    OffsetsWritten,
+}
+
+/// A header value and the bytes the header converter made of it.
+struct CachedHeader {
+    key: String,
+    schema: Option<SchemaRef>,
+    value: Value,
+    bytes: Option<Vec<u8>>,
+}
+
+/// A polled record waiting for its acknowledgement. Records a transform dropped or the error
+/// policy skipped were not `sent`: they only wait for their turn.
+struct InFlight {
+    sent: bool,
+    record: SourceRecord,
+}
+
+pub struct RecordSender {
+    settings: SourceSettings,
+    /// Where settled records and written offsets are reported, in order.
+    settled: UnboundedSender<Settled>,
+    converters: Converters,
+    transforms: TransformChain<SourceRecord>,
+    producer: TrackedProducer,
+    deliveries: Arc<Deliveries>,
+    /// Sequence number of the next record sent: its opaque for the delivery report.
+    next_seq: usize,
+    /// Records at the front of `in_flight` known delivered (released from `deliveries`).
+    delivered: usize,
+    admin_config: ClientConfig,
+    offsets: Arc<OffsetStore>,
+    in_flight: VecDeque<InFlight>,
+    /// Latest acknowledged offset per source partition, not yet written.
+    committable: Vec<(SourceMap, SourceMap)>,
+    /// Topics this task has written to (created first when topic creation is on).
+    known_topics: HashSet<String>,
+    last_topic: String,
+    /// The last header converted at each position: headers that repeat record after record
+    /// (a file name) are converted once. By position, as records of one source list their
+    /// headers in the same order.
+    header_cache: Vec<CachedHeader>,
+}
+
+impl RecordSender {
+    pub fn new(
+        settings: SourceSettings,
+        settled: UnboundedSender<Settled>,
+        converters: Converters,
+        transforms: TransformChain<SourceRecord>,
+        client: &ClientConfig,
+        offsets: Arc<OffsetStore>,
+    ) -> Result<Self, WorkerError> {
+        // As Kafka Connect does: every record acknowledged by all replicas, in order.
+        let deliveries = Arc::new(Deliveries::default());
+        let producer: TrackedProducer = client
+            .clone()
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .create_with_context(DeliveryContext {
+                deliveries: Arc::clone(&deliveries),
+            })?;
+        Ok(Self {
+            settings,
+            settled,
+            converters,
+            transforms,
+            producer,
+            deliveries,
+            next_seq: 0,
+            delivered: 0,
+            admin_config: client.clone(),
+            offsets,
+            in_flight: VecDeque::new(),
+            committable: Vec::new(),
+            known_topics: HashSet::new(),
+            last_topic: String::new(),
+            header_cache: Vec::new(),
+        })
+    }
+
+    /// Sends the batches the polling half hands over until it stops (or `stop`), then waits for
+    /// what is in flight and writes the offsets of what was acknowledged. An empty batch means
+    /// the task had nothing: what is in flight is settled then.
+    pub async fn run(
+        mut self,
+        mut batches: Receiver<Vec<SourceRecord>>,
+        stop: CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let interval = self.settings.offset_flush_interval;
+        let mut next_flush = tokio::time::Instant::now() + interval;
+        let result = loop {
+            let sent = tokio::select! {
+                _ = stop.cancelled() => break Ok(()),
+                batch = batches.recv() => match batch {
+                    None => break Ok(()),
+                    Some(records) if records.is_empty() => self.settle(0).await,
+                    Some(records) => self.send(records).await,
+                },
+                _ = tokio::time::sleep_until(next_flush) => Ok(()),
+            };
+            if let Err(e) = sent {
+                break Err(e);
+            }
+            if tokio::time::Instant::now() >= next_flush {
+                if let Err(e) = self.commit_offsets().await {
+                    break Err(e);
+                }
+                next_flush = tokio::time::Instant::now() + interval;
+            }
+        };
+        let settled = self.settle(0).await;
+        let committed = self.commit_offsets().await;
+        result.and(settled).and(committed)
+    }
+
+    /// Transforms, converts and sends a batch; waits only when too much is in flight.
+    async fn send(&mut self, records: Vec<SourceRecord>) -> Result<(), WorkerError> {
+        for record in records {
+            let coordinates = || {
+                format!(
+                    "topic={} source partition={} offset={}",
+                    record.topic,
+                    serde_json::Value::Object(record.source_partition.clone()),
+                    serde_json::Value::Object(record.source_offset.clone())
+                )
+            };
+            // Without transforms the record is sent as polled, with no copy.
+            let transformed = if self.transforms.is_empty() {
+                None
+            } else {
+                match self.transforms.apply(record.clone()) {
+                    Ok(Some(r)) => Some(r),
+                    Ok(None) => {
+                        // Dropped by a transform: its offset counts once those before it do.
+                        self.set_aside(record, None)?;
+                        continue;
+                    }
+                    Err(e) => {
+                        let error = WorkerError::record(Stage::Transformation, coordinates(), e);
+                        self.set_aside(record, Some(error))?;
+                        continue;
+                    }
+                }
+            };
+            let out = transformed.as_ref().unwrap_or(&record);
+            let encoded = match self.encode(out) {
+                Ok(encoded) => encoded,
+                Err((stage, e)) => {
+                    let error = WorkerError::record(stage, coordinates(), e);
+                    self.set_aside(record, Some(error))?;
+                    continue;
+                }
+            };
+            self.prepare_topic(&out.topic).await?;
+            enqueue(&self.producer, out, encoded, self.next_seq).await?;
+            self.next_seq += 1;
+            self.in_flight.push_back(InFlight { sent: true, record });
+            if self.in_flight.len() >= MAX_IN_FLIGHT {
+                self.settle(MAX_IN_FLIGHT / 2).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A record that will not be sent: dropped by a transform (`error` None) or failed and
+    /// tolerated by the error policy. It waits its turn in flight, so offsets never run ahead.
+    fn set_aside(
+        &mut self,
+        record: SourceRecord,
+        error: Option<WorkerError>,
+    ) -> Result<(), WorkerError> {
+        if let Some(error) = error {
+            self.settings
+                .errors
+                .handle(&self.settings.connector, error)?;
+        }
+        self.in_flight.push_back(InFlight {
+            sent: false,
+            record,
+        });
+        Ok(())
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn encode(
+        &mut self,
+        record: &SourceRecord,
+    ) -> Result<
+        (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>),
+        (Stage, sluice_connect_api::ConnectError),
+    > {
+        let topic = &record.topic;
+        let key = self
+            .converters
+            .key
+            .from_connect_data(topic, record.key_schema.as_ref(), &record.key)
+            .map_err(|e| (Stage::KeyConverter, e))?;
+        let value = self
+            .converters
+            .value
+            .from_connect_data(topic, record.value_schema.as_ref(), &record.value)
+            .map_err(|e| (Stage::ValueConverter, e))?;
+        let headers = if record.headers.is_empty() {
+            None
+        } else {
+            let mut out = OwnedHeaders::new_with_capacity(record.headers.len());
+            for (i, h) in record.headers.iter().enumerate() {
+                let convert = |h: &sluice_connect_api::Header| {
+                    self.converters
+                        .header
+                        .from_connect_header(topic, &h.key, h.schema.as_ref(), &h.value)
+                        .map_err(|e| (Stage::HeaderConverter, e))
+                };
+                let same_slot = self
+                    .header_cache
+                    .get_mut(i)
+                    .filter(|c| c.key == h.key && same_schema(&c.schema, &h.schema));
+                match same_slot {
+                    // A header whose value changes per record (an offset) keeps its slot.
+                    Some(cached) => {
+                        if cached.value != h.value {
+                            cached.bytes = convert(h)?;
+                            cached.value.clone_from(&h.value);
+                        }
+                    }
+                    None => {
+                        let entry = CachedHeader {
+                            key: h.key.clone(),
+                            schema: h.schema.clone(),
+                            value: h.value.clone(),
+                            bytes: convert(h)?,
+                        };
+                        if i < self.header_cache.len() {
+                            self.header_cache[i] = entry;
+                        } else {
+                            self.header_cache.push(entry);
+                        }
+                    }
+                }
+                out = out.insert(Header {
+                    key: &h.key,
+                    value: self.header_cache.get(i).and_then(|c| c.bytes.as_deref()),
+                });
+            }
+            Some(out)
+        };
+        Ok((key, value, headers))
+    }
+
+    /// Creates the topic on first use when the connector asked for topic creation, and tells the
+    /// observer about it.
+    async fn prepare_topic(&mut self, topic: &str) -> Result<(), WorkerError> {
+        // Most records go to the topic of the record before.
+        if self.last_topic == topic || self.known_topics.contains(topic) {
+            if self.last_topic != topic {
+                self.last_topic = topic.to_string();
+            }
+            return Ok(());
+        }
+        if let Some(creation) = &self.settings.topic_creation {
+            let spec = creation.spec(topic);
+            let mut new_topic = NewTopic::new(
+                topic,
+                spec.partitions,
+                TopicReplication::Fixed(spec.replication_factor),
+            );
+            for (k, v) in spec.configs {
+                new_topic = new_topic.set(k, v);
+            }
+            create_topic(&self.admin_config, new_topic).await?;
+        }
+        if let Some(observer) = &self.settings.topic_observer {
+            observer(topic);
+        }
+        self.known_topics.insert(topic.to_string());
+        self.last_topic = topic.to_string();
+        Ok(())
+    }
+}
+
+/// Map equality, trying the cheap ordered comparison first: maps from one task are built
+/// the same way, so this rarely needs the key lookups of `==`.
+fn same_map(a: &SourceMap, b: &SourceMap) -> bool {
+    a.len() == b.len() && (a.iter().zip(b.iter()).all(|(x, y)| x == y) || a == b)
+}
+
+/// Schemas are shared, so the same one is usually the same pointer.
+fn same_schema(a: &Option<SchemaRef>, b: &Option<SchemaRef>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Hands one record to the producer, waiting while its queue is full; `seq` comes back with
+/// its delivery report.
+async fn enqueue(
+    producer: &TrackedProducer,
+    record: &SourceRecord,
+    (key, value, headers): (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>),
+    seq: usize,
+) -> Result<(), WorkerError> {
+    let mut out: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(&record.topic, seq);
+    if let Some(k) = key.as_deref() {
+        out = out.key(k);
+    }
+    if let Some(v) = value.as_deref() {
+        out = out.payload(v);
+    }
+    if let Some(p) = record.kafka_partition {
+        out = out.partition(p);
+    }
+    if let Some(ts) = record.timestamp {
+        out = out.timestamp(ts);
+    }
+    if let Some(h) = headers {
+        out = out.headers(h);
+    }
+    loop {
+        match producer.send(out) {
+            Ok(()) => return Ok(()),
+            // The client's queue is full: let it drain, then offer the same record again.
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                out = back;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err((e, _)) => {
+                return Err(WorkerError::record(
+                    Stage::KafkaProduce,
+                    format!("topic={}", record.topic),
+                    e,
+                ))
+            }
+        }
+    }
+}
+
+impl RecordSender {
+    /// Waits, oldest first, until at most `keep` records are in flight.
+    async fn settle(&mut self, keep: usize) -> Result<(), WorkerError> {
+        // The latest settled record of the current run of one source partition: only the last
+        // of a run needs its offset copied into `committable`.
+        let mut done = Vec::with_capacity(self.in_flight.len().saturating_sub(keep));
+        let result = self.settle_into(keep, &mut done).await;
+        if let Some(record) = done.last() {
+            self.mark_done(record);
+        }
+        if !done.is_empty() {
+            // The polling half is gone only once this half stopped: nothing to report to then.
+            let _ = self.settled.send(Settled::Records(done));
+        }
+        result
+    }
+
+    /// Settles records into `done`, oldest first.
+    async fn settle_into(
+        &mut self,
+        keep: usize,
+        done: &mut Vec<SourceRecord>,
+    ) -> Result<(), WorkerError> {
+        while self.in_flight.len() > keep {
+            let Some(front) = self.in_flight.front() else {
+                break;
+            };
+            // As Kafka does: a record that was dropped is committed all the same.
+            if front.sent {
+                if self.delivered == 0 {
+                    let topic = &front.record.topic;
+                    let failed =
+                        |e| WorkerError::record(Stage::KafkaProduce, format!("topic={topic}"), e);
+                    self.delivered = self
+                        .deliveries
+                        .take_delivered(MAX_IN_FLIGHT)
+                        .map_err(failed)?;
+                    if self.delivered == 0 {
+                        self.deliveries.wait_oldest().await;
+                        self.delivered = self
+                            .deliveries
+                            .take_delivered(MAX_IN_FLIGHT)
+                            .map_err(failed)?;
+                    }
+                }
+                // Released from the tracker: this one was delivered.
+                self.delivered = self.delivered.saturating_sub(1);
+            }
+            let Some(InFlight { record, .. }) = self.in_flight.pop_front() else {
+                break;
+            };
+            // Only the last record of a run from one source partition needs its offset copied.
+            if let Some(previous) = done.last() {
+                if !same_map(&previous.source_partition, &record.source_partition) {
+                    self.mark_done(previous);
+                }
+            }
+            done.push(record);
+        }
+        Ok(())
+    }
+
+    fn mark_done(&mut self, record: &SourceRecord) {
+        if record.source_partition.is_empty() && record.source_offset.is_empty() {
+            return;
+        }
+        // Tasks have few partitions: a linear search from the most recent is cheaper than
+        // keying by the serialized map.
+        match self
+            .committable
+            .iter_mut()
+            .rev()
+            .find(|(partition, _)| same_map(partition, &record.source_partition))
+        {
+            Some(entry) => entry.1.clone_from(&record.source_offset),
+            None => self.committable.push((
+                record.source_partition.clone(),
+                record.source_offset.clone(),
+            )),
+        }
+    }
+
+    /// Writes the latest acknowledged offset of each source partition.
+    async fn commit_offsets(&mut self) -> Result<(), WorkerError> {
+        if self.committable.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.committable);
+        let mut written = Vec::with_capacity(pending.len());
+        for (n, (partition, offset)) in pending.iter().enumerate() {
+            let (key, value) =
+                records::source_offset(&self.settings.connector, partition, Some(offset));
+            let mut record: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(
+                &self.settings.offsets_topic,
+                Deliveries::write_opaque(n),
+            )
+            .key(key.as_slice());
+            if let Some(payload) = value.as_deref() {
+                record = record.payload(payload);
+            }
+            loop {
+                match self.producer.send(record) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        record = back;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    Err((e, _)) => return Err(e.into()),
+                }
+            }
+            written.push((key, value));
+        }
+        self.deliveries.wait_writes(written.len()).await?;
+        for (key, value) in &written {
+            self.offsets.apply(key, value.as_deref());
+        }
+        let _ = self.settled.send(Settled::OffsetsWritten);
+        Ok(())
+    }
+}
