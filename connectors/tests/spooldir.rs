@@ -21,7 +21,7 @@ impl Offsets {
         let mut map = self.0.lock().expect("offsets");
         for r in records {
             map.insert(
-                json!(r.source_partition).to_string(),
+                json!(*r.source_partition).to_string(),
                 r.source_offset.clone(),
             );
         }
@@ -157,7 +157,7 @@ fn files_finish_only_after_their_offsets_are_committed() {
     let first = poll_records(&mut task, 3);
     assert_eq!(values(&first), ["line 0", "line 1", "line 2"]);
     assert_eq!(
-        first[0].source_partition,
+        *first[0].source_partition,
         json!({"fileName": "a.txt"})
             .as_object()
             .cloned()

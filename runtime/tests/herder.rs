@@ -226,7 +226,7 @@ impl SinkTask for TestSinkTask {
             let headers = r
                 .headers
                 .iter()
-                .map(|h| (h.key.clone(), h.value.clone()))
+                .map(|h| (h.key.to_string(), h.value.clone()))
                 .collect();
             out.push((r.topic, r.value, headers));
         }

@@ -29,8 +29,9 @@ fn identity(file: &InputFile) -> Identity {
 
 struct Current {
     file: InputFile,
-    /// The source partition and an offset template, built once per file.
-    partition: SourceMap,
+    /// The source partition (shared by the file's records) and an offset template, built once
+    /// per file.
+    partition: Arc<SourceMap>,
     offset: SourceMap,
     /// The file's headers, built once; each record gets a copy with its own `file.offset`.
     headers: Headers,
@@ -169,7 +170,7 @@ impl SpoolDirTask {
                     let headers = file_headers(&settings, &file);
                     self.current = Some(Current {
                         headers,
-                        partition: partition(&file),
+                        partition: Arc::new(partition(&file)),
                         offset: offset_template(&file),
                         file,
                         reader,
@@ -349,7 +350,7 @@ fn offset_template(file: &InputFile) -> SourceMap {
 fn record(
     settings: &Settings,
     file: &InputFile,
-    source_partition: SourceMap,
+    source_partition: Arc<SourceMap>,
     source_offset: SourceMap,
     headers: Headers,
     parsed: formats::Parsed,

@@ -1,12 +1,15 @@
 //! Record headers (`ConnectHeaders`): an ordered multi-map from key to a value and its schema.
-//! Duplicate keys are allowed, as in Kafka.
+//! Duplicate keys are allowed, as in Kafka. Keys known when the code is written (a connector's
+//! own header names) are borrowed, so copying headers from record to record copies no key.
+
+use std::borrow::Cow;
 
 use crate::schema::SchemaRef;
 use crate::value::Value;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header {
-    pub key: String,
+    pub key: Cow<'static, str>,
     pub schema: Option<SchemaRef>,
     pub value: Value,
 }
@@ -21,9 +24,14 @@ impl Headers {
         Self::default()
     }
 
-    pub fn add(&mut self, key: &str, schema: Option<SchemaRef>, value: Value) -> &mut Self {
+    pub fn add(
+        &mut self,
+        key: impl Into<Cow<'static, str>>,
+        schema: Option<SchemaRef>,
+        value: Value,
+    ) -> &mut Self {
         self.headers.push(Header {
-            key: key.to_string(),
+            key: key.into(),
             schema,
             value,
         });

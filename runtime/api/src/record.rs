@@ -1,5 +1,7 @@
 //! Records as connectors see them: what a source task produces and what a sink task receives.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value as Json};
 
 use crate::headers::Headers;
@@ -10,10 +12,11 @@ use crate::value::Value;
 /// (`{"position": ...}`): the maps the worker stores in the offsets topic.
 pub type SourceMap = Map<String, Json>;
 
-/// A record from a source task, before transforms and converters.
+/// A record from a source task, before transforms and converters. The source partition is
+/// shared: the records of one file or table all carry the same one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceRecord {
-    pub source_partition: SourceMap,
+    pub source_partition: Arc<SourceMap>,
     pub source_offset: SourceMap,
     pub topic: String,
     /// None lets the producer's partitioner choose.
@@ -29,14 +32,14 @@ pub struct SourceRecord {
 impl SourceRecord {
     /// A record with no key, headers or timestamp.
     pub fn new(
-        source_partition: SourceMap,
+        source_partition: impl Into<Arc<SourceMap>>,
         source_offset: SourceMap,
         topic: &str,
         value_schema: Option<SchemaRef>,
         value: Value,
     ) -> Self {
         Self {
-            source_partition,
+            source_partition: source_partition.into(),
             source_offset,
             topic: topic.to_string(),
             kafka_partition: None,

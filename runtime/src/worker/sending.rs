@@ -5,6 +5,7 @@
 //! are written to the offsets topic every `offset.flush.interval.ms` and at a stop. Settled
 //! records go back to the polling half, which owns the task (`commit_record`, `commit`).
 
+use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +39,7 @@ pub enum Settled {
 
 /// A header value and the bytes the header converter made of it.
 struct CachedHeader {
-    key: String,
+    key: Cow<'static, str>,
     schema: Option<SchemaRef>,
     value: Value,
     bytes: Option<Vec<u8>>,
@@ -67,7 +68,7 @@ pub struct RecordSender {
     offsets: Arc<OffsetStore>,
     in_flight: VecDeque<InFlight>,
     /// Latest acknowledged offset per source partition, not yet written.
-    committable: Vec<(SourceMap, SourceMap)>,
+    committable: Vec<(Arc<SourceMap>, SourceMap)>,
     /// Topics this task has written to (created first when topic creation is on).
     known_topics: HashSet<String>,
     last_topic: String,
@@ -156,7 +157,7 @@ impl RecordSender {
                 format!(
                     "topic={} source partition={} offset={}",
                     record.topic,
-                    serde_json::Value::Object(record.source_partition.clone()),
+                    serde_json::Value::Object((*record.source_partition).clone()),
                     serde_json::Value::Object(record.source_offset.clone())
                 )
             };
@@ -250,7 +251,7 @@ impl RecordSender {
                 let same_slot = self
                     .header_cache
                     .get_mut(i)
-                    .filter(|c| c.key == h.key && same_schema(&c.schema, &h.schema));
+                    .filter(|c| same_text(&c.key, &h.key) && same_schema(&c.schema, &h.schema));
                 match same_slot {
                     // A header whose value changes per record (an offset) keeps its slot.
                     Some(cached) => {
@@ -314,10 +315,16 @@ impl RecordSender {
     }
 }
 
-/// Map equality, trying the cheap ordered comparison first: maps from one task are built
-/// the same way, so this rarely needs the key lookups of `==`.
-fn same_map(a: &SourceMap, b: &SourceMap) -> bool {
-    a.len() == b.len() && (a.iter().zip(b.iter()).all(|(x, y)| x == y) || a == b)
+/// Map equality: usually the same shared map; else the cheap ordered comparison first, as maps
+/// from one task are built the same way, so this rarely needs the key lookups of `==`.
+fn same_map(a: &Arc<SourceMap>, b: &Arc<SourceMap>) -> bool {
+    Arc::ptr_eq(a, b)
+        || (a.len() == b.len() && (a.iter().zip(b.iter()).all(|(x, y)| x == y) || a == b))
+}
+
+/// Header keys a connector names in its code are the same borrowed text record after record.
+fn same_text(a: &str, b: &str) -> bool {
+    (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
 }
 
 /// Schemas are shared, so the same one is usually the same pointer.
@@ -375,8 +382,6 @@ async fn enqueue(
 impl RecordSender {
     /// Waits, oldest first, until at most `keep` records are in flight.
     async fn settle(&mut self, keep: usize) -> Result<(), WorkerError> {
-        // The latest settled record of the current run of one source partition: only the last
-        // of a run needs its offset copied into `committable`.
         let mut done = Vec::with_capacity(self.in_flight.len().saturating_sub(keep));
         let result = self.settle_into(keep, &mut done).await;
         if let Some(record) = done.last() {

@@ -283,7 +283,7 @@ impl Decoder {
                     .header
                     .to_connect_header(topic, h.key, h.value)
                     .map_err(boxed(Stage::HeaderConverter))?;
-                headers.add(h.key, schema, value);
+                headers.add(h.key.to_string(), schema, value);
             }
         }
         let (timestamp, timestamp_type) = match m.timestamp() {
