@@ -98,6 +98,7 @@ def main():
              "--override", f"listeners=PLAINTEXT://127.0.0.1:{BROKER_PORT}",
              "--override", f"log.dirs={work}/broker",
              "--worker-override", f"listeners=http://127.0.0.1:{REST_PORT}",
+             "--registry-override", "listeners=http://127.0.0.1:0",
              "--worker-override", "offset.flush.interval.ms=1000"],
             cwd=work, stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(work, "sluice.log"), "w"))

@@ -51,7 +51,8 @@ enum Command {
         overrides: Vec<String>,
     },
     /// Run everything embedded on this machine (broker on 127.0.0.1:9092, Connect REST API on
-    /// 127.0.0.1:8083, data under ./data), like connect-standalone with its broker included.
+    /// 127.0.0.1:8083, schema registry on 127.0.0.1:8081, data under ./data), like
+    /// connect-standalone with its broker and a schema registry included.
     Standalone {
         /// A worker .properties file.
         worker_config: Option<PathBuf>,
@@ -63,6 +64,18 @@ enum Command {
         /// Override a worker config, key=value; repeatable.
         #[arg(long = "worker-override")]
         worker_overrides: Vec<String>,
+        /// Override a schema registry config, key=value; repeatable.
+        #[arg(long = "registry-override")]
+        registry_overrides: Vec<String>,
+    },
+    /// Run the schema registry alone against any Kafka cluster
+    /// (`kafkastore.bootstrap.servers`), like schema-registry-start.
+    Registry {
+        /// A schema-registry.properties file.
+        config: Option<PathBuf>,
+        /// Override a config, key=value; repeatable.
+        #[arg(long = "override")]
+        overrides: Vec<String>,
     },
     /// Run a Connect worker against any Kafka cluster (`bootstrap.servers`), like
     /// connect-distributed.
@@ -122,6 +135,7 @@ fn run(
             connectors,
             overrides,
             worker_overrides,
+            registry_overrides,
         } => {
             // A first consumer should not wait for company on a single machine.
             let defaults = properties::parse(
@@ -133,7 +147,22 @@ fn run(
                 properties::parse_overrides(&overrides, "--override")?,
             ]);
             let worker = worker_properties(worker_config.as_deref(), &worker_overrides)?;
-            runtime.block_on(run_standalone(broker, worker, connectors, log_control))
+            let registry = registry_properties(None, &registry_overrides, "--registry-override")?;
+            runtime.block_on(run_standalone(
+                broker,
+                worker,
+                registry,
+                connectors,
+                log_control,
+            ))
+        }
+        Command::Registry { config, overrides } => {
+            let props = registry_properties(config.as_deref(), &overrides, "--override")?;
+            let shutdown = CancellationToken::new();
+            runtime.block_on(async {
+                tokio::spawn(cancel_on_signal(shutdown.clone()));
+                run_registry(props, "http://0.0.0.0:8081", shutdown).await
+            })
         }
         Command::Worker {
             worker_config,
@@ -211,11 +240,47 @@ fn worker_properties(file: Option<&std::path::Path>, overrides: &[String]) -> Re
     ]))
 }
 
-/// The broker and a worker using it; on a signal the worker stops first, so its tasks commit
-/// their offsets to the broker, then the broker.
+/// Registry keys: the file, then `SCHEMA_REGISTRY_*` variables, then flags.
+fn registry_properties(
+    file: Option<&std::path::Path>,
+    overrides: &[String],
+    flag: &str,
+) -> Result<Properties> {
+    let file = match file {
+        Some(path) => properties::load_file(path)?,
+        None => Properties::new(),
+    };
+    Ok(properties::layer([
+        file,
+        properties::from_env("SCHEMA_REGISTRY", std::env::vars()),
+        properties::parse_overrides(overrides, flag)?,
+    ]))
+}
+
+/// The schema registry until `shutdown`.
+async fn run_registry(
+    props: Properties,
+    default_listener: &str,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let (config, ignored) =
+        sluice_schema_registry::RegistryConfig::from_properties(&props, default_listener)?;
+    for key in ignored {
+        tracing::warn!(key = %key, "schema registry setting not used by Sluice");
+    }
+    let listener = tokio::net::TcpListener::bind(&config.bind)
+        .await
+        .with_context(|| format!("binding the schema registry listener {}", config.bind))?;
+    sluice_schema_registry::run(config, listener, shutdown).await?;
+    Ok(())
+}
+
+/// The broker, a worker and a schema registry using it; on a signal the worker and registry
+/// stop first, so the worker's tasks commit their offsets to the broker, then the broker.
 async fn run_standalone(
     broker_props: Properties,
     mut worker_props: Properties,
+    mut registry_props: Properties,
     connectors: Vec<PathBuf>,
     log_control: Arc<logging::FilterControl>,
 ) -> Result<()> {
@@ -226,6 +291,9 @@ async fn run_standalone(
     } else {
         local.to_string()
     };
+    registry_props
+        .entry("kafkastore.bootstrap.servers".into())
+        .or_insert(bootstrap.clone());
     worker_props
         .entry("bootstrap.servers".into())
         .or_insert(bootstrap);
@@ -233,17 +301,29 @@ async fn run_standalone(
     let broker = tokio::spawn(sluice_broker::run(config, listener, broker_stop.clone()));
     let worker_stop = CancellationToken::new();
     tokio::spawn(cancel_on_signal(worker_stop.clone()));
+    let registry_stop = worker_stop.clone();
+    let registry = tokio::spawn(async move {
+        let served = run_registry(registry_props, "http://127.0.0.1:8081", registry_stop).await;
+        if let Err(e) = &served {
+            tracing::error!(error = %e, "the schema registry stopped");
+        }
+        served
+    });
     let worker = run_worker(
         worker_props,
         "http://127.0.0.1:8083",
         connectors,
         log_control,
-        worker_stop,
+        worker_stop.clone(),
     )
     .await;
+    // The worker returns on a signal or an error; either way the registry stops with it.
+    worker_stop.cancel();
+    let registry = registry.await.context("the schema registry task")?;
     broker_stop.cancel();
     let broker = broker.await.context("the broker task")?;
     worker?;
+    registry?;
     broker?;
     Ok(())
 }

@@ -1,1 +1,53 @@
+//! The Confluent Schema Registry REST API, storing its state in a Kafka topic (`_schemas`) in
+//! Confluent's own record format. Avro schemas only, for now: JSON Schema and Protobuf are
+//! refused with a clear 42201.
 
+pub mod avro;
+pub mod config;
+pub mod error;
+mod records;
+pub mod registry;
+pub mod rest;
+mod state;
+mod store;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::RegistryConfig;
+pub use error::RegistryError;
+
+/// Opens the store (reading `_schemas` to its end), then serves the REST API on `listener`
+/// until `shutdown`.
+pub async fn run(
+    config: RegistryConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), RegistryError> {
+    let client = store::client_config(&config.bootstrap_servers, &config.client);
+    let store = store::Store::open(
+        &client,
+        &config.topic,
+        config.replication_factor,
+        config.store_timeout,
+        shutdown.child_token(),
+    )
+    .await?;
+    let registry = Arc::new(registry::Registry::new(
+        store,
+        config.default_level,
+        config.mode_mutable,
+    ));
+    let address = listener
+        .local_addr()
+        .map_err(|e| RegistryError::Store(format!("the listener: {e}")))?;
+    tracing::info!(%address, "schema registry listening");
+    let served = axum::serve(listener, rest::router(registry))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await;
+    // The topic reader stops with the token's children.
+    shutdown.cancel();
+    served.map_err(|e| RegistryError::Store(format!("serving: {e}")))
+}

@@ -304,6 +304,8 @@ pub struct Standalone {
     pub bootstrap: String,
     /// `http://host:port` of the Connect REST API.
     pub rest: String,
+    /// `http://host:port` of the schema registry.
+    pub registry: String,
     child: Child,
     pub log: Arc<Mutex<Vec<String>>>,
 }
@@ -341,16 +343,19 @@ impl Standalone {
             .arg(format!("log.dirs={}", dir.join("broker").display()))
             .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"])
             .args(["--worker-override", "listeners=http://127.0.0.1:0"])
-            .args(["--worker-override", "offset.flush.interval.ms=200"]);
+            .args(["--worker-override", "offset.flush.interval.ms=200"])
+            .args(["--registry-override", "listeners=http://127.0.0.1:0"]);
         for setting in worker {
             command.args(["--worker-override", setting]);
         }
         let (mut child, log) = spawn_logged(command);
         let bootstrap = wait_for_address(&mut child, &log, "broker listening");
         let rest = wait_for_address(&mut child, &log, "Connect REST API listening");
+        let registry = wait_for_address(&mut child, &log, "schema registry listening");
         Self {
             bootstrap,
             rest: format!("http://{rest}"),
+            registry: format!("http://{registry}"),
             child,
             log,
         }

@@ -10,9 +10,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-interop.XXXXXX")
 BROKER_PID=
+REGISTRY_PID=
 passed=0
 failed=0
 cleanup() {
+    if [ -n "$REGISTRY_PID" ]; then kill "$REGISTRY_PID" 2>/dev/null || true; wait "$REGISTRY_PID" 2>/dev/null || true; fi
     if [ -n "$BROKER_PID" ]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
@@ -94,6 +96,27 @@ groups_lag() {
     echo "$out" | awk '$1 == "kcat-readers" && $2 == "kcat-group" { rows++; if ($6 != 0) bad++ } END { exit !(rows == 1 && bad == 0) }'
 }
 check "sluice groups describe shows committed offsets and zero LAG" groups_lag
+
+"$SLUICE" registry \
+    --override "kafkastore.bootstrap.servers=$BOOTSTRAP" \
+    --override "listeners=http://127.0.0.1:0" 2>"$WORK/registry.log" &
+REGISTRY_PID=$!
+REGISTRY=
+for _ in $(seq 400); do
+    REGISTRY=$(sed -n 's/.*schema registry listening.*address=\([0-9.:]*\).*/\1/p' "$WORK/registry.log" | head -1)
+    [ -n "$REGISTRY" ] && break
+    sleep 0.05
+done
+if [ -n "$REGISTRY" ]; then
+    check "confluent-kafka SchemaRegistryClient, AvroSerializer and AvroDeserializer" \
+        timeout 300 python3 "$HERE/registry_clients.py" "$BOOTSTRAP" "http://$REGISTRY"
+    kill -TERM "$REGISTRY_PID"
+    wait "$REGISTRY_PID" || true
+else
+    cat "$WORK/registry.log"
+    echo "FAILED: the schema registry did not start"; failed=$((failed + 1))
+fi
+REGISTRY_PID=
 
 kill -TERM "$BROKER_PID"
 wait "$BROKER_PID" || true

@@ -1,0 +1,813 @@
+//! The registry's operations, as the REST API offers them: register, look up, delete, check
+//! compatibility, and set levels and modes. Reads come from the in-memory state; writes are
+//! serialized (an id or version is chosen and stored before the next is chosen) and go through
+//! the store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::avro::{check_level, AvroSchema, Level};
+use crate::error::RegistryError;
+use crate::records::{self, Reference, SchemaValue};
+use crate::state::{State, StoredSchema, Version};
+use crate::store::Store;
+
+/// Larger schemas do not fit in a record of the store (the broker's default 1 MiB limit, less
+/// room for the key and the rest of the value).
+pub const MAX_SCHEMA_BYTES: usize = 900 * 1024;
+
+/// How deep references may chain (a schema referencing one that references another ...).
+const MAX_REFERENCE_DEPTH: usize = 32;
+
+pub const MODES: &[&str] = &["READWRITE", "READONLY", "READONLY_OVERRIDE", "IMPORT"];
+
+/// A schema as a client submits it (RegisterSchemaRequest).
+#[derive(Debug, Clone, Default)]
+pub struct SchemaRequest {
+    pub schema: String,
+    pub schema_type: Option<String>,
+    pub references: Vec<Reference>,
+    pub version: Option<u32>,
+    pub id: Option<u32>,
+}
+
+/// A version as the API shows it.
+#[derive(Debug, Clone)]
+pub struct SubjectVersion {
+    pub subject: String,
+    pub version: u32,
+    pub id: u32,
+    pub deleted: bool,
+    pub schema: Arc<StoredSchema>,
+}
+
+/// A version named in a path: a number, or the latest live one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSpec {
+    Latest,
+    Number(u32),
+}
+
+impl VersionSpec {
+    /// `latest` (any case), `-1`, or 1..=2^31-1; anything else is 42202.
+    pub fn parse(text: &str) -> Result<Self, RegistryError> {
+        let trimmed = text.trim();
+        if trimmed.eq_ignore_ascii_case("latest") || trimmed == "-1" {
+            return Ok(Self::Latest);
+        }
+        match trimmed.parse::<i64>() {
+            Ok(n) if (1..=i64::from(i32::MAX)).contains(&n) => Ok(Self::Number(n as u32)),
+            _ => Err(RegistryError::InvalidVersion(text.to_string())),
+        }
+    }
+}
+
+pub struct Registry {
+    store: Store,
+    writes: tokio::sync::Mutex<()>,
+    default_level: Level,
+    mode_mutable: bool,
+    /// Parsed stored schemas by id (a stored id never changes its schema).
+    parsed: Mutex<HashMap<u32, Arc<AvroSchema>>>,
+}
+
+impl Registry {
+    pub fn new(store: Store, default_level: Level, mode_mutable: bool) -> Self {
+        Self {
+            store,
+            writes: tokio::sync::Mutex::new(()),
+            default_level,
+            mode_mutable,
+            parsed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.store.state()
+    }
+
+    pub fn subjects(&self, prefix: &str, deleted: bool, deleted_only: bool) -> Vec<String> {
+        let state = self.state();
+        state
+            .subjects
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .filter(|(_, versions)| {
+                let live = versions.values().any(|v| !v.deleted);
+                let soft = versions.values().any(|v| v.deleted);
+                if deleted_only {
+                    soft
+                } else {
+                    live || (deleted && soft)
+                }
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    pub fn versions(
+        &self,
+        subject: &str,
+        deleted: bool,
+        deleted_only: bool,
+    ) -> Result<Vec<u32>, RegistryError> {
+        let state = self.state();
+        let versions: Vec<u32> = state
+            .versions(subject, deleted || deleted_only)
+            .into_iter()
+            .filter(|(_, v)| !deleted_only || v.deleted)
+            .map(|(n, _)| n)
+            .collect();
+        if versions.is_empty() && state.versions(subject, true).is_empty() {
+            return Err(RegistryError::SubjectNotFound(subject.to_string()));
+        }
+        if versions.is_empty() && !deleted && !deleted_only {
+            return Err(RegistryError::SubjectNotFound(subject.to_string()));
+        }
+        Ok(versions)
+    }
+
+    pub fn version(
+        &self,
+        subject: &str,
+        spec: VersionSpec,
+        deleted: bool,
+    ) -> Result<SubjectVersion, RegistryError> {
+        let state = self.state();
+        find_version(&state, subject, spec, deleted)
+    }
+
+    pub fn schema_by_id(&self, id: u32) -> Result<Arc<StoredSchema>, RegistryError> {
+        self.state()
+            .schemas
+            .get(&id)
+            .cloned()
+            .ok_or(RegistryError::SchemaIdNotFound(id))
+    }
+
+    /// Every (subject, version) carrying schema `id`.
+    pub fn id_versions(&self, id: u32, deleted: bool) -> Result<Vec<(String, u32)>, RegistryError> {
+        let state = self.state();
+        if !state.schemas.contains_key(&id) {
+            return Err(RegistryError::SchemaIdNotFound(id));
+        }
+        Ok(state
+            .subjects
+            .iter()
+            .flat_map(|(subject, versions)| {
+                versions
+                    .iter()
+                    .filter(move |(_, v)| v.id == id && (deleted || !v.deleted))
+                    .map(move |(n, _)| (subject.clone(), *n))
+            })
+            .collect())
+    }
+
+    /// Live versions (or all, with `deleted`), latest only with `latest_only`.
+    pub fn all_versions(
+        &self,
+        prefix: &str,
+        deleted: bool,
+        latest_only: bool,
+    ) -> Vec<SubjectVersion> {
+        let state = self.state();
+        let mut out = Vec::new();
+        for (subject, versions) in state.subjects.range(prefix.to_string()..) {
+            if !subject.starts_with(prefix) {
+                break;
+            }
+            let chosen: Vec<_> = versions
+                .iter()
+                .filter(|(_, v)| deleted || !v.deleted)
+                .collect();
+            let chosen = if latest_only {
+                chosen.last().into_iter().copied().collect()
+            } else {
+                chosen
+            };
+            for (n, v) in chosen {
+                out.push(view(subject, *n, v));
+            }
+        }
+        out
+    }
+
+    pub fn referenced_by(
+        &self,
+        subject: &str,
+        spec: VersionSpec,
+        deleted: bool,
+    ) -> Result<Vec<u32>, RegistryError> {
+        let state = self.state();
+        let version = find_version(&state, subject, spec, deleted)?;
+        Ok(state.referrers(subject, version.version, deleted))
+    }
+
+    /// Parses a submitted schema with its references resolved; `strict` validates what
+    /// Confluent validates for new schemas.
+    fn parse_request(
+        &self,
+        state: &State,
+        request: &SchemaRequest,
+        strict: bool,
+    ) -> Result<(Arc<AvroSchema>, StoredSchema), RegistryError> {
+        match request
+            .schema_type
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            None | Some("AVRO") => {}
+            Some(t @ ("JSON" | "PROTOBUF")) => {
+                return Err(RegistryError::InvalidSchema(format!(
+                    "Schema type {t} is not supported yet by this registry; only AVRO is"
+                )))
+            }
+            Some(other) => {
+                return Err(RegistryError::InvalidSchema(format!(
+                    "Invalid schema type {other}; supported: AVRO"
+                )))
+            }
+        }
+        if request.schema.trim().is_empty() {
+            return Err(RegistryError::InvalidSchema("Empty schema".into()));
+        }
+        if request.schema.len() > MAX_SCHEMA_BYTES {
+            return Err(RegistryError::SchemaTooLarge(
+                request.schema.len(),
+                MAX_SCHEMA_BYTES,
+            ));
+        }
+        let references = self.resolve_references(state, &request.references, 0)?;
+        let schema = AvroSchema::parse(&request.schema, &references, strict).map_err(|e| {
+            RegistryError::InvalidSchema(format!("Invalid schema of type AVRO, details: {e}"))
+        })?;
+        let canonical = schema.canonical();
+        if canonical.len() > MAX_SCHEMA_BYTES {
+            return Err(RegistryError::SchemaTooLarge(
+                canonical.len(),
+                MAX_SCHEMA_BYTES,
+            ));
+        }
+        let stored = StoredSchema {
+            schema: canonical,
+            schema_type: None,
+            references: request.references.clone(),
+        };
+        Ok((Arc::new(schema), stored))
+    }
+
+    /// The schemas `references` name, parsed (with their own references), in order.
+    fn resolve_references(
+        &self,
+        state: &State,
+        references: &[Reference],
+        depth: usize,
+    ) -> Result<Vec<AvroSchema>, RegistryError> {
+        if references.is_empty() {
+            return Ok(Vec::new());
+        }
+        if depth > MAX_REFERENCE_DEPTH {
+            return Err(RegistryError::InvalidSchema(
+                "Invalid schema of type AVRO, details: references nest too deeply".into(),
+            ));
+        }
+        let mut out = Vec::new();
+        for reference in references {
+            let spec = match reference.version {
+                -1 => VersionSpec::Latest,
+                n => u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(VersionSpec::Number)
+                    .ok_or_else(|| RegistryError::InvalidVersion(n.to_string()))?,
+            };
+            let version = find_version(state, &reference.subject, spec, true).map_err(|_| {
+                RegistryError::InvalidSchema(format!(
+                    "Invalid schema of type AVRO, details: reference {} (subject {}, version {}) not found",
+                    reference.name, reference.subject, reference.version
+                ))
+            })?;
+            let nested = self.resolve_references(state, &version.schema.references, depth + 1)?;
+            out.extend(nested);
+            let parsed = AvroSchema::parse(&version.schema.schema, &out, false).map_err(|e| {
+                RegistryError::InvalidSchema(format!(
+                    "Invalid schema of type AVRO, details: reference {}: {e}",
+                    reference.name
+                ))
+            })?;
+            out.push(parsed);
+        }
+        Ok(out)
+    }
+
+    /// A stored version's schema, parsed leniently (and cached by id).
+    fn parsed(&self, state: &State, version: &SubjectVersion) -> Option<Arc<AvroSchema>> {
+        if let Some(hit) = self
+            .parsed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&version.id)
+        {
+            return Some(Arc::clone(hit));
+        }
+        let references = self
+            .resolve_references(state, &version.schema.references, 0)
+            .ok()?;
+        let parsed = Arc::new(AvroSchema::parse(&version.schema.schema, &references, false).ok()?);
+        self.parsed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(version.id, Arc::clone(&parsed));
+        Some(parsed)
+    }
+
+    pub fn level(&self, subject: Option<&str>) -> Level {
+        let state = self.state();
+        effective_level(&state, subject, self.default_level)
+    }
+
+    fn mode_of(state: &State, subject: &str) -> String {
+        state
+            .modes
+            .get(&Some(subject.to_string()))
+            .or_else(|| state.modes.get(&None))
+            .cloned()
+            .unwrap_or_else(|| "READWRITE".into())
+    }
+
+    /// Messages of the register-time check of `new` against the subject's live versions.
+    fn incompatibilities(
+        &self,
+        state: &State,
+        subject: &str,
+        new: &AvroSchema,
+        level: Level,
+        only: Option<u32>,
+    ) -> Vec<String> {
+        let previous: Vec<SubjectVersion> = state
+            .versions(subject, false)
+            .into_iter()
+            .filter(|(n, _)| only.is_none_or(|o| o == *n))
+            .map(|(n, v)| view(subject, n, v))
+            .collect();
+        let parsed: Vec<(Option<u32>, Arc<AvroSchema>)> = previous
+            .iter()
+            .filter_map(|v| self.parsed(state, v).map(|p| (Some(v.version), p)))
+            .collect();
+        let borrowed: Vec<(Option<u32>, &AvroSchema)> =
+            parsed.iter().map(|(n, p)| (*n, p.as_ref())).collect();
+        check_level(level, new, &borrowed)
+    }
+
+    pub async fn register(
+        &self,
+        subject: &str,
+        request: SchemaRequest,
+    ) -> Result<SubjectVersion, RegistryError> {
+        validate_subject(subject)?;
+        let _write = self.writes.lock().await;
+        let (id, version, stored) = {
+            let state = self.state();
+            let mode = Self::mode_of(&state, subject);
+            match (mode.as_str(), request.id) {
+                ("READONLY" | "READONLY_OVERRIDE", _) => {
+                    return Err(RegistryError::NotPermitted(format!(
+                        "Subject {subject} is in read-only mode"
+                    )))
+                }
+                ("IMPORT", None) => {
+                    return Err(RegistryError::NotPermitted(format!(
+                        "Subject {subject} is not in read-write mode"
+                    )))
+                }
+                ("IMPORT", Some(_)) => {}
+                (_, Some(_)) => {
+                    return Err(RegistryError::NotPermitted(format!(
+                        "Subject {subject} is not in import mode"
+                    )))
+                }
+                _ => {}
+            }
+            let importing = mode == "IMPORT";
+            let (new, stored) = self.parse_request(&state, &request, true)?;
+            // The same schema already live under the subject: nothing to check or write.
+            if let Some((n, v)) = state
+                .versions(subject, false)
+                .into_iter()
+                .find(|(_, v)| *v.schema == stored)
+            {
+                if request.id.is_none_or(|id| id == v.id) {
+                    return Ok(view(subject, n, v));
+                }
+            }
+            if !importing {
+                let level = effective_level(&state, Some(subject), self.default_level);
+                let details = self.incompatibilities(&state, subject, &new, level, None);
+                if !details.is_empty() {
+                    return Err(RegistryError::Incompatible {
+                        subject: subject.to_string(),
+                        details,
+                    });
+                }
+            }
+            let existing = state.ids.get(&stored).copied();
+            let id = match (request.id, existing) {
+                (Some(asked), Some(found)) if asked != found => {
+                    return Err(RegistryError::IdMismatch(asked, found))
+                }
+                (Some(asked), _) => {
+                    if state.schemas.get(&asked).is_some_and(|s| **s != stored) {
+                        return Err(RegistryError::NotPermitted(format!(
+                            "Overwrite new schema with id {asked} in context . is not permitted."
+                        )));
+                    }
+                    asked
+                }
+                (None, Some(found)) => found,
+                (None, None) => state.max_id + 1,
+            };
+            let next = state
+                .subjects
+                .get(subject)
+                .and_then(|v| v.keys().next_back())
+                .map_or(1, |n| n + 1);
+            let version = match request.version {
+                Some(v) if importing => v,
+                _ => next,
+            };
+            (id, version, stored)
+        };
+        let value = SchemaValue {
+            subject: subject.to_string(),
+            version,
+            id,
+            schema_type: None,
+            schema: stored.schema.clone(),
+            references: stored.references.clone(),
+            deleted: false,
+        };
+        self.store
+            .write(vec![(
+                records::schema_key(subject, version),
+                Some(records::schema_value(&value)),
+            )])
+            .await?;
+        Ok(SubjectVersion {
+            subject: subject.to_string(),
+            version,
+            id,
+            deleted: false,
+            schema: Arc::new(stored),
+        })
+    }
+
+    /// The version of `subject` holding the same schema.
+    pub fn lookup(
+        &self,
+        subject: &str,
+        request: &SchemaRequest,
+        deleted: bool,
+    ) -> Result<SubjectVersion, RegistryError> {
+        let state = self.state();
+        if state.versions(subject, deleted).is_empty() {
+            return Err(RegistryError::SubjectNotFound(subject.to_string()));
+        }
+        let (_, stored) = self.parse_request(&state, request, false)?;
+        state
+            .versions(subject, deleted)
+            .into_iter()
+            .rev()
+            .find(|(_, v)| *v.schema == stored)
+            .map(|(n, v)| view(subject, n, v))
+            .ok_or(RegistryError::SchemaNotFound)
+    }
+
+    /// `POST /compatibility/subjects/{s}/versions[/{v}]`: (compatible, messages). With
+    /// `verbose`, a schema that does not parse is reported as a message rather than 42201.
+    pub fn test_compatibility(
+        &self,
+        subject: &str,
+        spec: Option<VersionSpec>,
+        request: &SchemaRequest,
+        verbose: bool,
+    ) -> Result<(bool, Vec<String>), RegistryError> {
+        let state = self.state();
+        let new = match self.parse_request(&state, request, true) {
+            Ok((new, _)) => new,
+            Err(RegistryError::InvalidSchema(message)) if verbose => {
+                return Ok((false, vec![message]))
+            }
+            Err(e) => return Err(e),
+        };
+        let only = match spec {
+            None => None,
+            Some(spec) => match find_version(&state, subject, spec, false) {
+                Ok(v) => Some(v.version),
+                // `latest` of a subject with nothing live is compatible, as in Confluent.
+                Err(_) if spec == VersionSpec::Latest => return Ok((true, Vec::new())),
+                Err(e) => return Err(e),
+            },
+        };
+        let level = effective_level(&state, Some(subject), self.default_level);
+        let messages = self.incompatibilities(&state, subject, &new, level, only);
+        Ok((messages.is_empty(), messages))
+    }
+
+    pub async fn delete_version(
+        &self,
+        subject: &str,
+        spec: VersionSpec,
+        permanent: bool,
+    ) -> Result<u32, RegistryError> {
+        let _write = self.writes.lock().await;
+        let (write, n) = {
+            let state = self.state();
+            self.check_writable(&state, subject)?;
+            // A numbered version is found even when soft-deleted, to say so (40406).
+            let with_deleted = permanent || matches!(spec, VersionSpec::Number(_));
+            let version = find_version(&state, subject, spec, with_deleted)?;
+            let n = version.version;
+            match (permanent, version.deleted) {
+                (false, true) => {
+                    return Err(RegistryError::VersionSoftDeleted(subject.to_string(), n))
+                }
+                (true, false) => {
+                    return Err(RegistryError::VersionNotSoftDeleted(subject.to_string(), n))
+                }
+                _ => {}
+            }
+            if !state.referrers(subject, n, false).is_empty() {
+                return Err(RegistryError::Referenced(subject.to_string(), n));
+            }
+            let key = records::schema_key(subject, n);
+            let write = if permanent {
+                (key, None)
+            } else {
+                let value = SchemaValue {
+                    subject: subject.to_string(),
+                    version: n,
+                    id: version.id,
+                    schema_type: version.schema.schema_type.clone(),
+                    schema: version.schema.schema.clone(),
+                    references: version.schema.references.clone(),
+                    deleted: true,
+                };
+                (key, Some(records::schema_value(&value)))
+            };
+            (write, n)
+        };
+        self.store.write(vec![write]).await?;
+        Ok(n)
+    }
+
+    pub async fn delete_subject(
+        &self,
+        subject: &str,
+        permanent: bool,
+    ) -> Result<Vec<u32>, RegistryError> {
+        let _write = self.writes.lock().await;
+        let (writes, deleted) = {
+            let state = self.state();
+            self.check_writable(&state, subject)?;
+            let all = state.versions(subject, true);
+            if all.is_empty() {
+                return Err(RegistryError::SubjectNotFound(subject.to_string()));
+            }
+            let live: Vec<u32> = all
+                .iter()
+                .filter(|(_, v)| !v.deleted)
+                .map(|(n, _)| *n)
+                .collect();
+            if let Some(n) = live
+                .iter()
+                .find(|n| !state.referrers(subject, **n, false).is_empty())
+            {
+                return Err(RegistryError::Referenced(subject.to_string(), *n));
+            }
+            if permanent {
+                if !live.is_empty() {
+                    return Err(RegistryError::SubjectNotSoftDeleted(subject.to_string()));
+                }
+                let versions: Vec<u32> = all.iter().map(|(n, _)| *n).collect();
+                let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = versions
+                    .iter()
+                    .map(|n| (records::schema_key(subject, *n), None))
+                    .collect();
+                let key = Some(subject.to_string());
+                if state.configs.contains_key(&key) {
+                    writes.push((records::config_key(Some(subject)), None));
+                }
+                if state.modes.contains_key(&key) {
+                    writes.push((records::mode_key(Some(subject)), None));
+                }
+                (writes, versions)
+            } else {
+                let Some(&last) = live.last() else {
+                    return Err(RegistryError::SubjectSoftDeleted(subject.to_string()));
+                };
+                let writes = vec![(
+                    records::delete_subject_key(subject),
+                    Some(records::delete_subject_value(subject, last)),
+                )];
+                (writes, live)
+            }
+        };
+        self.store.write(writes).await?;
+        Ok(deleted)
+    }
+
+    fn check_writable(&self, state: &State, subject: &str) -> Result<(), RegistryError> {
+        if Self::mode_of(state, subject).starts_with("READONLY") {
+            return Err(RegistryError::NotPermitted(format!(
+                "Subject {subject} is in read-only mode"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The level set for `subject` (None: the global one), without falling back unless
+    /// `default_to_global`.
+    pub fn config(
+        &self,
+        subject: Option<&str>,
+        default_to_global: bool,
+    ) -> Result<Level, RegistryError> {
+        let state = self.state();
+        match subject {
+            None => Ok(effective_level(&state, None, self.default_level)),
+            Some(s) => match state.configs.get(&Some(s.to_string())) {
+                Some(level) => Ok(level.parse().unwrap_or(self.default_level)),
+                None if default_to_global => Ok(effective_level(&state, None, self.default_level)),
+                None => Err(RegistryError::SubjectConfigNotFound(s.to_string())),
+            },
+        }
+    }
+
+    pub async fn set_config(
+        &self,
+        subject: Option<&str>,
+        level: &str,
+    ) -> Result<Level, RegistryError> {
+        if let Some(s) = subject {
+            validate_subject(s)?;
+        }
+        let level: Level = level.parse().map_err(|_| RegistryError::InvalidLevel)?;
+        let _write = self.writes.lock().await;
+        self.store
+            .write(vec![(
+                records::config_key(subject),
+                Some(records::config_value(subject, level.as_str())),
+            )])
+            .await?;
+        Ok(level)
+    }
+
+    /// Deletes a config and returns what it was; the global one reverts to the server default.
+    pub async fn delete_config(&self, subject: Option<&str>) -> Result<Level, RegistryError> {
+        let _write = self.writes.lock().await;
+        let previous = {
+            let state = self.state();
+            match state.configs.get(&subject.map(str::to_string)) {
+                Some(level) => level.parse().unwrap_or(self.default_level),
+                None => match subject {
+                    Some(s) => return Err(RegistryError::SubjectNotFound(s.to_string())),
+                    None => self.default_level,
+                },
+            }
+        };
+        self.store
+            .write(vec![(records::config_key(subject), None)])
+            .await?;
+        Ok(previous)
+    }
+
+    pub fn mode(
+        &self,
+        subject: Option<&str>,
+        default_to_global: bool,
+    ) -> Result<String, RegistryError> {
+        let state = self.state();
+        match subject {
+            None => Ok(state
+                .modes
+                .get(&None)
+                .cloned()
+                .unwrap_or_else(|| "READWRITE".into())),
+            Some(s) => match state.modes.get(&Some(s.to_string())) {
+                Some(mode) => Ok(mode.clone()),
+                None if default_to_global => Ok(Self::mode_of(&state, s)),
+                None => Err(RegistryError::SubjectModeNotFound(s.to_string())),
+            },
+        }
+    }
+
+    pub async fn set_mode(
+        &self,
+        subject: Option<&str>,
+        mode: &str,
+        force: bool,
+    ) -> Result<String, RegistryError> {
+        let mode = mode.trim().to_ascii_uppercase();
+        if !MODES.contains(&mode.as_str()) {
+            return Err(RegistryError::InvalidMode);
+        }
+        if !self.mode_mutable {
+            return Err(RegistryError::NotPermitted(
+                "Mode changes are not allowed".into(),
+            ));
+        }
+        let _write = self.writes.lock().await;
+        if mode == "IMPORT" && !force {
+            let state = self.state();
+            let has_schemas = match subject {
+                Some(s) => !state.versions(s, true).is_empty(),
+                None => !state.subjects.is_empty(),
+            };
+            if has_schemas {
+                return Err(RegistryError::NotPermitted(
+                    "Cannot import since found existing subjects".into(),
+                ));
+            }
+        }
+        self.store
+            .write(vec![(
+                records::mode_key(subject),
+                Some(records::mode_value(subject, &mode)),
+            )])
+            .await?;
+        Ok(mode)
+    }
+
+    pub async fn delete_mode(&self, subject: Option<&str>) -> Result<String, RegistryError> {
+        let _write = self.writes.lock().await;
+        let previous = {
+            let state = self.state();
+            match state.modes.get(&subject.map(str::to_string)) {
+                Some(mode) => mode.clone(),
+                None => match subject {
+                    Some(s) => return Err(RegistryError::SubjectNotFound(s.to_string())),
+                    None => "READWRITE".to_string(),
+                },
+            }
+        };
+        self.store
+            .write(vec![(records::mode_key(subject), None)])
+            .await?;
+        Ok(previous)
+    }
+}
+
+fn effective_level(state: &State, subject: Option<&str>, default: Level) -> Level {
+    subject
+        .and_then(|s| state.configs.get(&Some(s.to_string())))
+        .or_else(|| state.configs.get(&None))
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(default)
+}
+
+fn view(subject: &str, version: u32, v: &Version) -> SubjectVersion {
+    SubjectVersion {
+        subject: subject.to_string(),
+        version,
+        id: v.id,
+        deleted: v.deleted,
+        schema: Arc::clone(&v.schema),
+    }
+}
+
+fn find_version(
+    state: &State,
+    subject: &str,
+    spec: VersionSpec,
+    deleted: bool,
+) -> Result<SubjectVersion, RegistryError> {
+    let versions = state.versions(subject, true);
+    if versions.is_empty() {
+        return Err(RegistryError::SubjectNotFound(subject.to_string()));
+    }
+    let found = match spec {
+        VersionSpec::Latest => versions.iter().rev().find(|(_, v)| deleted || !v.deleted),
+        VersionSpec::Number(n) => versions
+            .iter()
+            .find(|(m, v)| *m == n && (deleted || !v.deleted)),
+    };
+    match found {
+        Some((n, v)) => Ok(view(subject, *n, v)),
+        None if spec == VersionSpec::Latest && !deleted => {
+            Err(RegistryError::SubjectNotFound(subject.to_string()))
+        }
+        None => Err(RegistryError::VersionNotFound(match spec {
+            VersionSpec::Latest => "latest".into(),
+            VersionSpec::Number(n) => n.to_string(),
+        })),
+    }
+}
+
+/// Subject names Confluent refuses: empty, or with control characters.
+fn validate_subject(subject: &str) -> Result<(), RegistryError> {
+    if subject.is_empty() || subject.chars().any(char::is_control) {
+        return Err(RegistryError::InvalidSubject(subject.to_string()));
+    }
+    Ok(())
+}
