@@ -119,15 +119,7 @@ fn run(
 ) -> Result<()> {
     match command {
         Command::Broker { config, overrides } => {
-            let file = match config {
-                Some(path) => properties::load_file(&path)?,
-                None => Properties::new(),
-            };
-            let props = properties::layer([
-                file,
-                properties::from_env("KAFKA", std::env::vars()),
-                properties::parse_overrides(&overrides, "--override")?,
-            ]);
+            let props = layered_properties(config.as_deref(), "KAFKA", &overrides, "--override")?;
             runtime.block_on(run_broker(props))
         }
         Command::Standalone {
@@ -146,8 +138,18 @@ fn run(
                 properties::from_env("KAFKA", std::env::vars()),
                 properties::parse_overrides(&overrides, "--override")?,
             ]);
-            let worker = worker_properties(worker_config.as_deref(), &worker_overrides)?;
-            let registry = registry_properties(None, &registry_overrides, "--registry-override")?;
+            let worker = layered_properties(
+                worker_config.as_deref(),
+                "CONNECT",
+                &worker_overrides,
+                "--worker-override",
+            )?;
+            let registry = layered_properties(
+                None,
+                "SCHEMA_REGISTRY",
+                &registry_overrides,
+                "--registry-override",
+            )?;
             runtime.block_on(run_standalone(
                 broker,
                 worker,
@@ -157,7 +159,12 @@ fn run(
             ))
         }
         Command::Registry { config, overrides } => {
-            let props = registry_properties(config.as_deref(), &overrides, "--override")?;
+            let props = layered_properties(
+                config.as_deref(),
+                "SCHEMA_REGISTRY",
+                &overrides,
+                "--override",
+            )?;
             let shutdown = CancellationToken::new();
             runtime.block_on(async {
                 tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -169,7 +176,12 @@ fn run(
             connectors,
             overrides,
         } => {
-            let worker = worker_properties(worker_config.as_deref(), &overrides)?;
+            let worker = layered_properties(
+                worker_config.as_deref(),
+                "CONNECT",
+                &overrides,
+                "--override",
+            )?;
             let shutdown = CancellationToken::new();
             runtime.block_on(async {
                 tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -227,22 +239,11 @@ async fn cancel_on_signal(token: CancellationToken) {
     token.cancel();
 }
 
-/// Worker keys: the file, then `CONNECT_*` variables, then flags.
-fn worker_properties(file: Option<&std::path::Path>, overrides: &[String]) -> Result<Properties> {
-    let file = match file {
-        Some(path) => properties::load_file(path)?,
-        None => Properties::new(),
-    };
-    Ok(properties::layer([
-        file,
-        properties::from_env("CONNECT", std::env::vars()),
-        properties::parse_overrides(overrides, "--worker-override")?,
-    ]))
-}
-
-/// Registry keys: the file, then `SCHEMA_REGISTRY_*` variables, then flags.
-fn registry_properties(
+/// A service's keys: its file, then `<env_prefix>_*` variables (as the Confluent images
+/// name them), then the `flag` overrides.
+fn layered_properties(
     file: Option<&std::path::Path>,
+    env_prefix: &str,
     overrides: &[String],
     flag: &str,
 ) -> Result<Properties> {
@@ -252,7 +253,7 @@ fn registry_properties(
     };
     Ok(properties::layer([
         file,
-        properties::from_env("SCHEMA_REGISTRY", std::env::vars()),
+        properties::from_env(env_prefix, std::env::vars()),
         properties::parse_overrides(overrides, flag)?,
     ]))
 }

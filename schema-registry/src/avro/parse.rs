@@ -25,19 +25,6 @@ const SCHEMA_RESERVED: &[&str] = &[
     "type",
     "aliases",
 ];
-const ENUM_RESERVED: &[&str] = &[
-    "doc",
-    "fields",
-    "items",
-    "name",
-    "namespace",
-    "size",
-    "symbols",
-    "values",
-    "type",
-    "aliases",
-    "default",
-];
 const FIELD_RESERVED: &[&str] = &["default", "doc", "name", "order", "type", "aliases"];
 
 impl AvroSchema {
@@ -243,12 +230,15 @@ impl Parser {
         };
         // Nested definitions inherit this type's namespace.
         self.space = name.namespace.clone();
-        let reserved = if type_name == "enum" {
-            ENUM_RESERVED
+        // An enum's `default` is its own attribute, not a custom property.
+        let props = if type_name == "enum" {
+            custom_props(object, SCHEMA_RESERVED)
+                .into_iter()
+                .filter(|(k, _)| k != "default")
+                .collect()
         } else {
-            SCHEMA_RESERVED
+            custom_props(object, SCHEMA_RESERVED)
         };
-        let props = custom_props(object, reserved);
         match type_name {
             "record" | "error" => {
                 // Registered before its fields so they can refer to it.
