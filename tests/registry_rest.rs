@@ -323,6 +323,60 @@ fn registry_rest_contract() {
     // Without the reference the named type is unknown.
     r.refused(r.register("outer2", &outer), 42201);
 
+    // Listing with prefixes, and only what was deleted.
+    assert_eq!(r.get("/subjects?subjectPrefix=inn").1, json!(["inner"]));
+    assert_eq!(r.get("/subjects?deletedOnly=true").1, json!([]));
+    let listed = r.get("/schemas?subjectPrefix=out").1;
+    assert_eq!(listed[0]["subject"], json!("outer"));
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+
+    // A changed doc is another schema (another id); spacing is not.
+    let documented = |doc: &str| json!({"type": "fixed", "name": "Hash", "size": 16, "doc": doc});
+    let first_doc = r.register("docs-a", &documented("one")).1["id"].clone();
+    let second_doc = r.register("docs-b", &documented("two")).1["id"].clone();
+    assert_ne!(first_doc, second_doc);
+
+    // IMPORT mode keeps the ids and versions it is given.
+    assert_eq!(
+        r.call("PUT", "/mode/imported", Some(json!({"mode": "IMPORT"})))
+            .0,
+        200
+    );
+    let (status, body) = r.call(
+        "POST",
+        "/subjects/imported/versions",
+        Some(json!({"schema": "\"bytes\"", "id": 500, "version": 3})),
+    );
+    assert_eq!((status, body), (200, json!({"id": 500})));
+    assert_eq!(r.get("/subjects/imported/versions").1, json!([3]));
+    assert_eq!(r.get("/schemas/ids/500").1, json!({"schema": "\"bytes\""}));
+    let message = r.refused(r.register("imported", &json!("float")), 42205);
+    assert!(message.contains("read-write"), "{message}");
+    // The same schema as an existing id cannot be imported under another id.
+    r.refused(
+        r.call(
+            "POST",
+            "/subjects/imported/versions",
+            Some(json!({"schema": "\"string\"", "id": 600})),
+        ),
+        42207,
+    );
+    // An id outside IMPORT mode is refused.
+    let message = r.refused(
+        r.call(
+            "POST",
+            "/subjects/plain/versions",
+            Some(json!({"schema": "\"string\"", "id": 7})),
+        ),
+        42205,
+    );
+    assert!(message.contains("import mode"), "{message}");
+    assert_eq!(r.call("DELETE", "/mode/imported", None).0, 200);
+    // New ids continue above the imported one.
+    let (_, next) = r.register("after-import", &json!({"type": "array", "items": "long"}));
+    assert_eq!(next["id"], json!(501));
+    r.refused(r.register("%01bad", &json!("int")), 42208);
+
     // Bad input: a clear error, never a crash.
     let message = r.refused(r.register("bad", &json!({"type": "nothing"})), 42201);
     assert!(message.contains("nothing"), "{message}");
