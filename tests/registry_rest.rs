@@ -377,6 +377,19 @@ fn registry_rest_contract() {
     assert_eq!(next["id"], json!(501));
     r.refused(r.register("%01bad", &json!("int")), 42208);
 
+    // Metadata and contexts.
+    assert_eq!(r.get("/contexts").1, json!([":.:"]));
+    r.refused(r.call("DELETE", "/contexts/:.:", None), 42211);
+    let (_, scope) = r.get("/v1/metadata/id");
+    assert!(
+        scope["scope"]["clusters"]["kafka-cluster"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty()),
+        "{scope}"
+    );
+    assert_eq!(r.get("/subjects/inner/metadata").1["version"], json!(1));
+    r.refused(r.get("/subjects/inner/metadata?key=owner&value=me"), 40403);
+
     // Bad input: a clear error, never a crash.
     let message = r.refused(r.register("bad", &json!({"type": "nothing"})), 42201);
     assert!(message.contains("nothing"), "{message}");

@@ -51,6 +51,8 @@ pub enum RegistryError {
         "Schema too large: its text is {0} bytes, more than the {1} a record of the store may hold"
     )]
     SchemaTooLarge(usize, usize),
+    #[error("Context {0} is not empty")]
+    ContextNotEmpty(String),
     #[error("Error while storing: {0}")]
     Store(String),
     #[error("Write to the store timed out while waiting for it to be read back")]
@@ -83,6 +85,7 @@ impl RegistryError {
             IdMismatch(..) => 42207,
             InvalidSubject(_) => 42208,
             SchemaTooLarge(..) => 42209,
+            ContextNotEmpty(_) => 42211,
             Store(_) => 50001,
             StoreTimeout => 50002,
             BadRequest(code, _) => u32::from(*code),

@@ -86,6 +86,16 @@ impl Registry {
         self.store.state()
     }
 
+    pub fn cluster_id(&self) -> &str {
+        &self.store.cluster_id
+    }
+
+    /// Whether any subject has a version (live or soft-deleted): the default context is then
+    /// not empty.
+    pub fn has_subjects(&self) -> bool {
+        !self.state().subjects.is_empty()
+    }
+
     pub fn subjects(&self, prefix: &str, deleted: bool, deleted_only: bool) -> Vec<String> {
         let state = self.state();
         state

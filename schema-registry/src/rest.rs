@@ -82,6 +82,11 @@ pub fn router(registry: Shared) -> Router {
                 .put(put_subject_mode)
                 .delete(delete_subject_mode),
         )
+        .route("/subjects/{subject}/metadata", get(latest_with_metadata))
+        .route("/contexts", get(contexts))
+        .route("/contexts/{context}", axum::routing::delete(delete_context))
+        .route("/v1/metadata/id", get(metadata_id))
+        .route("/v1/metadata/version", get(metadata_version))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(registry)
@@ -223,6 +228,50 @@ fn schema_json(v: &SubjectVersion, with_deleted: bool) -> Json {
 
 async fn root() -> Reply {
     ok(json!({}))
+}
+
+async fn metadata_id(State(r): State<Shared>) -> Reply {
+    ok(json!({"scope": {"path": [], "clusters": {
+        "kafka-cluster": r.cluster_id(),
+        "schema-registry-cluster": "schema-registry",
+    }}}))
+}
+
+async fn metadata_version() -> Reply {
+    ok(json!({"version": env!("CARGO_PKG_VERSION"), "commitId": "sluice"}))
+}
+
+/// Only the default context exists.
+async fn contexts() -> Reply {
+    ok(json!([":.:"]))
+}
+
+async fn delete_context(State(r): State<Shared>, Path(context): Path<String>) -> Reply {
+    if !matches!(context.as_str(), "." | ":.:") {
+        return Err(RegistryError::BadRequest(
+            404,
+            format!("Context {context} not found"),
+        ));
+    }
+    if r.has_subjects() {
+        return Err(RegistryError::ContextNotEmpty(context));
+    }
+    ok(Json::Null)
+}
+
+/// The latest version whose metadata has the given properties. Schemas here carry no
+/// metadata, so only the unfiltered form finds one.
+async fn latest_with_metadata(
+    State(r): State<Shared>,
+    Path(subject): Path<String>,
+    Query(p): Params,
+) -> Reply {
+    let deleted = flag(&p, "deleted");
+    let found = r.version(&subject, VersionSpec::Latest, deleted)?;
+    if p.contains_key("key") || p.contains_key("value") {
+        return Err(RegistryError::SchemaNotFound);
+    }
+    ok(schema_json(&found, deleted))
 }
 
 async fn schema_types() -> Reply {

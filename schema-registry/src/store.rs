@@ -26,6 +26,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct Store {
     state: Arc<RwLock<State>>,
+    /// The Kafka cluster's id, for `/v1/metadata/id`.
+    pub cluster_id: String,
     producer: FutureProducer,
     topic: String,
     /// The offset after the last record the reader applied (a compacted topic's last record is
@@ -64,6 +66,10 @@ impl Store {
         let (_, end) = consumer
             .fetch_watermarks(topic, 0, Duration::from_secs(10))
             .map_err(store_error)?;
+        let cluster_id = consumer
+            .client()
+            .fetch_cluster_id(Duration::from_secs(10))
+            .unwrap_or_default();
         let reader_state = Arc::clone(&state);
         std::thread::Builder::new()
             .name("schemas-reader".into())
@@ -78,6 +84,7 @@ impl Store {
             .map_err(store_error)?;
         let store = Self {
             state,
+            cluster_id,
             producer,
             topic: topic.to_string(),
             applied,
