@@ -2,9 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
 
 use crate::worker::WorkerError;
 
@@ -16,12 +17,12 @@ pub fn read_to_end(
     timeout: Duration,
     mut apply: impl FnMut(&[u8], Option<&[u8]>),
 ) -> Result<(), WorkerError> {
-    let consumer: BaseConsumer = client
+    let consumer: BaseConsumer<EndIsNotAnError> = client
         .clone()
         .set("group.id", "sluice-internal-reader")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
-        .create()?;
+        .create_with_context(EndIsNotAnError)?;
     let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
     let partitions: Vec<i32> = metadata
         .topics()
@@ -52,3 +53,21 @@ pub fn read_to_end(
     }
     Ok(())
 }
+
+/// librdkafka also reports each partition end as a client error, which would be logged at ERROR
+/// level on every start; here the end is what the reader waits for, so it is not logged.
+struct EndIsNotAnError;
+
+impl ClientContext for EndIsNotAnError {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let end = matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end {
+            tracing::error!(error = %error, "{reason}");
+        }
+    }
+}
+
+impl ConsumerContext for EndIsNotAnError {}
