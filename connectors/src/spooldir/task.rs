@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sluice_connect_api::{
-    BoxFuture, ConnectError, Headers, OffsetReader, Props, Result, Schema, SchemaBuilder,
+    BoxFuture, ConnectError, Header, Headers, OffsetReader, Props, Result, Schema, SchemaBuilder,
     SourceMap, SourceRecord, SourceTask, Value,
 };
 
@@ -33,8 +33,8 @@ struct Current {
     /// per file.
     partition: Arc<SourceMap>,
     offset: SourceMap,
-    /// The file's headers, built once; each record gets a copy with its own `file.offset`.
-    headers: Headers,
+    /// The file's headers, built once and shared by its records, which add `file.offset`.
+    headers: Arc<[Header]>,
     reader: Box<dyn RecordReader>,
     /// Records read so far, skipped ones included: the offset of the last one.
     read: u64,
@@ -291,10 +291,12 @@ impl SpoolDirTask {
                     } else {
                         current.read
                     };
-                    let mut headers = current.headers.clone();
-                    for h in headers.iter_mut().filter(|h| h.key == "file.offset") {
-                        h.value = Value::Int64(current.read as i64);
-                    }
+                    let mut headers = Headers::with_shared(Arc::clone(&current.headers));
+                    headers.add(
+                        "file.offset",
+                        Some(Schema::int64()),
+                        Value::Int64(current.read as i64),
+                    );
                     let mut offset = current.offset.clone();
                     if let Some(slot) = offset.get_mut("offset") {
                         *slot = json!(stored);
@@ -380,9 +382,9 @@ fn record(
     }
 }
 
-/// The headers every record of a file carries (`file.offset` is set per record).
-fn file_headers(settings: &Settings, file: &InputFile) -> Headers {
-    let mut headers = Headers::new();
+/// The headers every record of a file carries alike (each adds its own `file.offset`).
+fn file_headers(settings: &Settings, file: &InputFile) -> Arc<[Header]> {
+    let mut headers = Vec::new();
     let string = |v: String| (Some(Schema::string()), Value::String(v));
     let without_extension = match file.name.rsplit_once('.') {
         Some((stem, _)) if !stem.is_empty() => stem.to_string(),
@@ -404,7 +406,6 @@ fn file_headers(settings: &Settings, file: &InputFile) -> Headers {
             "file.length",
             (Some(Schema::int64()), Value::Int64(file.length as i64)),
         ),
-        ("file.offset", (Some(Schema::int64()), Value::Int64(0))),
         (
             "file.last.modified",
             (
@@ -414,16 +415,20 @@ fn file_headers(settings: &Settings, file: &InputFile) -> Headers {
         ),
     ];
     for (key, (schema, value)) in entries {
-        headers.add(key, schema, value);
+        headers.push(Header {
+            key: key.into(),
+            schema,
+            value,
+        });
     }
     if settings.walk_recursively {
-        headers.add(
-            "file.relative.path",
-            Some(Schema::string()),
-            Value::String(file.relative_dir.display().to_string()),
-        );
+        headers.push(Header {
+            key: "file.relative.path".into(),
+            schema: Some(Schema::string()),
+            value: Value::String(file.relative_dir.display().to_string()),
+        });
     }
-    headers
+    headers.into()
 }
 
 impl SourceTask for SpoolDirTask {

@@ -76,6 +76,8 @@ pub struct RecordSender {
     /// (a file name) are converted once. By position, as records of one source list their
     /// headers in the same order.
     header_cache: Vec<CachedHeader>,
+    /// The shared headers (see `Headers::shared`) whose conversions lead `header_cache`.
+    last_shared: Option<Arc<[sluice_connect_api::Header]>>,
 }
 
 impl RecordSender {
@@ -112,6 +114,7 @@ impl RecordSender {
             known_topics: HashSet::new(),
             last_topic: String::new(),
             header_cache: Vec::new(),
+            last_shared: None,
         })
     }
 
@@ -241,7 +244,24 @@ impl RecordSender {
             None
         } else {
             let mut out = OwnedHeaders::new_with_capacity(record.headers.len());
+            // Shared headers already converted for an earlier record need no look.
+            let shared = record.headers.shared();
+            let known = match (shared, &self.last_shared) {
+                (Some(s), Some(last)) if Arc::ptr_eq(s, last) => s.len(),
+                _ => 0,
+            };
+            if known == 0 {
+                // The slots are about to change: until they all match, no shared set matches them.
+                self.last_shared = None;
+            }
             for (i, h) in record.headers.iter().enumerate() {
+                if i < known {
+                    out = out.insert(Header {
+                        key: &h.key,
+                        value: self.header_cache.get(i).and_then(|c| c.bytes.as_deref()),
+                    });
+                    continue;
+                }
                 let convert = |h: &sluice_connect_api::Header| {
                     self.converters
                         .header
@@ -279,6 +299,7 @@ impl RecordSender {
                     value: self.header_cache.get(i).and_then(|c| c.bytes.as_deref()),
                 });
             }
+            self.last_shared = shared.cloned();
             Some(out)
         };
         Ok((key, value, headers))
