@@ -26,8 +26,10 @@ use super::{create_topic, Converters, OffsetStore, Stage, WorkerError};
 use crate::storage::records;
 use crate::transforms::TransformChain;
 
-/// Records sent but not yet acknowledged before the task waits for the oldest.
-const MAX_IN_FLIGHT: usize = 20_000;
+/// Records sent but not yet acknowledged before the task waits for the oldest. Enough to keep
+/// librdkafka's five requests in flight full while the next batches queue behind them (half
+/// as many cost about a sixth of the throughput of a spooldir source), about 1.2 kB each.
+const MAX_IN_FLIGHT: usize = 40_000;
 
 /// What the sending half reports to the polling half, in order.
 pub enum Settled {
@@ -45,11 +47,14 @@ struct CachedHeader {
     bytes: Option<Vec<u8>>,
 }
 
-/// A polled record waiting for its acknowledgement. Records a transform dropped or the error
-/// policy skipped were not `sent`: they only wait for their turn.
-struct InFlight {
-    sent: bool,
-    record: SourceRecord,
+/// A polled batch waiting for its acknowledgements, kept whole so its records are not moved
+/// one by one. Records a transform dropped or the error policy skipped were not `sent`: they
+/// only wait for their turn.
+struct InFlightBatch {
+    records: Vec<SourceRecord>,
+    sent: Vec<bool>,
+    /// How many records of the batch are settled (a prefix).
+    settled: usize,
 }
 
 pub struct RecordSender {
@@ -66,7 +71,9 @@ pub struct RecordSender {
     delivered: usize,
     admin_config: ClientConfig,
     offsets: Arc<OffsetStore>,
-    in_flight: VecDeque<InFlight>,
+    in_flight: VecDeque<InFlightBatch>,
+    /// Records in `in_flight` not yet settled.
+    in_flight_records: usize,
     /// Latest acknowledged offset per source partition, not yet written.
     committable: Vec<(Arc<SourceMap>, SourceMap)>,
     /// Topics this task has written to (created first when topic creation is on).
@@ -110,6 +117,7 @@ impl RecordSender {
             admin_config: client.clone(),
             offsets,
             in_flight: VecDeque::new(),
+            in_flight_records: 0,
             committable: Vec::new(),
             known_topics: HashSet::new(),
             last_topic: String::new(),
@@ -153,72 +161,83 @@ impl RecordSender {
         result.and(settled).and(committed)
     }
 
-    /// Transforms, converts and sends a batch; waits only when too much is in flight.
-    async fn send(&mut self, records: Vec<SourceRecord>) -> Result<(), WorkerError> {
-        for record in records {
-            let coordinates = || {
-                format!(
-                    "topic={} source partition={} offset={}",
-                    record.topic,
-                    serde_json::Value::Object((*record.source_partition).clone()),
-                    serde_json::Value::Object(record.source_offset.clone())
-                )
-            };
-            // Without transforms the record is sent as polled, with no copy.
-            let transformed = if self.transforms.is_empty() {
-                None
-            } else {
-                match self.transforms.apply(record.clone()) {
-                    Ok(Some(r)) => Some(r),
-                    Ok(None) => {
-                        // Dropped by a transform: its offset counts once those before it do.
-                        self.set_aside(record, None)?;
-                        continue;
-                    }
-                    Err(e) => {
-                        let error = WorkerError::record(Stage::Transformation, coordinates(), e);
-                        self.set_aside(record, Some(error))?;
-                        continue;
-                    }
+    /// Transforms, converts and sends a batch, after waiting for room when too much is in
+    /// flight.
+    async fn send(&mut self, mut records: Vec<SourceRecord>) -> Result<(), WorkerError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        if self.in_flight_records + records.len() > MAX_IN_FLIGHT {
+            self.settle(MAX_IN_FLIGHT.saturating_sub(records.len()))
+                .await?;
+        }
+        let mut sent = Vec::with_capacity(records.len());
+        let mut failure = None;
+        for record in &records {
+            match self.send_one(record).await {
+                Ok(was_sent) => sent.push(was_sent),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
                 }
-            };
-            let out = transformed.as_ref().unwrap_or(&record);
-            let encoded = match self.encode(out) {
-                Ok(encoded) => encoded,
-                Err((stage, e)) => {
-                    let error = WorkerError::record(stage, coordinates(), e);
-                    self.set_aside(record, Some(error))?;
-                    continue;
-                }
-            };
-            self.prepare_topic(&out.topic).await?;
-            enqueue(&self.producer, out, encoded, self.next_seq).await?;
-            self.next_seq += 1;
-            self.in_flight.push_back(InFlight { sent: true, record });
-            if self.in_flight.len() >= MAX_IN_FLIGHT {
-                self.settle(MAX_IN_FLIGHT / 2).await?;
             }
         }
-        Ok(())
+        // What went out before a failure is still settled, so its offsets are stored.
+        records.truncate(sent.len());
+        if !records.is_empty() {
+            self.in_flight_records += records.len();
+            self.in_flight.push_back(InFlightBatch {
+                records,
+                sent,
+                settled: 0,
+            });
+        }
+        failure.map_or(Ok(()), Err)
     }
 
-    /// A record that will not be sent: dropped by a transform (`error` None) or failed and
-    /// tolerated by the error policy. It waits its turn in flight, so offsets never run ahead.
-    fn set_aside(
-        &mut self,
-        record: SourceRecord,
-        error: Option<WorkerError>,
-    ) -> Result<(), WorkerError> {
-        if let Some(error) = error {
-            self.settings
-                .errors
-                .handle(&self.settings.connector, error)?;
-        }
-        self.in_flight.push_back(InFlight {
-            sent: false,
-            record,
-        });
-        Ok(())
+    /// Sends one record; false when it was set aside: dropped by a transform, or failed and
+    /// tolerated by the error policy. Either way it waits its turn, so offsets never run ahead.
+    async fn send_one(&mut self, record: &SourceRecord) -> Result<bool, WorkerError> {
+        let coordinates = || {
+            format!(
+                "topic={} source partition={} offset={}",
+                record.topic,
+                serde_json::Value::Object((*record.source_partition).clone()),
+                serde_json::Value::Object(record.source_offset.clone())
+            )
+        };
+        // Without transforms the record is sent as polled, with no copy.
+        let transformed = if self.transforms.is_empty() {
+            None
+        } else {
+            match self.transforms.apply(record.clone()) {
+                Ok(Some(r)) => Some(r),
+                // Dropped by a transform: its offset counts once those before it do.
+                Ok(None) => return Ok(false),
+                Err(e) => {
+                    let error = WorkerError::record(Stage::Transformation, coordinates(), e);
+                    self.settings
+                        .errors
+                        .handle(&self.settings.connector, error)?;
+                    return Ok(false);
+                }
+            }
+        };
+        let out = transformed.as_ref().unwrap_or(record);
+        let encoded = match self.encode(out) {
+            Ok(encoded) => encoded,
+            Err((stage, e)) => {
+                let error = WorkerError::record(stage, coordinates(), e);
+                self.settings
+                    .errors
+                    .handle(&self.settings.connector, error)?;
+                return Ok(false);
+            }
+        };
+        self.prepare_topic(&out.topic).await?;
+        enqueue(&self.producer, out, encoded, self.next_seq).await?;
+        self.next_seq += 1;
+        Ok(true)
     }
 
     #[allow(clippy::type_complexity)]
@@ -401,34 +420,35 @@ async fn enqueue(
 }
 
 impl RecordSender {
-    /// Waits, oldest first, until at most `keep` records are in flight.
+    /// Waits, oldest first, until at most `keep` records are in flight. Whole settled batches
+    /// go back to the polling half; the offsets of everything settled become committable.
     async fn settle(&mut self, keep: usize) -> Result<(), WorkerError> {
-        let mut done = Vec::with_capacity(self.in_flight.len().saturating_sub(keep));
-        let result = self.settle_into(keep, &mut done).await;
-        if let Some(record) = done.last() {
-            self.mark_done(record);
-        }
-        if !done.is_empty() {
-            // The polling half is gone only once this half stopped: nothing to report to then.
-            let _ = self.settled.send(Settled::Records(done));
+        let result = self.settle_records(keep).await;
+        if let Some(front) = self.in_flight.front() {
+            if let Some(last) = front
+                .settled
+                .checked_sub(1)
+                .and_then(|i| front.records.get(i))
+            {
+                mark_done(&mut self.committable, last);
+            }
         }
         result
     }
 
-    /// Settles records into `done`, oldest first.
-    async fn settle_into(
-        &mut self,
-        keep: usize,
-        done: &mut Vec<SourceRecord>,
-    ) -> Result<(), WorkerError> {
-        while self.in_flight.len() > keep {
-            let Some(front) = self.in_flight.front() else {
+    async fn settle_records(&mut self, keep: usize) -> Result<(), WorkerError> {
+        while self.in_flight_records > keep {
+            let Some(front) = self.in_flight.front_mut() else {
+                break;
+            };
+            let i = front.settled;
+            let Some(record) = front.records.get(i) else {
                 break;
             };
             // As Kafka does: a record that was dropped is committed all the same.
-            if front.sent {
+            if front.sent.get(i).copied().unwrap_or(false) {
                 if self.delivered == 0 {
-                    let topic = &front.record.topic;
+                    let topic = &record.topic;
                     let failed =
                         |e| WorkerError::record(Stage::KafkaProduce, format!("topic={topic}"), e);
                     self.delivered = self
@@ -446,38 +466,25 @@ impl RecordSender {
                 // Released from the tracker: this one was delivered.
                 self.delivered = self.delivered.saturating_sub(1);
             }
-            let Some(InFlight { record, .. }) = self.in_flight.pop_front() else {
-                break;
-            };
             // Only the last record of a run from one source partition needs its offset copied.
-            if let Some(previous) = done.last() {
+            if let Some(previous) = i.checked_sub(1).and_then(|p| front.records.get(p)) {
                 if !same_map(&previous.source_partition, &record.source_partition) {
-                    self.mark_done(previous);
+                    mark_done(&mut self.committable, previous);
                 }
             }
-            done.push(record);
+            front.settled += 1;
+            self.in_flight_records -= 1;
+            if front.settled == front.records.len() {
+                if let Some(batch) = self.in_flight.pop_front() {
+                    if let Some(last) = batch.records.last() {
+                        mark_done(&mut self.committable, last);
+                    }
+                    // The polling half is gone only once this half stopped: nothing to tell then.
+                    let _ = self.settled.send(Settled::Records(batch.records));
+                }
+            }
         }
         Ok(())
-    }
-
-    fn mark_done(&mut self, record: &SourceRecord) {
-        if record.source_partition.is_empty() && record.source_offset.is_empty() {
-            return;
-        }
-        // Tasks have few partitions: a linear search from the most recent is cheaper than
-        // keying by the serialized map.
-        match self
-            .committable
-            .iter_mut()
-            .rev()
-            .find(|(partition, _)| same_map(partition, &record.source_partition))
-        {
-            Some(entry) => entry.1.clone_from(&record.source_offset),
-            None => self.committable.push((
-                record.source_partition.clone(),
-                record.source_offset.clone(),
-            )),
-        }
     }
 
     /// Writes the latest acknowledged offset of each source partition.
@@ -516,5 +523,25 @@ impl RecordSender {
         }
         let _ = self.settled.send(Settled::OffsetsWritten);
         Ok(())
+    }
+}
+
+/// Makes `record`'s offset the committable one of its source partition.
+fn mark_done(committable: &mut Vec<(Arc<SourceMap>, SourceMap)>, record: &SourceRecord) {
+    if record.source_partition.is_empty() && record.source_offset.is_empty() {
+        return;
+    }
+    // Tasks have few partitions: a linear search from the most recent is cheaper than keying by
+    // the serialized map.
+    match committable
+        .iter_mut()
+        .rev()
+        .find(|(partition, _)| same_map(partition, &record.source_partition))
+    {
+        Some(entry) => entry.1.clone_from(&record.source_offset),
+        None => committable.push((
+            Arc::clone(&record.source_partition),
+            record.source_offset.clone(),
+        )),
     }
 }
