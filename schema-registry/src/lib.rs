@@ -27,12 +27,15 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), RegistryError> {
     let client = store::client_config(&config.bootstrap_servers, &config.client);
+    // The topic reader stops with the registry, whatever ends it.
+    let reader_stop = shutdown.child_token();
+    let _stop_reader = reader_stop.clone().drop_guard();
     let store = store::Store::open(
         &client,
         &config.topic,
         config.replication_factor,
         config.store_timeout,
-        shutdown.child_token(),
+        reader_stop,
     )
     .await?;
     let registry = Arc::new(registry::Registry::new(
@@ -44,10 +47,8 @@ pub async fn run(
         .local_addr()
         .map_err(|e| RegistryError::Store(format!("the listener: {e}")))?;
     tracing::info!(%address, "schema registry listening");
-    let served = axum::serve(listener, rest::router(registry))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await;
-    // The topic reader stops with the token's children.
-    shutdown.cancel();
-    served.map_err(|e| RegistryError::Store(format!("serving: {e}")))
+    axum::serve(listener, rest::router(registry))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(|e| RegistryError::Store(format!("serving: {e}")))
 }

@@ -128,10 +128,9 @@ impl Registry {
             .filter(|(_, v)| !deleted_only || v.deleted)
             .map(|(n, _)| n)
             .collect();
-        if versions.is_empty() && state.versions(subject, true).is_empty() {
-            return Err(RegistryError::SubjectNotFound(subject.to_string()));
-        }
-        if versions.is_empty() && !deleted && !deleted_only {
+        // A subject with only soft-deleted versions is unknown unless deleted ones are asked for.
+        let asked_for_deleted = deleted || deleted_only;
+        if versions.is_empty() && (!asked_for_deleted || !state.subjects.contains_key(subject)) {
             return Err(RegistryError::SubjectNotFound(subject.to_string()));
         }
         Ok(versions)
