@@ -120,7 +120,7 @@ fn run(
     match command {
         Command::Broker { config, overrides } => {
             let props = layered_properties(config.as_deref(), "KAFKA", &overrides, "--override")?;
-            runtime.block_on(run_broker(props))
+            until_signal(runtime, |stop| run_broker(props, stop))
         }
         Command::Standalone {
             worker_config,
@@ -165,10 +165,8 @@ fn run(
                 &overrides,
                 "--override",
             )?;
-            let shutdown = CancellationToken::new();
-            runtime.block_on(async {
-                tokio::spawn(cancel_on_signal(shutdown.clone()));
-                run_registry(props, "http://0.0.0.0:8081", shutdown).await
+            until_signal(runtime, |stop| {
+                run_registry(props, "http://0.0.0.0:8081", stop)
             })
         }
         Command::Worker {
@@ -182,10 +180,8 @@ fn run(
                 &overrides,
                 "--override",
             )?;
-            let shutdown = CancellationToken::new();
-            runtime.block_on(async {
-                tokio::spawn(cancel_on_signal(shutdown.clone()));
-                run_worker(worker, "http://:8083", connectors, log_control, shutdown).await
+            until_signal(runtime, |stop| {
+                run_worker(worker, "http://:8083", connectors, log_control, stop)
             })
         }
         Command::Topics(args) => runtime.block_on(cli::topics::run(args)),
@@ -210,12 +206,25 @@ async fn bind_broker(
     Ok((config, listener))
 }
 
-async fn run_broker(props: Properties) -> Result<()> {
+async fn run_broker(props: Properties, shutdown: CancellationToken) -> Result<()> {
     let (config, listener) = bind_broker(&props).await?;
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
     sluice_broker::run(config, listener, shutdown).await?;
     Ok(())
+}
+
+/// Runs a service to its end; SIGINT or SIGTERM cancels the token it was given.
+fn until_signal<F>(
+    runtime: &tokio::runtime::Runtime,
+    service: impl FnOnce(CancellationToken) -> F,
+) -> Result<()>
+where
+    F: std::future::Future<Output = Result<()>>,
+{
+    let stop = CancellationToken::new();
+    runtime.block_on(async {
+        tokio::spawn(cancel_on_signal(stop.clone()));
+        service(stop).await
+    })
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

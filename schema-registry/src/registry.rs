@@ -674,20 +674,36 @@ impl Registry {
 
     /// Deletes a config and returns what it was; the global one reverts to the server default.
     pub async fn delete_config(&self, subject: Option<&str>) -> Result<Level, RegistryError> {
-        let _write = self.writes.lock().await;
-        let previous = {
-            let state = self.state();
-            match state.configs.get(&subject.map(str::to_string)) {
-                Some(level) => level.parse().unwrap_or(self.default_level),
-                None => match subject {
-                    Some(s) => return Err(RegistryError::SubjectNotFound(s.to_string())),
-                    None => self.default_level,
-                },
-            }
-        };
-        self.store
-            .write(vec![(records::config_key(subject), None)])
+        let previous = self
+            .delete_setting(
+                subject,
+                |state, key| state.configs.get(key).cloned(),
+                records::config_key(subject),
+                self.default_level.as_str(),
+            )
             .await?;
+        Ok(previous.parse().unwrap_or(self.default_level))
+    }
+
+    /// Deletes a subject's (or the global) config or mode, read by `current`, and returns what it
+    /// was: for the global one, `default` when none was set; for a subject with none, 40401.
+    async fn delete_setting(
+        &self,
+        subject: Option<&str>,
+        current: impl Fn(&State, &Option<String>) -> Option<String>,
+        key: Vec<u8>,
+        default: &str,
+    ) -> Result<String, RegistryError> {
+        let _write = self.writes.lock().await;
+        let previous = match (
+            current(&self.state(), &subject.map(str::to_string)),
+            subject,
+        ) {
+            (Some(value), _) => value,
+            (None, Some(s)) => return Err(RegistryError::SubjectNotFound(s.to_string())),
+            (None, None) => default.to_string(),
+        };
+        self.store.write(vec![(key, None)]).await?;
         Ok(previous)
     }
 
@@ -749,21 +765,13 @@ impl Registry {
     }
 
     pub async fn delete_mode(&self, subject: Option<&str>) -> Result<String, RegistryError> {
-        let _write = self.writes.lock().await;
-        let previous = {
-            let state = self.state();
-            match state.modes.get(&subject.map(str::to_string)) {
-                Some(mode) => mode.clone(),
-                None => match subject {
-                    Some(s) => return Err(RegistryError::SubjectNotFound(s.to_string())),
-                    None => "READWRITE".to_string(),
-                },
-            }
-        };
-        self.store
-            .write(vec![(records::mode_key(subject), None)])
-            .await?;
-        Ok(previous)
+        self.delete_setting(
+            subject,
+            |state, key| state.modes.get(key).cloned(),
+            records::mode_key(subject),
+            "READWRITE",
+        )
+        .await
     }
 }
 

@@ -20,6 +20,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The address=... of the first log line containing the marker; waits up to 20 s for it.
+address_in() {
+    local log=$1 marker=$2 address=
+    for _ in $(seq 400); do
+        address=$(sed -n "s/.*$marker.*address=\([0-9.:]*\).*/\1/p" "$log" | head -1)
+        [ -n "$address" ] && break
+        sleep 0.05
+    done
+    echo "$address"
+}
+
 check() {
     local name=$1; shift
     if "$@"; then
@@ -34,12 +45,7 @@ check() {
     --override "listeners=PLAINTEXT://127.0.0.1:0" \
     --override "advertised.listeners=PLAINTEXT://127.0.0.1:0" 2>"$WORK/broker.log" &
 BROKER_PID=$!
-BOOTSTRAP=
-for _ in $(seq 200); do
-    BOOTSTRAP=$(sed -n 's/.*broker listening.*address=\([0-9.:]*\).*/\1/p' "$WORK/broker.log" | head -1)
-    [ -n "$BOOTSTRAP" ] && break
-    sleep 0.05
-done
+BOOTSTRAP=$(address_in "$WORK/broker.log" "broker listening")
 [ -n "$BOOTSTRAP" ] || { cat "$WORK/broker.log"; echo "broker did not start"; exit 1; }
 echo "broker at $BOOTSTRAP; kcat: $(kcat -V 2>&1 | grep -o 'librdkafka [0-9.]*' | head -1)"
 
@@ -101,12 +107,7 @@ check "sluice groups describe shows committed offsets and zero LAG" groups_lag
     --override "kafkastore.bootstrap.servers=$BOOTSTRAP" \
     --override "listeners=http://127.0.0.1:0" 2>"$WORK/registry.log" &
 REGISTRY_PID=$!
-REGISTRY=
-for _ in $(seq 400); do
-    REGISTRY=$(sed -n 's/.*schema registry listening.*address=\([0-9.:]*\).*/\1/p' "$WORK/registry.log" | head -1)
-    [ -n "$REGISTRY" ] && break
-    sleep 0.05
-done
+REGISTRY=$(address_in "$WORK/registry.log" "schema registry listening")
 if [ -n "$REGISTRY" ]; then
     check "confluent-kafka SchemaRegistryClient, AvroSerializer and AvroDeserializer" \
         timeout 300 python3 "$HERE/registry_clients.py" "$BOOTSTRAP" "http://$REGISTRY"

@@ -163,33 +163,37 @@ impl Poller {
                 }
             }
             let idle = records.is_empty();
-            let permit = loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    permit = batches.reserve() => match permit {
-                        Ok(permit) => break permit,
-                        Err(_) => return Ok(()),
-                    },
-                    settled = self.settled.recv() => match settled {
-                        Some(settled) => self.apply(settled)?,
-                        None => return Ok(()),
-                    },
-                }
+            let Some(Ok(permit)) = self.serving(shutdown, batches.reserve()).await? else {
+                return Ok(());
             };
             permit.send(records);
-            if idle {
-                let rest = tokio::time::sleep(self.settings.idle_backoff);
-                tokio::pin!(rest);
-                loop {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return Ok(()),
-                        _ = &mut rest => break,
-                        settled = self.settled.recv() => match settled {
-                            Some(settled) => self.apply(settled)?,
-                            None => return Ok(()),
-                        },
-                    }
-                }
+            if idle
+                && self
+                    .serving(shutdown, tokio::time::sleep(self.settings.idle_backoff))
+                    .await?
+                    .is_none()
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Waits for `until` while applying what the sending half settles; None when `shutdown`
+    /// came first or the sending half is gone.
+    async fn serving<T>(
+        &mut self,
+        shutdown: &CancellationToken,
+        until: impl std::future::Future<Output = T>,
+    ) -> Result<Option<T>, WorkerError> {
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(None),
+                done = &mut until => return Ok(Some(done)),
+                settled = self.settled.recv() => match settled {
+                    Some(settled) => self.apply(settled)?,
+                    None => return Ok(None),
+                },
             }
         }
     }
