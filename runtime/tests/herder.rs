@@ -113,7 +113,7 @@ impl SourceConnector for TestSource {
 #[derive(Default)]
 struct TestTask {
     props: Props,
-    done: bool,
+    polls: u32,
 }
 
 impl SourceTask for TestTask {
@@ -126,21 +126,33 @@ impl SourceTask for TestTask {
         Ok(())
     }
 
-    /// A few records once: value `v<i>`, header `h` = i, and header `drop` on odd records.
+    /// `records` records (4) in each of `batches` polls (1), `pause.ms` apart: value `v<i>`,
+    /// header `h` = i, header `drop` on odd records, and key `k<i>` when `keyed`.
     fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>>> {
         Box::pin(async move {
-            if self.done {
+            let number = |key: &str, default: u32| {
+                self.props
+                    .get(key)
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(default)
+            };
+            let (count, batches, pause) = (
+                number("records", 4),
+                number("batches", 1),
+                number("pause.ms", 0),
+            );
+            if self.polls >= batches {
                 return Ok(Vec::new());
             }
-            self.done = true;
-            let count: i32 = self
-                .props
-                .get("records")
-                .and_then(|r| r.parse().ok())
-                .unwrap_or(4);
+            if self.polls > 0 {
+                tokio::time::sleep(Duration::from_millis(pause.into())).await;
+            }
+            let first = (self.polls * count) as i32;
+            self.polls += 1;
+            let keyed = self.props.get("keyed").is_some_and(|k| k == "true");
             let topic = self.props.get("topic").cloned().unwrap_or_default();
             let task = self.props.get("task.index").cloned().unwrap_or_default();
-            Ok((0..count)
+            Ok((first..first + count as i32)
                 .map(|i| {
                     let mut partition = SourceMap::new();
                     partition.insert("task".into(), json!(task));
@@ -157,6 +169,10 @@ impl SourceTask for TestTask {
                     if i % 2 == 1 {
                         r.headers
                             .add("drop", Some(Schema::boolean()), Value::Boolean(true));
+                    }
+                    if keyed {
+                        r.key_schema = Some(Schema::string());
+                        r.key = Value::String(format!("k{i}"));
                     }
                     r
                 })
@@ -323,6 +339,143 @@ fn read(bootstrap: &str, topic: &str) -> Vec<(String, Vec<(String, String)>)> {
         }
     }
     out
+}
+
+/// (partition, key, value) of every record in `topic`'s `partitions` partitions.
+fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> Vec<(i32, String, String)> {
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "check")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let (mut out, mut ended) = (Vec::new(), 0);
+    let deadline = Instant::now() + WAIT;
+    while ended < partitions && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let text =
+                    |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+                out.push((m.partition(), text(m.key()), text(m.payload())));
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => ended += 1,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Kafka's `Utils.murmur2`, which places keyed records in Java producers.
+fn murmur2(data: &[u8]) -> i32 {
+    const M: u32 = 0x5bd1_e995;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let chunks = data.chunks_exact(4);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> 24;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M) ^ k;
+    }
+    if !tail.is_empty() {
+        for (i, b) in tail.iter().enumerate().rev() {
+            h ^= u32::from(*b) << (8 * i);
+        }
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_records_land_where_kafka_puts_them_and_keyless_batches_stay_together() {
+    // Kafka's own test vectors, so the placement checked below is Java's.
+    assert_eq!(murmur2(b"21"), -973932308);
+    assert_eq!(murmur2(b"foobar"), -790332482);
+    assert_eq!(murmur2(b"abc"), 479470107);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    let herder = start(&broker).await;
+    let (count, batches) = (25, 6);
+    for (name, keyed) in [("keyed", "true"), ("keyless", "false")] {
+        let config = props_of(&[
+            ("connector.class", "org.example.TestSourceConnector"),
+            ("topic", name),
+            ("keyed", keyed),
+            ("records", &count.to_string()),
+            ("batches", &batches.to_string()),
+            ("pause.ms", "200"),
+            (
+                "key.converter",
+                "org.apache.kafka.connect.storage.StringConverter",
+            ),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.storage.StringConverter",
+            ),
+            ("topic.creation.default.partitions", "3"),
+            ("topic.creation.default.replication.factor", "1"),
+        ]);
+        herder
+            .create(name, config, InitialState::Running)
+            .await
+            .expect("create");
+    }
+    let total = count * batches;
+    let mut read = HashMap::new();
+    for name in ["keyed", "keyless"] {
+        let deadline = Instant::now() + WAIT;
+        let records = loop {
+            let b = broker.bootstrap.clone();
+            let records = tokio::task::spawn_blocking(move || read_all(&b, name, 3))
+                .await
+                .expect("read");
+            if records.len() >= total || Instant::now() > deadline {
+                break records;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(records.len(), total, "{name}: every record once");
+        read.insert(name, records);
+    }
+    for (partition, key, value) in &read["keyed"] {
+        let expected = (murmur2(key.as_bytes()) & 0x7fff_ffff) % 3;
+        assert_eq!(
+            *partition, expected,
+            "{key} (value {value}) is where Java's producer puts it"
+        );
+    }
+    // Each poll's keyless records go to one partition, and polls move across partitions.
+    // The first poll may come before the topic's partition count is known.
+    let mut batch_partitions: Vec<Vec<i32>> = vec![Vec::new(); batches];
+    for (partition, key, value) in &read["keyless"] {
+        assert_eq!(key, "", "no key");
+        let n: usize = value.trim_start_matches('v').parse().expect("value number");
+        let batch = &mut batch_partitions[n / count];
+        if !batch.contains(partition) {
+            batch.push(*partition);
+        }
+    }
+    for (n, partitions) in batch_partitions.iter().enumerate().skip(1) {
+        assert_eq!(partitions.len(), 1, "poll {n} went to {partitions:?}");
+    }
+    let used: std::collections::HashSet<_> = batch_partitions.iter().flatten().collect();
+    assert_eq!(
+        used.len(),
+        3,
+        "polls spread over every partition: {batch_partitions:?}"
+    );
+    herder.shutdown().await;
+    broker.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::json;
 use sluice_connect_api::{
     BoxFuture, ConfigDef, ConfigType, ConfigValue, ConnectError, Connector, ConnectorContext,
-    Importance, OffsetReader, Props, Result, Schema, SourceConnector, SourceMap, SourceRecord,
-    SourceTask, Validator, Value,
+    Importance, OffsetReader, Props, Result, Schema, SourceConnector, SourceMap, SourceOffset,
+    SourceRecord, SourceTask, Validator, Value,
 };
 
 fn config_def() -> ConfigDef {
@@ -169,7 +169,11 @@ impl FileStreamSourceTask {
         }
         let mut chunk = vec![0u8; 64 * 1024];
         let mut records = Vec::new();
-        let partition = Self::partition(&settings.file);
+        let partition = Arc::new(Self::partition(&settings.file));
+        // Records share the offset's map and differ only in their position.
+        let mut fields = SourceMap::new();
+        fields.insert("position".into(), json!(0));
+        let fields = Arc::new(fields);
         let schema = Schema::string();
         // One wall-clock reading per poll: the lines of a poll are read together.
         let timestamp = now_ms();
@@ -183,10 +187,13 @@ impl FileStreamSourceTask {
                 self.position += newline as u64 + 1;
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
                 let text = String::from_utf8_lossy(line).into_owned();
-                let mut offset = SourceMap::new();
-                offset.insert("position".into(), json!(self.position));
+                let offset = SourceOffset::at(
+                    Arc::clone(&fields),
+                    "position",
+                    i64::try_from(self.position).unwrap_or(i64::MAX),
+                );
                 let mut record = SourceRecord::new(
-                    partition.clone(),
+                    Arc::clone(&partition),
                     offset,
                     &settings.topic,
                     Some(schema.clone()),
@@ -294,8 +301,8 @@ mod tests {
             values,
             [Value::String("one".into()), Value::String("two".into())]
         );
-        assert_eq!(records[0].source_offset["position"], json!(5));
-        assert_eq!(records[1].source_offset["position"], json!(9));
+        assert_eq!(records[0].source_offset.get("position"), Some(json!(5)));
+        assert_eq!(records[1].source_offset.get("position"), Some(json!(9)));
         assert_eq!(
             records[1].source_partition["filename"],
             json!(path.display().to_string())
@@ -308,7 +315,7 @@ mod tests {
             .expect("append");
         let records = poll(&mut task);
         assert_eq!(records[0].value, Value::String("three".into()));
-        assert_eq!(records[0].source_offset["position"], json!(15));
+        assert_eq!(records[0].source_offset.get("position"), Some(json!(15)));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sluice_connect_api::{
     BoxFuture, ConnectError, Header, Headers, OffsetReader, Props, Result, Schema, SchemaBuilder,
-    SourceMap, SourceRecord, SourceTask, Value,
+    SourceMap, SourceOffset, SourceRecord, SourceTask, Value,
 };
 
 use super::config::{Settings, TimestampMode};
@@ -32,7 +32,7 @@ struct Current {
     /// The source partition (shared by the file's records) and an offset template, built once
     /// per file.
     partition: Arc<SourceMap>,
-    offset: SourceMap,
+    offset: Arc<SourceMap>,
     /// The file's headers, built once and shared by its records, which add `file.offset`.
     headers: Arc<[Header]>,
     reader: Box<dyn RecordReader>,
@@ -171,7 +171,7 @@ impl SpoolDirTask {
                     self.current = Some(Current {
                         headers,
                         partition: Arc::new(partition(&file)),
-                        offset: offset_template(&file),
+                        offset: Arc::new(offset_template(&file)),
                         file,
                         reader,
                         read: 0,
@@ -297,10 +297,11 @@ impl SpoolDirTask {
                         Some(Schema::int64()),
                         Value::Int64(current.read as i64),
                     );
-                    let mut offset = current.offset.clone();
-                    if let Some(slot) = offset.get_mut("offset") {
-                        *slot = json!(stored);
-                    }
+                    let offset = SourceOffset::at(
+                        Arc::clone(&current.offset),
+                        "offset",
+                        i64::try_from(stored).unwrap_or(i64::MAX),
+                    );
                     records.push(record(
                         &settings,
                         &current.file,
@@ -353,7 +354,7 @@ fn record(
     settings: &Settings,
     file: &InputFile,
     source_partition: Arc<SourceMap>,
-    source_offset: SourceMap,
+    source_offset: SourceOffset,
     headers: Headers,
     parsed: formats::Parsed,
 ) -> SourceRecord {
@@ -469,13 +470,16 @@ impl SourceTask for SpoolDirTask {
     }
 
     fn commit_record(&mut self, record: &SourceRecord) -> Result<()> {
-        // Offsets are built as offset, length, lastModified (see `offset_template`); reading
-        // them by position spares three lookups per record.
-        let mut values = record.source_offset.values();
+        // Offsets are built as offset, length, lastModified (see `offset_template`), the offset
+        // given per record: reading the file's fields by position spares lookups per record.
+        let mut fields = record.source_offset.fields().values().skip(1);
         let (Some(offset), Some(length), Some(modified)) = (
-            values.next().and_then(|o| o.as_u64()),
-            values.next().and_then(|l| l.as_u64()),
-            values.next().and_then(|m| m.as_i64()),
+            record
+                .source_offset
+                .position()
+                .and_then(|o| u64::try_from(o).ok()),
+            fields.next().and_then(|l| l.as_u64()),
+            fields.next().and_then(|m| m.as_i64()),
         ) else {
             return Ok(());
         };

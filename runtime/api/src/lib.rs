@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod config;
 pub mod error;
 pub mod headers;
+pub mod offset;
 pub mod plugin;
 pub mod record;
 pub mod schema;
@@ -14,6 +15,7 @@ pub mod value;
 pub use config::{ConfigDef, ConfigKey, ConfigType, ConfigValue, Importance, Validator, Width};
 pub use error::{ConnectError, Result};
 pub use headers::{Header, Headers};
+pub use offset::SourceOffset;
 pub use plugin::{
     props_of, BoxFuture, Connector, ConnectorContext, Converter, HeaderConverter, OffsetReader,
     PluginDesc, PluginKind, Predicate, Props, SinkConnector, SinkTask, SourceConnector, SourceTask,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value as Json};
 
 use crate::headers::Headers;
+use crate::offset::SourceOffset;
 use crate::schema::SchemaRef;
 use crate::value::Value;
 
@@ -17,7 +18,7 @@ pub type SourceMap = Map<String, Json>;
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceRecord {
     pub source_partition: Arc<SourceMap>,
-    pub source_offset: SourceMap,
+    pub source_offset: SourceOffset,
     pub topic: String,
     /// None lets the producer's partitioner choose.
     pub kafka_partition: Option<i32>,
@@ -33,14 +34,14 @@ impl SourceRecord {
     /// A record with no key, headers or timestamp.
     pub fn new(
         source_partition: impl Into<Arc<SourceMap>>,
-        source_offset: SourceMap,
+        source_offset: impl Into<SourceOffset>,
         topic: &str,
         value_schema: Option<SchemaRef>,
         value: Value,
     ) -> Self {
         Self {
             source_partition: source_partition.into(),
-            source_offset,
+            source_offset: source_offset.into(),
             topic: topic.to_string(),
             kafka_partition: None,
             key_schema: None,

@@ -4,6 +4,7 @@
 
 mod deliveries;
 pub mod offsets;
+mod partitioning;
 mod sending;
 pub mod sink;
 pub mod source;

@@ -16,11 +16,12 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
-use sluice_connect_api::{SchemaRef, SourceMap, SourceRecord, Value};
+use sluice_connect_api::{SchemaRef, SourceMap, SourceOffset, SourceRecord, Value};
 use tokio::sync::mpsc::{Receiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
 use super::deliveries::{Deliveries, DeliveryContext, TrackedProducer};
+use super::partitioning::KeylessPartitions;
 use super::source::SourceSettings;
 use super::{create_topic, Converters, OffsetStore, Stage, WorkerError};
 use crate::storage::records;
@@ -63,8 +64,9 @@ pub struct RecordSender {
     settled: UnboundedSender<Settled>,
     converters: Converters,
     transforms: TransformChain<SourceRecord>,
-    producer: TrackedProducer,
+    producer: Arc<TrackedProducer>,
     deliveries: Arc<Deliveries>,
+    keyless: KeylessPartitions,
     /// Sequence number of the next record sent: its opaque for the delivery report.
     next_seq: usize,
     /// Records at the front of `in_flight` known delivered (released from `deliveries`).
@@ -75,7 +77,7 @@ pub struct RecordSender {
     /// Records in `in_flight` not yet settled.
     in_flight_records: usize,
     /// Latest acknowledged offset per source partition, not yet written.
-    committable: Vec<(Arc<SourceMap>, SourceMap)>,
+    committable: Vec<(Arc<SourceMap>, SourceOffset)>,
     /// Topics this task has written to (created first when topic creation is on).
     known_topics: HashSet<String>,
     last_topic: String,
@@ -98,18 +100,22 @@ impl RecordSender {
     ) -> Result<Self, WorkerError> {
         // As Kafka Connect does: every record acknowledged by all replicas, in order.
         let deliveries = Arc::new(Deliveries::default());
-        let producer: TrackedProducer = client
-            .clone()
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .create_with_context(DeliveryContext {
+        let mut config = client.clone();
+        config.set("acks", "all").set("enable.idempotence", "true");
+        // Keys go where Kafka's own producer puts them (murmur2), unless the worker says else.
+        if config.get("partitioner").is_none() {
+            config.set("partitioner", "murmur2_random");
+        }
+        let producer: Arc<TrackedProducer> =
+            Arc::new(config.create_with_context(DeliveryContext {
                 deliveries: Arc::clone(&deliveries),
-            })?;
+            })?);
         Ok(Self {
             settings,
             settled,
             converters,
             transforms,
+            keyless: KeylessPartitions::new(Arc::clone(&producer)),
             producer,
             deliveries,
             next_seq: 0,
@@ -171,6 +177,7 @@ impl RecordSender {
             self.settle(MAX_IN_FLIGHT.saturating_sub(records.len()))
                 .await?;
         }
+        self.keyless.next_batch();
         let mut sent = Vec::with_capacity(records.len());
         let mut failure = None;
         for record in &records {
@@ -203,7 +210,7 @@ impl RecordSender {
                 "topic={} source partition={} offset={}",
                 record.topic,
                 serde_json::Value::Object((*record.source_partition).clone()),
-                serde_json::Value::Object(record.source_offset.clone())
+                serde_json::Value::Object(record.source_offset.to_map())
             )
         };
         // Without transforms the record is sent as polled, with no copy.
@@ -235,7 +242,11 @@ impl RecordSender {
             }
         };
         self.prepare_topic(&out.topic).await?;
-        enqueue(&self.producer, out, encoded, self.next_seq).await?;
+        let partition = match (out.kafka_partition, &encoded.0) {
+            (None, None) => self.keyless.partition(&out.topic),
+            (given, _) => given,
+        };
+        enqueue(&self.producer, out, partition, encoded, self.next_seq).await?;
         self.next_seq += 1;
         Ok(true)
     }
@@ -376,11 +387,12 @@ fn same_schema(a: &Option<SchemaRef>, b: &Option<SchemaRef>) -> bool {
     }
 }
 
-/// Hands one record to the producer, waiting while its queue is full; `seq` comes back with
-/// its delivery report.
+/// Hands one record to the producer (to `partition`, or where its partitioner says), waiting
+/// while its queue is full; `seq` comes back with its delivery report.
 async fn enqueue(
     producer: &TrackedProducer,
     record: &SourceRecord,
+    partition: Option<i32>,
     (key, value, headers): (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>),
     seq: usize,
 ) -> Result<(), WorkerError> {
@@ -391,7 +403,7 @@ async fn enqueue(
     if let Some(v) = value.as_deref() {
         out = out.payload(v);
     }
-    if let Some(p) = record.kafka_partition {
+    if let Some(p) = partition {
         out = out.partition(p);
     }
     if let Some(ts) = record.timestamp {
@@ -496,7 +508,7 @@ impl RecordSender {
         let mut written = Vec::with_capacity(pending.len());
         for (n, (partition, offset)) in pending.iter().enumerate() {
             let (key, value) =
-                records::source_offset(&self.settings.connector, partition, Some(offset));
+                records::source_offset(&self.settings.connector, partition, Some(&offset.to_map()));
             let mut record: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(
                 &self.settings.offsets_topic,
                 Deliveries::write_opaque(n),
@@ -527,7 +539,7 @@ impl RecordSender {
 }
 
 /// Makes `record`'s offset the committable one of its source partition.
-fn mark_done(committable: &mut Vec<(Arc<SourceMap>, SourceMap)>, record: &SourceRecord) {
+fn mark_done(committable: &mut Vec<(Arc<SourceMap>, SourceOffset)>, record: &SourceRecord) {
     if record.source_partition.is_empty() && record.source_offset.is_empty() {
         return;
     }
