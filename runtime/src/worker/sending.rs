@@ -66,7 +66,8 @@ pub struct RecordSender {
     transforms: TransformChain<SourceRecord>,
     producer: Arc<TrackedProducer>,
     deliveries: Arc<Deliveries>,
-    keyless: KeylessPartitions,
+    /// None when the worker configured librdkafka's `partitioner`: it then places every record.
+    keyless: Option<KeylessPartitions>,
     /// Sequence number of the next record sent: its opaque for the delivery report.
     next_seq: usize,
     /// Records at the front of `in_flight` known delivered (released from `deliveries`).
@@ -103,7 +104,8 @@ impl RecordSender {
         let mut config = client.clone();
         config.set("acks", "all").set("enable.idempotence", "true");
         // Keys go where Kafka's own producer puts them (murmur2), unless the worker says else.
-        if config.get("partitioner").is_none() {
+        let own_partitioner = config.get("partitioner").is_none();
+        if own_partitioner {
             config.set("partitioner", "murmur2_random");
         }
         let producer: Arc<TrackedProducer> =
@@ -115,7 +117,7 @@ impl RecordSender {
             settled,
             converters,
             transforms,
-            keyless: KeylessPartitions::new(Arc::clone(&producer)),
+            keyless: own_partitioner.then(|| KeylessPartitions::new(Arc::clone(&producer))),
             producer,
             deliveries,
             next_seq: 0,
@@ -177,7 +179,9 @@ impl RecordSender {
             self.settle(MAX_IN_FLIGHT.saturating_sub(records.len()))
                 .await?;
         }
-        self.keyless.next_batch();
+        if let Some(keyless) = &mut self.keyless {
+            keyless.next_batch();
+        }
         let mut sent = Vec::with_capacity(records.len());
         let mut failure = None;
         for record in &records {
@@ -243,7 +247,7 @@ impl RecordSender {
         };
         self.prepare_topic(&out.topic).await?;
         let partition = match (out.kafka_partition, &encoded.0) {
-            (None, None) => self.keyless.partition(&out.topic),
+            (None, None) => self.keyless.as_mut().and_then(|k| k.partition(&out.topic)),
             (given, _) => given,
         };
         enqueue(&self.producer, out, partition, encoded, self.next_seq).await?;
