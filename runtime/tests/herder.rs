@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Headers as _;
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -20,7 +20,7 @@ use sluice_runtime::config::WorkerConfig;
 use sluice_runtime::herder::{Herder, HerderError, InitialState};
 
 mod common;
-use common::{Broker, WAIT};
+use common::{eof_consumer, Broker, WAIT};
 
 /// Task counts and contexts of running test connectors, by connector name.
 type Registry = Mutex<HashMap<String, (usize, Arc<dyn ConnectorContext>)>>;
@@ -300,12 +300,7 @@ async fn wait_status(herder: &Herder, name: &str, check: impl Fn(&Json) -> bool)
 
 /// (value, headers) of every record in `topic` partition 0.
 fn read(bootstrap: &str, topic: &str) -> Vec<(String, Vec<(String, String)>)> {
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "check")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
+    let consumer = eof_consumer(bootstrap);
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, Offset::Beginning)
         .expect("tpl");
@@ -343,12 +338,7 @@ fn read(bootstrap: &str, topic: &str) -> Vec<(String, Vec<(String, String)>)> {
 
 /// (partition, key, value) of every record in `topic`'s `partitions` partitions.
 fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> Vec<(i32, String, String)> {
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "check")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
+    let consumer = eof_consumer(bootstrap);
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition_offset(topic, p, Offset::Beginning)

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use sluice_connect_api::{Connector, SourceConnector};
@@ -20,15 +20,10 @@ use sluice_runtime::worker::{
 use tokio_util::sync::CancellationToken;
 
 mod common;
-use common::{Broker, NoContext, WAIT};
+use common::{eof_consumer, Broker, NoContext, WAIT};
 
 fn lines_in_topic(bootstrap: &str) -> Vec<String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "check")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
+    let consumer = eof_consumer(bootstrap);
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset("lines", 0, Offset::Beginning)
         .expect("tpl");

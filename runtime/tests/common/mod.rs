@@ -11,6 +11,16 @@ use tokio_util::sync::CancellationToken;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
+/// A consumer that reports the end of each assigned partition, to read a topic back whole.
+pub fn eof_consumer(bootstrap: &str) -> rdkafka::consumer::BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "check")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("consumer")
+}
+
 pub struct Broker {
     pub bootstrap: String,
     stop: CancellationToken,
