@@ -1,12 +1,27 @@
-"""What the connector benchmarks share: calling the Connect REST API, waiting with a deadline,
-and stopping the Sluice process they started."""
+"""What the benchmarks share: starting `sluice standalone`, calling a REST API, waiting with a
+deadline, and stopping the Sluice process they started."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+
+
+def start_standalone(sluice, work, broker_port, worker_port=0, registry_port=0, worker_overrides=()):
+    """`sluice standalone` with its data and log (`sluice.log`) under `work`, on the given ports
+    (0: any free one)."""
+    args = [sluice, "standalone",
+            "--override", f"listeners=PLAINTEXT://127.0.0.1:{broker_port}",
+            "--override", f"log.dirs={work}/broker",
+            "--worker-override", f"listeners=http://127.0.0.1:{worker_port}",
+            "--registry-override", f"listeners=http://127.0.0.1:{registry_port}"]
+    for override in worker_overrides:
+        args += ["--worker-override", override]
+    return subprocess.Popen(args, cwd=work, stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(work, "sluice.log"), "w"))
 
 
 def rest(port, method, path, body=None):

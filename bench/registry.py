@@ -73,14 +73,7 @@ def main():
     work = tempfile.mkdtemp(prefix="sluice-registry-bench.")
     process = None
     try:
-        process = subprocess.Popen(
-            [SLUICE, "standalone",
-             "--override", f"listeners=PLAINTEXT://127.0.0.1:{BROKER_PORT}",
-             "--override", f"log.dirs={work}/broker",
-             "--worker-override", "listeners=http://127.0.0.1:0",
-             "--registry-override", f"listeners=http://127.0.0.1:{REGISTRY_PORT}"],
-            cwd=work, stdout=subprocess.DEVNULL,
-            stderr=open(os.path.join(work, "sluice.log"), "w"))
+        process = benchlib.start_standalone(SLUICE, work, BROKER_PORT, registry_port=REGISTRY_PORT)
         benchlib.wait("the registry", lambda: benchlib.safe(lambda: rest("GET", "/")[0] == 200), 0.05, 120)
 
         _, first = rest("POST", "/subjects/lookup-value/versions", {"schema": schema(0)})

@@ -93,15 +93,9 @@ def main():
         cat_lines = cat_rate(line_files)
         cat_csv = cat_rate(csv_files)
 
-        process = subprocess.Popen(
-            [SLUICE, "standalone",
-             "--override", f"listeners=PLAINTEXT://127.0.0.1:{BROKER_PORT}",
-             "--override", f"log.dirs={work}/broker",
-             "--worker-override", f"listeners=http://127.0.0.1:{REST_PORT}",
-             "--registry-override", "listeners=http://127.0.0.1:0",
-             "--worker-override", "offset.flush.interval.ms=1000"],
-            cwd=work, stdout=subprocess.DEVNULL,
-            stderr=open(os.path.join(work, "sluice.log"), "w"))
+        process = benchlib.start_standalone(
+            SLUICE, work, BROKER_PORT, worker_port=REST_PORT,
+            worker_overrides=["offset.flush.interval.ms=1000"])
         wait("the REST API", lambda: safe(lambda: rest("GET", "/")[0] == 200), 0.05)
         consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{BROKER_PORT}", "group.id": "bench"})
 

@@ -20,6 +20,8 @@ pub const MAX_SCHEMA_BYTES: usize = 900 * 1024;
 const MAX_REFERENCE_DEPTH: usize = 32;
 
 pub const MODES: &[&str] = &["READWRITE", "READONLY", "READONLY_OVERRIDE", "IMPORT"];
+/// The mode where none is set.
+const DEFAULT_MODE: &str = "READWRITE";
 
 /// A schema as a client submits it (RegisterSchemaRequest).
 #[derive(Debug, Clone, Default)]
@@ -337,12 +339,9 @@ impl Registry {
     }
 
     fn mode_of(state: &State, subject: &str) -> String {
-        state
-            .modes
-            .get(&Some(subject.to_string()))
-            .or_else(|| state.modes.get(&None))
+        inherited(&state.modes, Some(subject))
             .cloned()
-            .unwrap_or_else(|| "READWRITE".into())
+            .unwrap_or_else(|| DEFAULT_MODE.into())
     }
 
     /// Messages of the register-time check of `new` against the subject's live versions.
@@ -643,14 +642,12 @@ impl Registry {
         default_to_global: bool,
     ) -> Result<Level, RegistryError> {
         let state = self.state();
-        match subject {
-            None => Ok(effective_level(&state, None, self.default_level)),
-            Some(s) => match state.configs.get(&Some(s.to_string())) {
-                Some(level) => Ok(level.parse().unwrap_or(self.default_level)),
-                None if default_to_global => Ok(effective_level(&state, None, self.default_level)),
-                None => Err(RegistryError::SubjectConfigNotFound(s.to_string())),
-            },
-        }
+        let level = shown(&state.configs, subject, default_to_global).ok_or_else(|| {
+            RegistryError::SubjectConfigNotFound(subject.unwrap_or_default().to_string())
+        })?;
+        Ok(level
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(self.default_level))
     }
 
     pub async fn set_config(
@@ -713,18 +710,10 @@ impl Registry {
         default_to_global: bool,
     ) -> Result<String, RegistryError> {
         let state = self.state();
-        match subject {
-            None => Ok(state
-                .modes
-                .get(&None)
-                .cloned()
-                .unwrap_or_else(|| "READWRITE".into())),
-            Some(s) => match state.modes.get(&Some(s.to_string())) {
-                Some(mode) => Ok(mode.clone()),
-                None if default_to_global => Ok(Self::mode_of(&state, s)),
-                None => Err(RegistryError::SubjectModeNotFound(s.to_string())),
-            },
-        }
+        let mode = shown(&state.modes, subject, default_to_global).ok_or_else(|| {
+            RegistryError::SubjectModeNotFound(subject.unwrap_or_default().to_string())
+        })?;
+        Ok(mode.cloned().unwrap_or_else(|| DEFAULT_MODE.into()))
     }
 
     pub async fn set_mode(
@@ -769,18 +758,40 @@ impl Registry {
             subject,
             |state, key| state.modes.get(key).cloned(),
             records::mode_key(subject),
-            "READWRITE",
+            DEFAULT_MODE,
         )
         .await
     }
 }
 
 fn effective_level(state: &State, subject: Option<&str>, default: Level) -> Level {
-    subject
-        .and_then(|s| state.configs.get(&Some(s.to_string())))
-        .or_else(|| state.configs.get(&None))
+    inherited(&state.configs, subject)
         .and_then(|l| l.parse().ok())
         .unwrap_or(default)
+}
+
+/// A subject's own config or mode in `settings`, else the global one (None: neither is set).
+fn inherited<'a>(
+    settings: &'a HashMap<Option<String>, String>,
+    subject: Option<&str>,
+) -> Option<&'a String> {
+    subject
+        .and_then(|s| settings.get(&Some(s.to_string())))
+        .or_else(|| settings.get(&None))
+}
+
+/// What `GET /config` and `GET /mode` show: without a subject the global setting; for a subject
+/// its own, or with `default_to_global` the global one in its place. None when the subject has
+/// none of its own and may not fall back.
+fn shown<'a>(
+    settings: &'a HashMap<Option<String>, String>,
+    subject: Option<&str>,
+    default_to_global: bool,
+) -> Option<Option<&'a String>> {
+    match subject {
+        Some(s) if !default_to_global => settings.get(&Some(s.to_string())).map(Some),
+        _ => Some(inherited(settings, subject)),
+    }
 }
 
 fn view(subject: &str, version: u32, v: &Version) -> SubjectVersion {

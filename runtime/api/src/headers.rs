@@ -50,11 +50,6 @@ impl Headers {
         self.shared.as_ref()
     }
 
-    /// The headers after the shared ones.
-    pub fn own(&self) -> &[Header] {
-        &self.own
-    }
-
     pub fn add(
         &mut self,
         key: impl Into<Cow<'static, str>>,

@@ -6,7 +6,7 @@ use sluice_connect_api::{Props, SourceMap};
 /// A record of one of the internal topics: key bytes and value bytes (`None` is a tombstone).
 pub type Entry = (Vec<u8>, Option<Vec<u8>>);
 
-fn bytes(json: &Json) -> Vec<u8> {
+fn bytes(json: &impl serde::Serialize) -> Vec<u8> {
     // serde_json writes the compact form Jackson does; offset lookups need byte-identical keys.
     serde_json::to_vec(json).unwrap_or_default()
 }
@@ -66,7 +66,7 @@ pub fn restart_connector(name: &str, include_tasks: bool, only_failed: bool) -> 
 /// `["<connector>",{<source partition>}]` → `{<source offset>}`.
 pub fn source_offset(connector: &str, partition: &SourceMap, offset: Option<&SourceMap>) -> Entry {
     let key = bytes(&json!([connector, partition]));
-    (key, offset.map(|o| bytes(&Json::Object(o.clone()))))
+    (key, offset.map(bytes))
 }
 
 /// Reads an offsets-topic key back into connector name and source partition.
