@@ -428,3 +428,135 @@ fn bad_input_is_reported_clearly() {
     );
     sluice.stop();
 }
+
+/// The stored source offset of `file` for `connector`, through `GET /connectors/<name>/offsets`.
+fn stored_offset(http: &Client, sluice: &Standalone, connector: &str, file: &str) -> Option<Json> {
+    let body: Json = http
+        .get(sluice.url(&format!("/connectors/{connector}/offsets")))
+        .send()
+        .ok()?
+        .json()
+        .ok()?;
+    body["offsets"]
+        .as_array()?
+        .iter()
+        .find(|o| o["partition"]["fileName"] == file)
+        .map(|o| o["offset"].clone())
+}
+
+/// The walkthrough's config (ten tasks, MOVE, `.*\.txt`, StringConverter): five files of 20,000
+/// lines are read and finished; then new, smaller files reuse two of the names, one moved in
+/// atomically and one written in place by a script. Every line of both must arrive, and the
+/// stored offsets must follow the new files.
+#[test]
+fn a_new_file_reusing_a_finished_name_is_read_in_full() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let d = dirs(root.path());
+    for i in 1..=5 {
+        drop_file(
+            &d.input,
+            &format!("f{i}.txt"),
+            &lines(&format!("f{i}"), 20_000),
+        );
+    }
+    let http = Client::new();
+    let sluice = Standalone::spawn(root.path());
+    let (status, body) = post(&http, &sluice, &seed_config(&d, "reuse", "reuse", false));
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    eventually("the five files finished", || {
+        (listing(&d.finished).len() == 5).then_some(())
+    });
+    eventually("100,000 lines in the topic", || {
+        (topic_end(&sluice.bootstrap, "reuse") >= 100_000).then_some(())
+    });
+    eventually("f1.txt's offset stored", || {
+        stored_offset(&http, &sluice, "reuse", "f1.txt")
+            .filter(|o| o["offset"] == 20_000)
+            .map(|_| ())
+    });
+
+    // Moved in atomically.
+    drop_file(&d.input, "f1.txt", &lines("again1", 500));
+    // Written in place, a line at a time, by a script.
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(d.input.join("f2.txt")).expect("create");
+        for line in lines("again2", 500).lines() {
+            writeln!(file, "{line}").expect("write");
+            file.flush().expect("flush");
+        }
+    }
+    eventually("the new files finished", || {
+        let done = listing(&d.finished);
+        (done.contains(&"f1.txt.1".to_string()) && done.contains(&"f2.txt.1".to_string()))
+            .then_some(())
+    });
+    let got = eventually("101,000 lines in the topic", || {
+        let v = topic_values(&sluice.bootstrap, "reuse");
+        (v.len() >= 101_000).then_some(v)
+    });
+    for prefix in ["again1-", "again2-"] {
+        let of_file: Vec<&String> = got.iter().filter(|l| l.starts_with(prefix)).collect();
+        assert_eq!(
+            of_file.len(),
+            500,
+            "every line of the new {prefix} file, once"
+        );
+    }
+    assert_eq!(got.len(), 101_000, "nothing repeated");
+    for file in ["f1.txt", "f2.txt"] {
+        eventually("the new file's offset stored", || {
+            stored_offset(&http, &sluice, "reuse", file)
+                .filter(|o| o["offset"] == 500)
+                .map(|_| ())
+        });
+    }
+    assert!(listing(&d.error).is_empty());
+    sluice.stop();
+}
+
+/// The ELF connector by the original's class name, on a web server log dropped while it runs.
+#[test]
+fn elf_logs_become_typed_entries() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let d = dirs(root.path());
+    let http = Client::new();
+    let sluice = Standalone::spawn(root.path());
+    let config = json!({"name": "weblogs", "config": {
+        "connector.class": "com.github.jcustenborder.kafka.connect.spooldir.elf.SpoolDirELFSourceConnector",
+        "input.path": d.input, "finished.path": d.finished, "error.path": d.error,
+        "input.file.pattern": ".*\\.log", "topic": "weblogs",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter.schemas.enable": "false",
+    }});
+    let (status, body) = post(&http, &sluice, &config.to_string());
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    drop_file(
+        &d.input,
+        "u_ex240301.log",
+        "#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n#Date: 2024-03-01 00:00:00\n\
+         #Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) sc-status sc-bytes time-taken\n\
+         2024-03-01 00:00:05 10.0.0.9 GET /default.htm - 80 - 192.168.0.7 Mozilla/5.0+(Windows+NT+10.0) 200 1432 0.031\n\
+         2024-03-01 00:00:06 10.0.0.9 GET /missing.png - 80 - 192.168.0.7 - 404 0 0.002\n",
+    );
+    let values = eventually("two entries", || {
+        let v = topic_values(&sluice.bootstrap, "weblogs");
+        (v.len() >= 2).then_some(v)
+    });
+    let first: Json = serde_json::from_str(&values[0]).expect("JSON");
+    assert_eq!(first["cs_uri_stem"], "/default.htm");
+    assert_eq!(first["sc_status"], 200);
+    assert_eq!(first["time_taken"], 0.031);
+    assert_eq!(first["cs_user_agent"], "Mozilla/5.0+(Windows+NT+10.0)");
+    assert_eq!(first["cs_uri_query"], Json::Null);
+    assert_eq!(first["date"], 19_783);
+    assert_eq!(first["datetime"], 19_783_i64 * 86_400_000 + 5_000);
+    let second: Json = serde_json::from_str(&values[1]).expect("JSON");
+    assert_eq!(second["sc_status"], 404);
+    eventually("the log finished", || {
+        listing(&d.finished)
+            .contains(&"u_ex240301.log".to_string())
+            .then_some(())
+    });
+    sluice.stop();
+}

@@ -90,17 +90,15 @@ fn poll(task: &mut SpoolDirTask) -> sluice_connect_api::Result<Vec<SourceRecord>
     }
 }
 
-/// Polls until `count` records came or a few empty polls in a row.
+/// Polls until `count` records came, or for a few seconds: files written just before are read
+/// once they have been quiet for a second (see `readiness`).
 fn poll_records(task: &mut SpoolDirTask, count: usize) -> Vec<SourceRecord> {
     let mut out = Vec::new();
-    let mut empty = 0;
-    while out.len() < count && empty < 50 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while out.len() < count && std::time::Instant::now() < deadline {
         let batch = poll(task).expect("poll");
         if batch.is_empty() {
-            empty += 1;
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        } else {
-            empty = 0;
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
         out.extend(batch);
     }
@@ -409,8 +407,8 @@ fn halt_on_error_fails_the_task_with_the_reason() {
     let offsets = Arc::new(Offsets::default());
     let props = config(&d, ".*\\.csv", &[("value.schema", csv_schema())]);
     let mut task = start(Format::Csv, &props, offsets.clone());
-    let first = poll(&mut task).expect("the good row goes out first");
-    assert_eq!(first.len(), 1);
+    let first = poll_records(&mut task, 1);
+    assert_eq!(first.len(), 1, "the good row goes out first");
     let err = poll(&mut task).expect_err("then the task fails");
     assert!(err.to_string().contains("bad.csv: line 2"), "{err}");
     commit(&mut task, &offsets, &first);
@@ -583,7 +581,7 @@ fn schemaless_json_resumes_from_its_stored_offset_too() {
     let offsets = Arc::new(Offsets::default());
     let props = config(&d, ".*\\.json", &[("batch.size", "2")]);
     let mut task = start(Format::SchemaLessJson, &props, offsets.clone());
-    let first = poll(&mut task).expect("poll");
+    let first = poll_records(&mut task, 2);
     assert_eq!(values(&first), [r#"{"n":0}"#, r#"{"n":1}"#]);
     commit(&mut task, &offsets, &first);
     // A crash: the task is gone without a stop. The original would send all five again.
@@ -643,7 +641,8 @@ fn move_by_date_recursive_walking_and_minimum_age() {
         .headers
         .last_with_name("file.relative.path")
         .map(|h| h.value.clone());
-    assert_eq!(relative, Some(Value::String("region/eu".into())));
+    // As the original gives it: the path below input.path, the file's name included.
+    assert_eq!(relative, Some(Value::String("region/eu/deep.txt".into())));
     commit(&mut task, &offsets, &records);
     assert!(d.finished.join("region/eu/deep.txt").exists());
     task.stop().expect("stop");
@@ -658,5 +657,76 @@ fn move_by_date_recursive_walking_and_minimum_age() {
     );
     set_mtime(&d.input.join("fresh.txt"), 1_700_000_000_000);
     assert_eq!(values(&poll_records(&mut task, 1)), ["line 9"]);
+    task.stop().expect("stop");
+}
+
+/// A file written in place by a slow writer is read only once its writer closed it, even with
+/// `file.minimum.age.ms=0` and pauses between writes longer than a poll interval.
+#[test]
+fn a_file_still_being_written_is_not_read_until_its_writer_closes_it() {
+    let d = dirs();
+    let offsets = Arc::new(Offsets::default());
+    let props = config(&d, ".*\\.txt", &[("file.minimum.age.ms", "0")]);
+    let mut task = start(Format::LineDelimited, &props, offsets.clone());
+    let path = d.input.join("slow.txt");
+    let writer = std::thread::spawn(move || {
+        let mut file = std::fs::File::create(path).expect("create");
+        for i in 0..8 {
+            writeln!(file, "line {i}").expect("write");
+            file.flush().expect("flush");
+            // Longer than the task's quiet period between some writes.
+            let pause = if i % 3 == 2 { 1_300 } else { 150 };
+            std::thread::sleep(std::time::Duration::from_millis(pause));
+        }
+    });
+    let mut early = Vec::new();
+    while !writer.is_finished() {
+        early.extend(poll(&mut task).expect("poll"));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    writer.join().expect("writer");
+    assert!(
+        early.is_empty(),
+        "read while being written: {:?}",
+        values(&early)
+    );
+    let records = poll_records(&mut task, 8);
+    assert_eq!(
+        values(&records),
+        (0..8).map(|i| format!("line {i}")).collect::<Vec<_>>()
+    );
+    commit(&mut task, &offsets, &records);
+    assert_eq!(listing(&d.finished), ["slow.txt"]);
+    task.stop().expect("stop");
+}
+
+/// A file that grows between listing and opening is left for the next listing, and one a writer
+/// still holds open when the task starts (nothing heard of it yet) is read once it is complete.
+#[test]
+fn a_file_being_written_when_the_task_starts_waits_for_its_writer() {
+    let d = dirs();
+    let path = d.input.join("started.txt");
+    let mut file = std::fs::File::create(&path).expect("create");
+    writeln!(file, "line 0").expect("write");
+    file.flush().expect("flush");
+    let offsets = Arc::new(Offsets::default());
+    let props = config(&d, ".*\\.txt", &[]);
+    let mut task = start(Format::LineDelimited, &props, offsets.clone());
+    let writer = std::thread::spawn(move || {
+        for i in 1..6 {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            writeln!(file, "line {i}").expect("write");
+            file.flush().expect("flush");
+        }
+    });
+    let mut early = Vec::new();
+    while !writer.is_finished() {
+        early.extend(poll(&mut task).expect("poll"));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    writer.join().expect("writer");
+    assert!(early.is_empty(), "read early: {:?}", values(&early));
+    let records = poll_records(&mut task, 6);
+    assert_eq!(records.len(), 6, "{:?}", values(&records));
     task.stop().expect("stop");
 }

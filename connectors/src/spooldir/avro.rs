@@ -1,6 +1,9 @@
 //! Avro container files: the writer's schema as a Connect schema, and each datum as a Connect
-//! value. Records become structs (named by their full name), `["null", T]` unions optional T,
-//! enums strings, fixed bytes, and the logical types Decimal, Date, Time and Timestamp (millis).
+//! value, as Confluent's `AvroData` maps them. Records become structs (named by their full name),
+//! `["null", T]` unions optional T, other unions a struct `io.confluent.connect.avro.Union` with
+//! one optional field per branch (named by the branch's type, or by a record's, enum's or
+//! fixed's simple name), enums strings with their symbols as parameters, fixed bytes, and the
+//! logical types Decimal, Date, Time and Timestamp (millis).
 
 use std::collections::HashMap;
 
@@ -16,6 +19,11 @@ pub struct AvroData {
 }
 
 const MAX_DEPTH: usize = 64;
+
+/// The Connect schema name of an Avro union that is not `["null", T]`.
+pub const UNION: &str = "io.confluent.connect.avro.Union";
+/// The parameter naming an enum, and the prefix of those listing its symbols.
+pub const ENUM: &str = "io.confluent.connect.avro.Enum";
 
 fn collect_names(
     schema: &AvroSchema,
@@ -101,16 +109,26 @@ impl AvroData {
             }
             AvroSchema::Float => SchemaBuilder::new(sluice_connect_api::SchemaType::Float32),
             AvroSchema::Double => SchemaBuilder::new(sluice_connect_api::SchemaType::Float64),
-            AvroSchema::Bytes | AvroSchema::Fixed(_) | AvroSchema::Duration => {
+            AvroSchema::Bytes | AvroSchema::Duration => {
                 SchemaBuilder::new(sluice_connect_api::SchemaType::Bytes)
             }
-            AvroSchema::String | AvroSchema::Uuid | AvroSchema::Enum(_) => {
+            AvroSchema::Fixed(f) => SchemaBuilder::new(sluice_connect_api::SchemaType::Bytes)
+                .name(&f.name.fullname(None))
+                .parameter("connect.fixed.size", &f.size.to_string()),
+            AvroSchema::String | AvroSchema::Uuid => {
                 SchemaBuilder::new(sluice_connect_api::SchemaType::String)
             }
+            AvroSchema::Enum(e) => e.symbols.iter().fold(
+                SchemaBuilder::new(sluice_connect_api::SchemaType::String)
+                    .name(&e.name.fullname(None))
+                    .parameter(ENUM, &e.name.fullname(None)),
+                |b, symbol| b.parameter(&format!("{ENUM}.{symbol}"), symbol),
+            ),
             AvroSchema::Date => SchemaBuilder::date(),
             AvroSchema::TimeMillis => SchemaBuilder::time(),
             AvroSchema::TimestampMillis => SchemaBuilder::timestamp(),
-            AvroSchema::Decimal(d) => SchemaBuilder::decimal(d.scale as i32),
+            AvroSchema::Decimal(d) => SchemaBuilder::decimal(d.scale as i32)
+                .parameter("connect.decimal.precision", &d.precision.to_string()),
             AvroSchema::Array(a) => {
                 SchemaBuilder::array(self.to_connect(&a.items, false, depth + 1)?)
             }
@@ -130,10 +148,21 @@ impl AvroData {
                 b
             }
             AvroSchema::Union(u) => {
-                let Some(inner) = Self::optional_branch(u.variants()) else {
-                    return Err("Avro unions other than [\"null\", T] are not supported".into());
-                };
-                return self.to_connect(inner, true, depth + 1);
+                if let Some(inner) = Self::optional_branch(u.variants()) {
+                    return self.to_connect(inner, true, depth + 1);
+                }
+                let mut b = SchemaBuilder::struct_().name(UNION);
+                for branch in u.variants() {
+                    if matches!(branch, AvroSchema::Null) {
+                        b = b.optional();
+                        continue;
+                    }
+                    let field = self.to_connect(branch, true, depth + 1)?;
+                    b = b.field(&self.branch_name(branch)?, field).map_err(|_| {
+                        "Multiple union schemas map to the Connect union field name".to_string()
+                    })?;
+                }
+                b
             }
             AvroSchema::Ref { name } => {
                 return self.to_connect(self.resolve(name)?, optional, depth + 1)
@@ -147,6 +176,37 @@ impl AvroData {
             builder
         }
         .build())
+    }
+
+    /// The Connect field of a union branch: a named type's simple name, else the Avro type.
+    fn branch_name(&self, branch: &AvroSchema) -> Result<String, String> {
+        Ok(match branch {
+            AvroSchema::Ref { name } => return self.branch_name(self.resolve(name)?),
+            AvroSchema::Record(r) => r.name.name.clone(),
+            AvroSchema::Enum(e) => e.name.name.clone(),
+            AvroSchema::Fixed(f) => f.name.name.clone(),
+            AvroSchema::Decimal(d) => return self.branch_name(&d.inner),
+            AvroSchema::Boolean => "boolean".into(),
+            AvroSchema::Int | AvroSchema::Date | AvroSchema::TimeMillis => "int".into(),
+            AvroSchema::Long
+            | AvroSchema::TimeMicros
+            | AvroSchema::TimestampMillis
+            | AvroSchema::TimestampMicros
+            | AvroSchema::TimestampNanos
+            | AvroSchema::LocalTimestampMillis
+            | AvroSchema::LocalTimestampMicros
+            | AvroSchema::LocalTimestampNanos => "long".into(),
+            AvroSchema::Float => "float".into(),
+            AvroSchema::Double => "double".into(),
+            AvroSchema::Bytes | AvroSchema::BigDecimal => "bytes".into(),
+            AvroSchema::String | AvroSchema::Uuid => "string".into(),
+            AvroSchema::Array(_) => "array".into(),
+            AvroSchema::Map(_) => "map".into(),
+            AvroSchema::Duration => "fixed".into(),
+            AvroSchema::Null | AvroSchema::Union(_) => {
+                return Err("a union branch that is null or a union".into())
+            }
+        })
     }
 
     /// One datum of the file as a Connect value.
@@ -167,15 +227,28 @@ impl AvroData {
         let avro = match avro {
             AvroSchema::Ref { name } => self.resolve(name)?,
             AvroSchema::Union(u) => {
-                let inner = Self::optional_branch(u.variants()).ok_or("unsupported Avro union")?;
-                return match value {
-                    AvroValue::Null => Ok(Value::Null),
-                    AvroValue::Union(_, boxed) if matches!(**boxed, AvroValue::Null) => {
-                        Ok(Value::Null)
-                    }
-                    AvroValue::Union(_, boxed) => self.convert(inner, connect, boxed, depth + 1),
-                    other => self.convert(inner, connect, other, depth + 1),
+                let (index, inner) = match value {
+                    AvroValue::Union(index, boxed) => (Some(*index as usize), &**boxed),
+                    other => (None, other),
                 };
+                if matches!(inner, AvroValue::Null) {
+                    return Ok(Value::Null);
+                }
+                if let Some(branch) = Self::optional_branch(u.variants()) {
+                    return self.convert(branch, connect, inner, depth + 1);
+                }
+                let branch = index
+                    .and_then(|i| u.variants().get(i))
+                    .ok_or_else(|| format!("Avro value {value:?} names no branch of its union"))?;
+                let name = self.branch_name(branch)?;
+                let field = connect
+                    .field(&name)
+                    .ok_or_else(|| format!("no union field {name}"))?;
+                let converted = self.convert(branch, &field.schema, inner, depth + 1)?;
+                let union = Struct::new(connect.clone())
+                    .and_then(|s| s.put(&name, converted))
+                    .map_err(|e| e.to_string())?;
+                return Ok(Value::Struct(union));
             }
             other => other,
         };

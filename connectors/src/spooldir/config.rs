@@ -218,7 +218,7 @@ pub fn config_def(format: Format) -> ConfigDef {
         Format::LineDelimited | Format::SchemaLessJson => def.merge(&charset_def("file.charset")),
         Format::Csv => def.merge(&schema_def()).merge(&csv_def()),
         Format::Json => def.merge(&schema_def()),
-        Format::Avro | Format::Binary => def,
+        Format::Avro | Format::Binary | Format::Elf => def,
     }
 }
 

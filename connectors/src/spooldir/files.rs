@@ -25,7 +25,7 @@ fn millis(time: SystemTime) -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     millis(SystemTime::now())
 }
 

@@ -10,11 +10,15 @@ use sluice_connect_api::{Schema, SchemaRef, Struct, Value};
 use super::avro::AvroData;
 use super::config::Settings;
 use super::csv::{CsvParser, Pending};
+use super::elf::ElfReader;
 use super::schema::{from_json, generated, parse_text};
 use super::Format;
 
-/// One record's key and value.
+/// One record's key and value, and its offset in the file as the original numbers it: the line
+/// number for lines, the data row for CSV (the first is 1 whatever is skipped before it), the
+/// record's index from 0 for JSON, Avro and ELF, and 0 for a binary file's one record.
 pub struct Parsed {
+    pub offset: u64,
     pub key_schema: Option<SchemaRef>,
     pub key: Value,
     pub value_schema: Option<SchemaRef>,
@@ -74,6 +78,7 @@ pub fn reader(
         }),
         Format::Avro => Box::new(Avro::new(input)?),
         Format::Binary => Box::new(Binary { input: Some(input) }),
+        Format::Elf => Box::new(ElfReader::new(input, settings.charset)),
     })
 }
 
@@ -85,7 +90,7 @@ struct Lines {
 }
 
 /// Reads one line into `buffer` without its line break; false at the end.
-fn read_line(input: &mut dyn BufRead, buffer: &mut Vec<u8>) -> std::io::Result<bool> {
+pub(super) fn read_line(input: &mut dyn BufRead, buffer: &mut Vec<u8>) -> std::io::Result<bool> {
     buffer.clear();
     if input.read_until(b'\n', buffer)? == 0 {
         return Ok(false);
@@ -115,6 +120,7 @@ impl RecordReader for Lines {
         }
         let text = decode(&self.settings, &self.buffer, self.line)?;
         Ok(Some(Parsed {
+            offset: self.line,
             key_schema: None,
             key: Value::Null,
             value_schema: Some(Schema::string()),
@@ -147,7 +153,10 @@ struct Csv {
     key_schema: Option<SchemaRef>,
     /// For each schema field, the column it is read from.
     columns: Vec<Option<usize>>,
+    /// Physical lines read so far, and how many of them came before the data (skipped lines and
+    /// the header): a row's offset is the difference, as opencsv's `getLinesRead()` gives it.
     line: u64,
+    preamble: u64,
     buffer: Vec<u8>,
 }
 
@@ -225,6 +234,7 @@ impl Csv {
             value_schema,
             key_schema,
             columns,
+            preamble: settings.csv.skip_lines as u64 + u64::from(settings.csv.first_row_as_header),
             line,
             buffer,
         })
@@ -234,7 +244,7 @@ impl Csv {
 impl RecordReader for Csv {
     fn next(&mut self) -> Result<Option<Parsed>, ReadError> {
         let mut pending = Pending::default();
-        let start_line = self.line + 1;
+        let mut start_line = self.line + 1;
         let row = loop {
             if !read_line(&mut *self.input, &mut self.buffer)? {
                 if pending.is_open() {
@@ -247,6 +257,11 @@ impl RecordReader for Csv {
             }
             self.line += 1;
             let text = decode(&self.settings, &self.buffer, self.line)?;
+            if !pending.is_open() && text.trim().is_empty() {
+                // A blank line holds no record (trailing ones included).
+                start_line = self.line + 1;
+                continue;
+            }
             if let Some(row) = self.parser.parse_line(&text, &mut pending) {
                 break row;
             }
@@ -255,10 +270,6 @@ impl RecordReader for Csv {
             line: start_line,
             message,
         };
-        if row.len() == 1 && row[0].as_deref() == Some("") && self.value_schema.fields.len() > 1 {
-            // A blank line holds no record.
-            return self.next();
-        }
         let mut value =
             Struct::new(self.value_schema.clone()).map_err(|e| parse_error(e.to_string()))?;
         for (field, column) in self.value_schema.fields.iter().zip(&self.columns) {
@@ -283,6 +294,7 @@ impl RecordReader for Csv {
         let value = Value::Struct(value);
         let key = key_of(&self.key_schema, &value).map_err(parse_error)?;
         Ok(Some(Parsed {
+            offset: self.line.saturating_sub(self.preamble),
             key_schema: self.key_schema.clone(),
             key,
             value_schema: Some(self.value_schema.clone()),
@@ -315,10 +327,12 @@ impl RecordReader for JsonObjects {
                 })
             }
         };
+        let offset = self.count;
         self.count += 1;
         let line = self.count;
         if !self.typed {
             return Ok(Some(Parsed {
+                offset,
                 key_schema: None,
                 key: Value::Null,
                 value_schema: Some(Schema::string()),
@@ -345,6 +359,7 @@ impl RecordReader for JsonObjects {
         let key_schema = self.settings.key_schema.clone();
         let key = key_of(&key_schema, &value).map_err(parse_error)?;
         Ok(Some(Parsed {
+            offset,
             key_schema,
             key,
             value_schema: Some(schema),
@@ -380,6 +395,7 @@ impl RecordReader for Avro {
         let Some(datum) = self.reader.next() else {
             return Ok(None);
         };
+        let offset = self.count;
         self.count += 1;
         let line = self.count;
         let datum = datum.map_err(|e| ReadError::Parse {
@@ -394,6 +410,7 @@ impl RecordReader for Avro {
                 message: format!("Avro record {line}: {message}"),
             })?;
         Ok(Some(Parsed {
+            offset,
             key_schema: None,
             key: Value::Null,
             value_schema: Some(self.data.schema().clone()),
@@ -413,7 +430,12 @@ impl RecordReader for Binary {
         };
         let mut bytes = Vec::new();
         input.read_to_end(&mut bytes)?;
+        if bytes.is_empty() {
+            // As the original: an empty file holds no record.
+            return Ok(None);
+        }
         Ok(Some(Parsed {
+            offset: 0,
             key_schema: None,
             key: Value::Null,
             value_schema: Some(Schema::bytes()),

@@ -7,16 +7,19 @@
 //! - every format resumes from the stored offset after a crash;
 //! - `.PROCESSING` flags left by a crash are recovered;
 //! - a file's identity includes its size and modification time, so a new file reusing a name is
-//!   read in full;
+//!   read in full (an offset in the original's form resumes where the original would);
+//! - a file still being written is not read before it is complete (`readiness`);
 //! - a file set aside for an error gets a sidecar saying which line failed and why.
 
 mod avro;
 mod config;
 mod csv;
 mod dates;
+mod elf;
 mod files;
 mod formats;
 mod input;
+mod readiness;
 mod schema;
 mod task;
 
@@ -42,6 +45,8 @@ pub enum Format {
     SchemaLessJson,
     Avro,
     Binary,
+    /// W3C Extended Log Format (web server logs).
+    Elf,
 }
 
 /// A spooldir source connector for one format.
@@ -140,8 +145,15 @@ impl SourceConnector for SpoolDirConnector {
 
 macro_rules! plugin {
     ($class:literal, $format:expr) => {
+        plugin!(
+            $class,
+            $format,
+            "com.github.jcustenborder.kafka.connect.spooldir."
+        )
+    };
+    ($class:literal, $format:expr, $package:literal) => {
         PluginDesc {
-            class: concat!("com.github.jcustenborder.kafka.connect.spooldir.", $class),
+            class: concat!($package, $class),
             aliases: &[],
             version: VERSION,
             kind: PluginKind::Source(|| Box::new(SpoolDirConnector::new($format))),
@@ -164,5 +176,10 @@ pub fn plugins() -> Vec<PluginDesc> {
         ),
         plugin!("SpoolDirAvroSourceConnector", Format::Avro),
         plugin!("SpoolDirBinaryFileSourceConnector", Format::Binary),
+        plugin!(
+            "SpoolDirELFSourceConnector",
+            Format::Elf,
+            "com.github.jcustenborder.kafka.connect.spooldir.elf."
+        ),
     ]
 }

@@ -4,7 +4,6 @@
 //! all of its records are stored.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,7 @@ use super::config::{Settings, TimestampMode};
 use super::files::{self, InputFile, Outcome};
 use super::formats::{self, ReadError, RecordReader};
 use super::input;
+use super::readiness::{Activity, Verdict};
 use super::Format;
 
 /// A file's identity in the offsets: its name, size and modification time.
@@ -36,12 +36,34 @@ struct Current {
     /// The file's headers, built once and shared by its records, which add `file.offset`.
     headers: Arc<[Header]>,
     reader: Box<dyn RecordReader>,
-    /// Records read so far, skipped ones included: the offset of the last one.
-    read: u64,
-    /// Records already stored before a restart, not sent again.
-    skip: u64,
+    /// Which records were sent before (by this task or by the original connector).
+    resume: Resume,
     /// Offset of the last record sent from this file.
     last_sent: Option<u64>,
+}
+
+/// Where reading a file picks up, from the offset stored for its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resume {
+    /// Nothing stored for this file: every record.
+    Start,
+    /// Sluice's own offset for this very file (same length and modification time): the
+    /// records after the stored one, so nothing is sent twice.
+    After(u64),
+    /// An offset in the original's form, `{"offset": n}` alone (stored by the original
+    /// connector, or set through `PATCH /connectors/<name>/offsets`): from the record numbered n
+    /// on, where the original resumes.
+    From(u64),
+}
+
+impl Resume {
+    fn emits(self, offset: u64) -> bool {
+        match self {
+            Resume::Start => true,
+            Resume::After(n) => offset > n,
+            Resume::From(n) => offset >= n,
+        }
+    }
 }
 
 /// A file read to its end (or to an error), waiting for its records' offsets to be stored.
@@ -63,7 +85,8 @@ pub struct SpoolDirTask {
     /// A halting error to raise on the next poll, once the records read before it went out.
     halt: Option<String>,
     notes: Vec<String>,
-    changed: Arc<AtomicBool>,
+    /// What the watcher heard: changes, and which files are still being written.
+    activity: Arc<Activity>,
     watcher: Option<notify::RecommendedWatcher>,
     last_listing: Option<Instant>,
 }
@@ -80,7 +103,7 @@ impl SpoolDirTask {
             acked: HashMap::new(),
             halt: None,
             notes: Vec::new(),
-            changed: Arc::new(AtomicBool::new(true)),
+            activity: Activity::new(),
             watcher: None,
             last_listing: None,
         }
@@ -97,9 +120,16 @@ impl SpoolDirTask {
     /// file system), the directory is still listed every `empty.poll.wait.ms`.
     fn watch(&mut self, settings: &Settings) {
         use notify::Watcher;
-        let changed = Arc::clone(&self.changed);
-        let watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
-            changed.store(true, Ordering::Release);
+        let activity = Arc::clone(&self.activity);
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            match event {
+                Ok(event) => activity.observe(&event),
+                // An error may mean lost events: forget what was heard and list again.
+                Err(_) => activity.observe(
+                    &notify::Event::new(notify::EventKind::Other)
+                        .set_flag(notify::event::Flag::Rescan),
+                ),
+            }
         });
         let mode = if settings.walk_recursively {
             notify::RecursiveMode::Recursive
@@ -128,7 +158,7 @@ impl SpoolDirTask {
         let due = self
             .last_listing
             .is_none_or(|t| t.elapsed() >= Duration::from_millis(settings.empty_poll_wait_ms));
-        if !self.changed.swap(false, Ordering::AcqRel) && !due {
+        if !self.activity.take_changed() && !due {
             return Ok(());
         }
         let listed = files::list(&settings).map_err(|e| {
@@ -136,9 +166,13 @@ impl SpoolDirTask {
         })?;
         self.last_listing = Some(Instant::now());
         let waiting: Vec<Identity> = self.finishing.iter().map(|f| identity(&f.file)).collect();
+        let now = files::now_ms();
         self.queue = listed
             .into_iter()
-            .filter(|f| !waiting.contains(&identity(f)))
+            .filter(|f| {
+                !waiting.contains(&identity(f))
+                    && self.activity.verdict(&f.path, f.last_modified_ms, now) == Verdict::Ready
+            })
             .collect();
         Ok(())
     }
@@ -148,10 +182,16 @@ impl SpoolDirTask {
     fn open_next(&mut self) -> Result<bool> {
         while let Some(candidate) = self.queue.pop_front() {
             let settings = self.settings()?;
-            // The file may have changed or gone since it was listed.
+            // A file that changed or went since it was listed is left for the next listing.
             let Ok(file) = InputFile::stat(&candidate.path, &settings.input_path) else {
                 continue;
             };
+            let verdict = self
+                .activity
+                .verdict(&file.path, file.last_modified_ms, files::now_ms());
+            if file != candidate || verdict != Verdict::Ready {
+                continue;
+            }
             let flag = file.flag_path(&settings);
             if std::fs::OpenOptions::new()
                 .write(true)
@@ -161,21 +201,20 @@ impl SpoolDirTask {
             {
                 continue;
             }
-            let skip = self.stored_offset(&file);
+            let resume = self.stored_offset(&file);
             let opened = input::open(&file.path, settings.buffer_size)
                 .map_err(ReadError::Io)
                 .and_then(|i| formats::reader(self.format, i, &settings));
             match opened {
                 Ok(reader) => {
-                    let headers = file_headers(&settings, &file);
+                    let headers = file_headers(&file);
                     self.current = Some(Current {
                         headers,
                         partition: Arc::new(partition(&file)),
                         offset: Arc::new(offset_template(&file)),
                         file,
                         reader,
-                        read: 0,
-                        skip,
+                        resume,
                         last_sent: None,
                     });
                     return Ok(true);
@@ -186,25 +225,29 @@ impl SpoolDirTask {
         Ok(false)
     }
 
-    /// Records of this file version already stored (0 for a new version).
-    fn stored_offset(&self, file: &InputFile) -> u64 {
-        let Some(offsets) = &self.offsets else {
-            return 0;
+    /// What the offset stored under this file's name says about it.
+    fn stored_offset(&self, file: &InputFile) -> Resume {
+        let Some(stored) = self
+            .offsets
+            .as_ref()
+            .and_then(|o| o.offset(&partition(file)))
+        else {
+            return Resume::Start;
         };
-        let Some(stored) = offsets.offset(&partition(file)) else {
-            return 0;
+        let Some(n) = stored.get("offset").and_then(|o| o.as_u64()) else {
+            return Resume::Start;
         };
-        let same = stored.get("length").and_then(|l| l.as_u64()) == Some(file.length)
-            && stored.get("lastModified").and_then(|m| m.as_i64()) == Some(file.last_modified_ms);
-        if !same {
-            return 0;
-        }
-        let n = stored.get("offset").and_then(|o| o.as_u64()).unwrap_or(0);
-        // A binary file is one record stored at offset 0.
-        if self.format == Format::Binary {
-            1
-        } else {
-            n
+        let length = stored.get("length").and_then(|l| l.as_u64());
+        let modified = stored.get("lastModified").and_then(|m| m.as_i64());
+        match (length, modified) {
+            (None, None) => Resume::From(n),
+            (Some(length), Some(modified))
+                if length == file.length && modified == file.last_modified_ms =>
+            {
+                Resume::After(n)
+            }
+            // Another file that had this name before.
+            _ => Resume::Start,
         }
     }
 
@@ -280,28 +323,14 @@ impl SpoolDirTask {
             };
             match current.reader.next() {
                 Ok(Some(parsed)) => {
-                    current.read += 1;
-                    if current.read <= current.skip {
+                    if !current.resume.emits(parsed.offset) {
                         continue;
                     }
-                    current.last_sent = Some(current.read);
-                    // The original stores offset 0 for a binary file's one record.
-                    let stored = if self.format == Format::Binary {
-                        0
-                    } else {
-                        current.read
-                    };
+                    current.last_sent = Some(parsed.offset);
+                    let position = i64::try_from(parsed.offset).unwrap_or(i64::MAX);
                     let mut headers = Headers::with_shared(Arc::clone(&current.headers));
-                    headers.add(
-                        "file.offset",
-                        Some(Schema::int64()),
-                        Value::Int64(current.read as i64),
-                    );
-                    let offset = SourceOffset::at(
-                        Arc::clone(&current.offset),
-                        "offset",
-                        i64::try_from(stored).unwrap_or(i64::MAX),
-                    );
+                    headers.add("file.offset", Some(Schema::int64()), Value::Int64(position));
+                    let offset = SourceOffset::at(Arc::clone(&current.offset), "offset", position);
                     records.push(record(
                         &settings,
                         &current.file,
@@ -384,12 +413,13 @@ fn record(
 }
 
 /// The headers every record of a file carries alike (each adds its own `file.offset`).
-fn file_headers(settings: &Settings, file: &InputFile) -> Arc<[Header]> {
+fn file_headers(file: &InputFile) -> Arc<[Header]> {
     let mut headers = Vec::new();
     let string = |v: String| (Some(Schema::string()), Value::String(v));
+    // Guava's `Files.getNameWithoutExtension`: everything before the last dot.
     let without_extension = match file.name.rsplit_once('.') {
-        Some((stem, _)) if !stem.is_empty() => stem.to_string(),
-        _ => file.name.clone(),
+        Some((stem, _)) => stem.to_string(),
+        None => file.name.clone(),
     };
     let absolute = std::fs::canonicalize(&file.path).unwrap_or_else(|_| file.path.clone());
     let parent = file
@@ -422,13 +452,12 @@ fn file_headers(settings: &Settings, file: &InputFile) -> Arc<[Header]> {
             value,
         });
     }
-    if settings.walk_recursively {
-        headers.push(Header {
-            key: "file.relative.path".into(),
-            schema: Some(Schema::string()),
-            value: Value::String(file.relative_dir.display().to_string()),
-        });
-    }
+    // The file's path below `input.path`, its name included, as the original gives it.
+    headers.push(Header {
+        key: "file.relative.path".into(),
+        schema: Some(Schema::string()),
+        value: Value::String(file.relative_dir.join(&file.name).display().to_string()),
+    });
     headers.into()
 }
 
@@ -483,8 +512,6 @@ impl SourceTask for SpoolDirTask {
         ) else {
             return Ok(());
         };
-        // Binary files store offset 0 for their one record; count it as the first.
-        let offset = offset.max(1);
         let name = record
             .source_partition
             .values()
