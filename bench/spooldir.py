@@ -2,9 +2,12 @@
 """Spooldir throughput: ten files of 100k lines (100 bytes each) dropped at once into the input
 directory of a running connector; lines/s into the topic for SpoolDirLineDelimitedSourceConnector
 (StringConverter) and rows/s for SpoolDirCsvSourceConnector into JsonConverter (schemas.enable,
-typed fields). Baseline: `cat` of the same files in the same run.
+typed fields). Baselines measured in the same run: `cat` of the same files, and for lines the
+ceiling a plain rdkafka producer reaches sending the same lines with the same headers to the same
+broker (`bench/producer_ceiling.rs`, no connector).
 
-    cargo build --release --bin sluice && python3 bench/spooldir.py
+    cargo build --release --bin sluice --example producer_ceiling && python3 bench/spooldir.py
+    RUNS=5 KINDS=lines python3 bench/spooldir.py
     FILES=4 LINES=50000 TASKS=2 KINDS=lines python3 bench/spooldir.py
 
 Needs the confluent-kafka Python package (for topic watermarks). Prints a Markdown table.
@@ -23,6 +26,8 @@ import benchlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.environ.get("SLUICE", os.path.join(ROOT, "target", "release", "sluice"))
+CEILING = os.environ.get("CEILING", os.path.join(ROOT, "target", "release", "examples", "producer_ceiling"))
+RUNS = int(os.environ.get("RUNS", "1"))
 FILES = int(os.environ.get("FILES", "10"))
 LINES = int(os.environ.get("LINES", "100000"))
 TASKS = os.environ.get("TASKS", "1")
@@ -68,17 +73,16 @@ def write_files(directory, kind):
 
 
 def main():
-    if not os.access(SLUICE, os.X_OK):
-        sys.exit("build first: cargo build --release --bin sluice")
+    if not os.access(SLUICE, os.X_OK) or not os.access(CEILING, os.X_OK):
+        sys.exit("build first: cargo build --release --bin sluice --example producer_ceiling")
     from confluent_kafka import Consumer, TopicPartition
 
     work = tempfile.mkdtemp(prefix="sluice-spooldir-bench.")
     process = None
     try:
-        staging = os.path.join(work, "staging")
-        os.makedirs(staging)
-        line_files = write_files(staging, "lines")
-        csv_files = write_files(staging, "rows")
+        pristine = os.path.join(work, "pristine")
+        os.makedirs(pristine)
+        files = {"lines": write_files(pristine, "lines"), "rows": write_files(pristine, "rows")}
         total = FILES * LINES
 
         def cat_rate(paths):
@@ -90,8 +94,7 @@ def main():
                 best = elapsed if best is None else min(best, elapsed)
             return total / best
 
-        cat_lines = cat_rate(line_files)
-        cat_csv = cat_rate(csv_files)
+        cats = {kind: cat_rate(paths) for kind, paths in files.items()}
 
         process = benchlib.start_standalone(
             SLUICE, work, BROKER_PORT, worker_port=REST_PORT,
@@ -108,52 +111,75 @@ def main():
                 print(f"watermark of {topic}: {e}", file=sys.stderr)
                 return 0
 
-        results = []
-        for kind, paths, connector in [
-            ("lines", line_files, {
+        connectors = {
+            "lines": {
                 "connector.class": "com.github.jcustenborder.kafka.connect.spooldir.SpoolDirLineDelimitedSourceConnector",
                 "value.converter": "org.apache.kafka.connect.storage.StringConverter",
-                "input.file.pattern": ".*\\.txt"}),
-            ("rows", csv_files, {
+                "input.file.pattern": ".*\\.txt"},
+            "rows": {
                 "connector.class": "com.github.jcustenborder.kafka.connect.spooldir.SpoolDirCsvSourceConnector",
                 "value.converter": "org.apache.kafka.connect.json.JsonConverter",
                 "value.converter.schemas.enable": "true",
                 "value.schema": CSV_SCHEMA,
-                "input.file.pattern": ".*\\.csv"}),
-        ]:
-            if kind not in KINDS:
-                continue
-            base = os.path.join(work, kind)
-            dirs = {d: os.path.join(base, d) for d in ("input", "finished", "error")}
-            for d in dirs.values():
-                os.makedirs(d)
-            config = {
-                **connector, "topic": kind, "tasks.max": TASKS, "batch.size": "2000",
-                "input.path": dirs["input"], "finished.path": dirs["finished"], "error.path": dirs["error"],
-                "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-            }
-            status, _ = rest("POST", "/connectors", {"name": kind, "config": config})
-            assert status == 201, status
-            time.sleep(1)
-            start = time.monotonic()
-            for p in paths:
-                os.rename(p, os.path.join(dirs["input"], os.path.basename(p)))
-            wait(f"{total} {kind} in the topic", lambda: topic_end(kind) >= total)
-            print(f"{kind}: all in the topic", file=sys.stderr)
-            seconds = time.monotonic() - start
-            finished = wait("every file finished", lambda: len(os.listdir(dirs["finished"])) == FILES, 0.05)
-            results.append((kind, seconds, finished))
+                "input.file.pattern": ".*\\.csv"},
+        }
+        results = []
+        for run in range(1, RUNS + 1):
+            for kind in KINDS:
+                name = f"{kind}-{run}"
+                base = os.path.join(work, name)
+                dirs = {d: os.path.join(base, d) for d in ("staging", "input", "finished", "error")}
+                for d in dirs.values():
+                    os.makedirs(d)
+                staged = []
+                for p in files[kind]:
+                    copy = os.path.join(dirs["staging"], os.path.basename(p))
+                    shutil.copyfile(p, copy)
+                    staged.append(copy)
+                config = {
+                    **connectors[kind], "topic": name, "tasks.max": TASKS, "batch.size": "2000",
+                    "input.path": dirs["input"], "finished.path": dirs["finished"], "error.path": dirs["error"],
+                    "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+                }
+                def plain_producer():
+                    # The same lines and headers from a plain producer, to the same broker.
+                    benchlib.drop_caches()
+                    out = subprocess.run(
+                        [CEILING, f"127.0.0.1:{BROKER_PORT}", f"ceiling-{run}", *files[kind]],
+                        check=True, capture_output=True, text=True).stdout.split()
+                    assert int(out[0]) == total, out
+                    return total / float(out[1])
+
+                # Alternate which goes first, so a machine that slows down over the run favours
+                # neither.
+                ceiling = plain_producer() if kind == "lines" and run % 2 == 0 else None
+                benchlib.drop_caches()
+                status, _ = rest("POST", "/connectors", {"name": name, "config": config})
+                assert status == 201, status
+                time.sleep(1)
+                start = time.monotonic()
+                for p in staged:
+                    os.rename(p, os.path.join(dirs["input"], os.path.basename(p)))
+                wait(f"{total} {kind} in the topic", lambda: topic_end(name) >= total)
+                seconds = time.monotonic() - start
+                wait("every file finished", lambda: len(os.listdir(dirs["finished"])) == FILES, 0.05)
+                rest("DELETE", f"/connectors/{name}")
+                if kind == "lines" and ceiling is None:
+                    ceiling = plain_producer()
+                print(f"run {run} {kind}: {total / seconds:,.0f}/s" + (f", ceiling {ceiling:,.0f}/s" if ceiling else ""), file=sys.stderr)
+                results.append((run, kind, seconds, ceiling))
         consumer.close()
 
-        print(f"| connector | records | seconds | records/s | vs cat | cat records/s |")
-        print("|---|---|---|---|---|---|")
-        cats = {"lines": cat_lines, "rows": cat_csv}
-        for kind, seconds, _ in results:
-            cat = cats[kind]
+        print("| run | connector | records | seconds | records/s | vs cat | plain producer records/s | vs plain producer |")
+        print("|---|---|---|---|---|---|---|---|")
+        for run, kind, seconds, ceiling in results:
             rate = total / seconds
             label = "SpoolDirLineDelimited, StringConverter" if kind == "lines" else "SpoolDirCsv, JsonConverter (schemas.enable)"
-            print(f"| {label} | {total} | {seconds:.2f} | {rate:,.0f} | {rate / cat:.4f}x | {cat:,.0f} |")
-        print(f"\n{FILES} files x {LINES} lines of 100 bytes, tasks.max={TASKS}; every file reached finished.path")
+            plain = f"{ceiling:,.0f} | {rate / ceiling:.2f}x" if ceiling else "- | -"
+            print(f"| {run} | {label} | {total} | {seconds:.2f} | {rate:,.0f} | {rate / cats[kind]:.4f}x | {plain} |")
+        print(f"\n{FILES} files x {LINES} lines of 100 bytes, tasks.max={TASKS}; every file reached finished.path; "
+              f"page cache dropped before each measured run: {benchlib.drop_caches()}; "
+              f"cat: {cats['lines']:,.0f} lines/s, {cats['rows']:,.0f} rows/s")
     finally:
         if process is not None:
             benchlib.stop(process)

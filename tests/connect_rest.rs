@@ -332,6 +332,7 @@ fn every_endpoint_answers_with_kafka_connects_codes_and_shapes() {
             spooldir("SpoolDirJsonSourceConnector"),
             spooldir("SpoolDirLineDelimitedSourceConnector"),
             spooldir("SpoolDirSchemaLessJsonSourceConnector"),
+            spooldir("elf.SpoolDirELFSourceConnector"),
             {"class": "org.apache.kafka.connect.file.FileStreamSinkConnector", "type": "sink", "version": v},
             {"class": "org.apache.kafka.connect.file.FileStreamSourceConnector", "type": "source", "version": v},
         ])

@@ -206,6 +206,11 @@ impl Struct {
         }
     }
 
+    /// The value stored for the field at `index` in the schema (null when out of range).
+    pub fn value_at(&self, index: usize) -> &Value {
+        self.values.get(index).unwrap_or(&Value::Null)
+    }
+
     /// Every field with its value, in schema order.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.schema
@@ -217,7 +222,10 @@ impl Struct {
     /// Checks that every required field is set (or has a default).
     pub fn validate(&self) -> Result<()> {
         for f in &self.schema.fields {
-            let value = self.get(&f.name)?;
+            let value = match (self.value_at(f.index), &f.schema.default) {
+                (Value::Null, Some(default)) => default,
+                (value, _) => value,
+            };
             validate_at(&f.schema, value, &f.name)?;
         }
         Ok(())
@@ -294,7 +302,8 @@ fn validate_at(schema: &Schema, value: &Value, path: &str) -> Result<()> {
             true
         }
         (None, SchemaType::Struct, Value::Struct(s)) => {
-            if s.schema().as_ref() != schema {
+            // Usually the very same schema: a pointer comparison spares the deep one.
+            if !std::ptr::eq(s.schema().as_ref(), schema) && s.schema().as_ref() != schema {
                 return Err(at("Struct schemas do not match.".to_string()));
             }
             s.validate()?;

@@ -69,14 +69,29 @@ impl Converter for JsonConverter {
         if schema.is_none() && value.is_null() {
             return Ok(None);
         }
-        let payload = self.value_to_json(schema.map(|s| s.as_ref()), value)?;
+        if let Some(s) = schema {
+            // Once for the whole value: the writer below does not check again.
+            let checked = match value {
+                Value::Null if self.replace_null_with_default => {
+                    s.default.as_ref().unwrap_or(value)
+                }
+                _ => value,
+            };
+            sluice_connect_api::value::validate(s, checked)?;
+        }
         let to_bytes =
             |json: &Json| serde_json::to_vec(json).map_err(|e| ConnectError::data(e.to_string()));
         if !self.schemas_enable {
-            return to_bytes(&payload).map(Some);
+            let mut out = Vec::with_capacity(64);
+            self.write_json(&mut out, schema.map(|s| s.as_ref()), value)?;
+            return Ok(Some(out));
         }
         let Some(schema) = schema else {
-            return to_bytes(&json!({"schema": null, "payload": payload})).map(Some);
+            let mut out = Vec::with_capacity(64);
+            out.extend_from_slice(br#"{"schema":null,"payload":"#);
+            self.write_json(&mut out, None, value)?;
+            out.push(b'}');
+            return Ok(Some(out));
         };
         let mut cache = self.last_schema.lock().unwrap_or_else(|p| p.into_inner());
         let cached = matches!(&*cache, Some((s, _)) if std::sync::Arc::ptr_eq(s, schema));
@@ -92,7 +107,7 @@ impl Converter for JsonConverter {
         out.extend_from_slice(br#"{"schema":"#);
         out.extend_from_slice(schema_json);
         out.extend_from_slice(br#","payload":"#);
-        serde_json::to_writer(&mut out, &payload).map_err(|e| ConnectError::data(e.to_string()))?;
+        self.write_json(&mut out, Some(schema), value)?;
         out.push(b'}');
         Ok(Some(out))
     }
@@ -133,7 +148,112 @@ impl Converter for JsonConverter {
     }
 }
 
+/// Appends `value`'s JSON text.
+fn write_text<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<()> {
+    serde_json::to_writer(out, value).map_err(|e| ConnectError::data(e.to_string()))
+}
+
 impl JsonConverter {
+    /// Writes a value's JSON straight into `out`, as `value_to_json` would render it but without
+    /// building a tree of maps per record, and without checking it (see `from_connect_data`).
+    fn write_json(&self, out: &mut Vec<u8>, schema: Option<&Schema>, value: &Value) -> Result<()> {
+        let value = match (value, schema) {
+            (Value::Null, Some(s)) if self.replace_null_with_default && s.default.is_some() => {
+                s.default.as_ref().unwrap_or(value)
+            }
+            _ => value,
+        };
+        match value {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Int8(n) => write_text(out, n)?,
+            Value::Int16(n) => write_text(out, n)?,
+            Value::Int32(n) | Value::Date(n) | Value::Time(n) => write_text(out, n)?,
+            Value::Int64(n) | Value::Timestamp(n) => write_text(out, n)?,
+            Value::Float32(n) => write_text(out, n)?,
+            Value::Float64(n) => write_text(out, n)?,
+            Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Value::String(s) => write_text(out, s.as_str())?,
+            Value::Bytes(b) => {
+                out.push(b'"');
+                out.extend_from_slice(base64::encode(b).as_bytes());
+                out.push(b'"');
+            }
+            // Exact, as Kafka writes a BigDecimal: the scale's trailing zeros are kept.
+            Value::Decimal(d) if self.numeric_decimals => {
+                out.extend_from_slice(d.to_string().as_bytes())
+            }
+            Value::Decimal(d) => {
+                out.push(b'"');
+                out.extend_from_slice(base64::encode(&d.to_bytes()).as_bytes());
+                out.push(b'"');
+            }
+            Value::Array(items) => {
+                let items_schema = schema.and_then(|s| s.value_schema.as_deref());
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.write_json(out, items_schema, item)?;
+                }
+                out.push(b']');
+            }
+            Value::Map(entries) => {
+                let keys = schema.and_then(|s| s.key_schema.as_deref());
+                let values = schema.and_then(|s| s.value_schema.as_deref());
+                let string_keys = match keys {
+                    Some(k) => k.schema_type == SchemaType::String,
+                    None => entries.iter().all(|(k, _)| matches!(k, Value::String(_))),
+                };
+                if string_keys {
+                    out.push(b'{');
+                    let mut first = true;
+                    for (k, v) in entries {
+                        let Value::String(k) = k else { continue };
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
+                        write_text(out, k.as_str())?;
+                        out.push(b':');
+                        self.write_json(out, values, v)?;
+                    }
+                    out.push(b'}');
+                } else {
+                    out.push(b'[');
+                    for (i, (k, v)) in entries.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        out.push(b'[');
+                        self.write_json(out, keys, k)?;
+                        out.push(b',');
+                        self.write_json(out, values, v)?;
+                        out.push(b']');
+                    }
+                    out.push(b']');
+                }
+            }
+            Value::Struct(s) => {
+                out.push(b'{');
+                for (i, field) in s.schema().fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_text(out, field.name.as_str())?;
+                    out.push(b':');
+                    let value = match (s.value_at(field.index), &field.schema.default) {
+                        (Value::Null, Some(default)) => default,
+                        (value, _) => value,
+                    };
+                    self.write_json(out, Some(&field.schema), value)?;
+                }
+                out.push(b'}');
+            }
+        }
+        Ok(())
+    }
+
     fn value_to_json(&self, schema: Option<&Schema>, value: &Value) -> Result<Json> {
         let value = match (value, schema) {
             (Value::Null, Some(s)) if self.replace_null_with_default && s.default.is_some() => {
