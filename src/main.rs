@@ -98,9 +98,26 @@ enum Command {
     Consume(cli::consume::ConsumeArgs),
 }
 
+/// Raises the soft limit on open files to the hard one: every partition and client connection
+/// holds files, and the soft default (often 1024) is far below what the system allows.
+fn raise_open_file_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+        }
+    }
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let log_control = logging::init(cli.log_format == LogFormat::Json);
+    raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -150,13 +167,23 @@ fn run(
                 &registry_overrides,
                 "--registry-override",
             )?;
-            runtime.block_on(run_standalone(
+            // The broker serves from threads of its own: no connector, REST request or registry
+            // check ever runs on them.
+            let broker_runtime = tokio::runtime::Builder::new_multi_thread()
+                .thread_name("broker")
+                .enable_all()
+                .build()
+                .context("starting the broker's runtime")?;
+            let result = runtime.block_on(run_standalone(
                 broker,
+                broker_runtime.handle(),
                 worker,
                 registry,
                 connectors,
                 log_control,
-            ))
+            ));
+            broker_runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+            result
         }
         Command::Registry { config, overrides } => {
             let props = layered_properties(
@@ -191,25 +218,34 @@ fn run(
     }
 }
 
-/// The broker's config, with its warnings logged, and its bound listener.
-async fn bind_broker(
-    props: &Properties,
-) -> Result<(sluice_broker::BrokerConfig, tokio::net::TcpListener)> {
+/// The broker's config, with its warnings logged, and its bound listener (not yet tied to a
+/// runtime: the broker takes it on its own).
+fn bind_broker(props: &Properties) -> Result<(sluice_broker::BrokerConfig, std::net::TcpListener)> {
     let (config, warnings) = sluice_broker::BrokerConfig::from_properties(props)?;
     for warning in warnings {
         tracing::warn!("{warning}");
     }
     let address = config.listener.bind_address();
-    let listener = tokio::net::TcpListener::bind(&address)
-        .await
+    let listener = std::net::TcpListener::bind(&address)
         .with_context(|| format!("binding the broker listener {address}"))?;
+    listener.set_nonblocking(true)?;
     Ok((config, listener))
 }
 
-async fn run_broker(props: Properties, shutdown: CancellationToken) -> Result<()> {
-    let (config, listener) = bind_broker(&props).await?;
+/// Runs the broker on the runtime it is spawned on, with the listener bound before.
+async fn serve_broker(
+    config: sluice_broker::BrokerConfig,
+    listener: std::net::TcpListener,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     sluice_broker::run(config, listener, shutdown).await?;
     Ok(())
+}
+
+async fn run_broker(props: Properties, shutdown: CancellationToken) -> Result<()> {
+    let (config, listener) = bind_broker(&props)?;
+    serve_broker(config, listener, shutdown).await
 }
 
 /// Runs a service to its end; SIGINT or SIGTERM cancels the token it was given.
@@ -289,12 +325,13 @@ async fn run_registry(
 /// stop first, so the worker's tasks commit their offsets to the broker, then the broker.
 async fn run_standalone(
     broker_props: Properties,
+    broker_runtime: &tokio::runtime::Handle,
     mut worker_props: Properties,
     mut registry_props: Properties,
     connectors: Vec<PathBuf>,
     log_control: Arc<logging::FilterControl>,
 ) -> Result<()> {
-    let (config, listener) = bind_broker(&broker_props).await?;
+    let (config, listener) = bind_broker(&broker_props)?;
     let local = listener.local_addr()?;
     let bootstrap = if local.ip().is_unspecified() {
         format!("127.0.0.1:{}", local.port())
@@ -308,7 +345,7 @@ async fn run_standalone(
         .entry("bootstrap.servers".into())
         .or_insert(bootstrap);
     let broker_stop = CancellationToken::new();
-    let broker = tokio::spawn(sluice_broker::run(config, listener, broker_stop.clone()));
+    let broker = broker_runtime.spawn(serve_broker(config, listener, broker_stop.clone()));
     let worker_stop = CancellationToken::new();
     tokio::spawn(cancel_on_signal(worker_stop.clone()));
     let registry_stop = worker_stop.clone();

@@ -434,6 +434,19 @@ pub struct BrokerConfig {
     pub group_max_session_timeout_ms: u64,
     pub offsets_topic_partitions: i32,
     pub offset_metadata_max_bytes: usize,
+    /// `fetch.max.bytes`: the most record bytes one fetch response carries (the first batch
+    /// always goes whole).
+    pub fetch_max_bytes: usize,
+    /// `max.connections` and `max.connections.per.ip`: beyond them new connections are closed.
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    /// `connections.max.idle.ms`: a connection with no request for this long is closed.
+    pub connections_max_idle_ms: u64,
+    /// How long the rest of a request may take to arrive once its first byte has.
+    pub request_read_timeout_ms: u64,
+    /// `max.broker.partitions` (KIP-578's name): the most partitions this broker holds; each
+    /// costs open files. Per request, Kafka's fixed cap applies (`MAX_PARTITIONS_PER_REQUEST`).
+    pub max_broker_partitions: usize,
     /// Broker-level values of topic configs, by topic config name, for keys set explicitly.
     topic_overrides: BTreeMap<String, String>,
 }
@@ -456,6 +469,12 @@ const BROKER_KEYS: &[&str] = &[
     "group.min.session.timeout.ms",
     "offset.metadata.max.bytes",
     "offsets.topic.num.partitions",
+    "fetch.max.bytes",
+    "max.connections",
+    "max.connections.per.ip",
+    "connections.max.idle.ms",
+    "socket.request.read.timeout.ms",
+    "max.broker.partitions",
     "log.retention.check.interval.ms",
     "log.retention.hours",
     "log.retention.minutes",
@@ -610,6 +629,20 @@ impl BrokerConfig {
             )?,
             offsets_topic_partitions: parse_at_least(props, "offsets.topic.num.partitions", 50, 1)?,
             offset_metadata_max_bytes: parse_at_least(props, "offset.metadata.max.bytes", 4096, 0)?,
+            fetch_max_bytes: parse_at_least(props, "fetch.max.bytes", 57_671_680, 1024)?,
+            // Kafka's default is unlimited; here the default stays below what the process may
+            // open (its file limit is raised to the hard limit at start), so that refusing a
+            // connection is a choice and not a failing accept.
+            max_connections: parse_at_least(props, "max.connections", 10_000, 1)?,
+            max_connections_per_ip: parse_at_least(props, "max.connections.per.ip", 10_000, 1)?,
+            connections_max_idle_ms: parse_at_least(props, "connections.max.idle.ms", 600_000, 1)?,
+            request_read_timeout_ms: parse_at_least(
+                props,
+                "socket.request.read.timeout.ms",
+                30_000,
+                1,
+            )?,
+            max_broker_partitions: parse_at_least(props, "max.broker.partitions", 100_000, 1)?,
             topic_overrides,
         };
         Ok((config, warnings))

@@ -17,6 +17,7 @@ use crate::group::{GroupCoordinator, GroupSettings};
 use crate::log::segment::now_ms;
 use crate::partition::run_flusher;
 use crate::protocol::connection::serve_connection;
+use crate::protocol::connections::Connections;
 use crate::topics::{TopicError, Topics};
 
 const CLEAN_SHUTDOWN_MARKER: &str = ".sluice-clean-shutdown";
@@ -32,6 +33,28 @@ pub enum BrokerError {
     Topics(#[from] TopicError),
     #[error(transparent)]
     Io(#[from] io::Error),
+}
+
+/// Accept failures (out of file descriptors, say), logged once a minute with their count rather
+/// than once per attempt.
+#[derive(Default)]
+struct AcceptErrors {
+    count: u64,
+    last_logged: Option<std::time::Instant>,
+}
+
+impl AcceptErrors {
+    fn note(&mut self, error: &io::Error) {
+        self.count += 1;
+        if self
+            .last_logged
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+        {
+            tracing::warn!(error = %error, failures = self.count, "accepting connections fails");
+            self.count = 0;
+            self.last_logged = Some(std::time::Instant::now());
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -109,15 +132,28 @@ impl Broker {
         );
         let mut background = self.spawn_background(shutdown.clone());
         let mut connections = JoinSet::new();
+        let open_files = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        let table = Arc::new(Connections::new(
+            self.config.max_connections,
+            self.config.max_connections_per_ip,
+            open_files,
+            self.topics.partition_total(),
+        ));
+        tracing::debug!(max_connections = table.max(), "connection limits");
+        let mut accept_errors = AcceptErrors::default();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        connections.spawn(serve_connection(stream, Arc::clone(&self), shutdown.clone()));
-                    }
+                    Ok((stream, peer)) => match table.admit(peer.ip()) {
+                        Ok(admitted) => {
+                            connections.spawn(serve_connection(stream, Arc::clone(&self), shutdown.clone(), admitted));
+                        }
+                        // Closed at once: a refused client learns now rather than waiting.
+                        Err(_) => drop(stream),
+                    },
                     Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
+                        accept_errors.note(&e);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },

@@ -33,6 +33,8 @@ pub enum TopicError {
     InvalidConfig(#[from] config::ConfigError),
     #[error("Topic deletion is disabled.")]
     DeletionDisabled,
+    #[error("{0}")]
+    PolicyViolation(String),
     #[error("storage error: {0}")]
     Io(#[from] io::Error),
 }
@@ -47,6 +49,7 @@ impl TopicError {
             Self::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
             Self::InvalidConfig(_) => ResponseError::InvalidConfig,
             Self::DeletionDisabled => ResponseError::TopicDeletionDisabled,
+            Self::PolicyViolation(_) => ResponseError::PolicyViolation,
             Self::Io(_) => ResponseError::KafkaStorageError,
         }
         .code()
@@ -245,6 +248,7 @@ impl Topics {
         if replication < 1 {
             return Err(TopicError::InvalidReplicationFactor(replication));
         }
+        self.check_room(partitions as usize)?;
         let mut overrides = BTreeMap::new();
         for (key, value) in configs {
             let Some(value) = value else { continue };
@@ -271,6 +275,28 @@ impl Topics {
             tracing::info!(topic = name, partitions, "created topic");
         }
         Ok(topic)
+    }
+
+    /// Every partition this broker holds.
+    pub fn partition_total(&self) -> usize {
+        self.list()
+            .iter()
+            .map(|t| t.partition_count() as usize)
+            .sum()
+    }
+
+    /// Refuses partitions beyond `max.broker.partitions`: each costs open files, and past the
+    /// process's limit every new client connection would fail instead.
+    fn check_room(&self, more: usize) -> Result<(), TopicError> {
+        let held = self.partition_total();
+        let max = self.config.max_broker_partitions;
+        if held + more > max {
+            return Err(TopicError::PolicyViolation(format!(
+                "Creating {more} partitions would take this broker to {} partitions, over its limit of {max} (max.broker.partitions).",
+                held + more
+            )));
+        }
+        Ok(())
     }
 
     /// Deletes a topic and its data.
@@ -326,6 +352,7 @@ impl Topics {
                 "Topic already has {current} partitions."
             )));
         }
+        self.check_room((count - current) as usize)?;
         if validate_only {
             return Ok(());
         }

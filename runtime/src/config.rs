@@ -44,6 +44,7 @@ const KNOWN_KEYS: &[&str] = &[
     "plugin.path",
     "plugin.discovery",
     "task.shutdown.graceful.timeout.ms",
+    "tasks.max.limit",
     "topic.creation.enable",
     "topic.tracking.enable",
     "topic.tracking.allow.reset",
@@ -85,6 +86,9 @@ pub struct WorkerConfig {
     pub topic_tracking_enable: bool,
     pub topic_tracking_allow_reset: bool,
     pub task_shutdown_timeout: Duration,
+    /// `tasks.max.limit` (Sluice's): the most tasks one connector may ask for. Each task is a
+    /// thread and a Kafka client; a connector asking for thousands would take the worker down.
+    pub tasks_max_limit: usize,
 }
 
 /// What a worker warns about but still starts with.
@@ -181,6 +185,7 @@ impl WorkerConfig {
             topic_creation_enable: flag("topic.creation.enable", true)?,
             topic_tracking_enable: flag("topic.tracking.enable", true)?,
             topic_tracking_allow_reset: flag("topic.tracking.allow.reset", true)?,
+            tasks_max_limit: number("tasks.max.limit", 1000)?.max(1) as usize,
             task_shutdown_timeout: Duration::from_millis(
                 number("task.shutdown.graceful.timeout.ms", 5000)?.max(0) as u64,
             ),

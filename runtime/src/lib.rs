@@ -5,6 +5,7 @@ pub mod config;
 pub mod converters;
 pub mod herder;
 pub mod rest;
+pub mod secrets;
 pub mod storage;
 pub mod transforms;
 pub mod worker;

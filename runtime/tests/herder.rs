@@ -129,6 +129,18 @@ impl SourceTask for TestTask {
     /// `records` records (4) in each of `batches` polls (1), `pause.ms` apart: value `v<i>`,
     /// header `h` = i, header `drop` on odd records, and key `k<i>` when `keyed`.
     fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>>> {
+        if let Some(ms) = self
+            .props
+            .get("spin.ms")
+            .and_then(|m| m.parse::<u64>().ok())
+        {
+            // Task code gone wrong: a busy loop that never yields, bounded so the test's process
+            // gets its core back.
+            let until = Instant::now() + Duration::from_millis(ms);
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        }
         Box::pin(async move {
             let number = |key: &str, default: u32| {
                 self.props
@@ -272,12 +284,17 @@ fn plugins() -> Vec<PluginDesc> {
 }
 
 async fn start(broker: &Broker) -> Arc<Herder> {
+    start_with(broker, &[]).await
+}
+
+async fn start_with(broker: &Broker, extra: &[(&str, &str)]) -> Arc<Herder> {
     let props: Props = [
         ("bootstrap.servers", broker.bootstrap.as_str()),
         ("listeners", "http://127.0.0.1:8083"),
         ("offset.flush.interval.ms", "200"),
     ]
     .into_iter()
+    .chain(extra.iter().copied())
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let (config, _) =
@@ -763,6 +780,55 @@ async fn a_regex_sink_reads_every_matching_topic_and_decodes_headers() {
             ),
         ],
         "both matching topics, not 'other'; headers typed by SimpleHeaderConverter"
+    );
+    herder.shutdown().await;
+    broker.stop().await;
+}
+
+/// Task code that spins without ever yielding runs on the task's own thread: the worker (here on
+/// a two-thread runtime, which two such tasks used to fill) keeps answering, and a stop gives up
+/// after `task.shutdown.graceful.timeout.ms`, reporting the task FAILED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spinning_tasks_cost_only_their_own_threads_and_are_abandoned_at_stop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    let herder = start_with(&broker, &[("task.shutdown.graceful.timeout.ms", "1000")]).await;
+    let config = props_of(&[
+        ("connector.class", "org.example.TestSourceConnector"),
+        ("topic", "spin"),
+        ("tasks", "2"),
+        ("tasks.max", "2"),
+        ("spin.ms", "20000"),
+    ]);
+    herder
+        .create("spinner", config, InitialState::Running)
+        .await
+        .expect("create");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both tasks are spinning; the worker still answers at once, several times over.
+    for _ in 0..5 {
+        let asked = Instant::now();
+        let status = tokio::time::timeout(Duration::from_secs(1), herder.status("spinner"))
+            .await
+            .expect("the worker answers within a second")
+            .expect("status");
+        assert_eq!(
+            status["tasks"].as_array().map(Vec::len),
+            Some(2),
+            "{status}"
+        );
+        assert!(asked.elapsed() < Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stopping = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), herder.stop("spinner"))
+        .await
+        .expect("stop is bounded")
+        .expect("stop");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "both tasks are waited for together, once: {:?}",
+        stopping.elapsed()
     );
     herder.shutdown().await;
     broker.stop().await;

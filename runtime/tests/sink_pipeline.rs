@@ -40,9 +40,8 @@ fn start(
     connector
         .start(&props, Arc::new(NoContext))
         .expect("connector");
-    let mut task = connector.new_task();
-    task.start(&connector.task_configs(1).expect("tasks")[0])
-        .expect("task");
+    let task = connector.new_task();
+    let task_props = connector.task_configs(1).expect("tasks").remove(0);
     let settings = SinkSettings {
         connector: "file-sink".into(),
         task: 0,
@@ -60,6 +59,7 @@ fn start(
     let runner = SinkRunner::new(
         settings,
         task,
+        task_props,
         converters,
         TransformChain::from_config(&BTreeMap::new()).expect("no transforms"),
         &broker.client(),

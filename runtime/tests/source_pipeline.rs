@@ -88,9 +88,7 @@ async fn start_task(
         .expect("load")
         .expect("offsets");
     let store = Arc::new(store);
-    let mut task = connector.new_task();
-    task.start(&task_props, store.reader("file-src"))
-        .expect("task");
+    let task = connector.new_task();
     let settings = SourceSettings {
         connector: "file-src".into(),
         offsets_topic: "connect-offsets".into(),
@@ -107,9 +105,12 @@ async fn start_task(
         value: Box::new(StringConverter),
         header: Box::new(SimpleHeaderConverter),
     };
+    let reader = store.reader("file-src");
     let runner = SourceRunner::new(
         settings,
         task,
+        task_props,
+        reader,
         converters,
         TransformChain::from_config(&BTreeMap::new()).expect("no transforms"),
         client,

@@ -126,10 +126,16 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Option<Record> {
     Some(match key.get("keytype").and_then(Json::as_str)? {
         "SCHEMA" => {
             let version = u32::try_from(key.get("version")?.as_u64()?).ok()?;
-            let value = match value {
+            let value: Option<SchemaValue> = match value {
                 Some(v) => Some(serde_json::from_value(v).ok()?),
                 None => None,
             };
+            // Ids and versions are Java ints from 1: a record outside that (written by a broken
+            // writer) is skipped rather than let an id wrap round onto one in use.
+            let in_range = |n: u32| (1..=i32::MAX as u32).contains(&n);
+            if !in_range(version) || value.as_ref().is_some_and(|v| !in_range(v.id)) {
+                return None;
+            }
             Record::Schema {
                 subject: subject?,
                 version,

@@ -33,6 +33,26 @@ pub struct SchemaRequest {
     pub id: Option<u32>,
 }
 
+/// The largest schema id and version: Confluent's are Java ints.
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+/// A registration parsed and checked against the history it was checked against.
+struct Prepared {
+    stored: StoredSchema,
+    history: (Level, Vec<(u32, u32)>),
+    details: Vec<String>,
+}
+
+/// Runs CPU-heavy registry work (parsing, compatibility checks) where it cannot hold up the
+/// threads that answer requests.
+pub async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
+) -> Result<T, RegistryError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| RegistryError::Store(format!("a registry worker thread failed: {e}")))?
+}
+
 /// A version as the API shows it.
 #[derive(Debug, Clone)]
 pub struct SubjectVersion {
@@ -368,13 +388,70 @@ impl Registry {
         check_level(level, new, &borrowed)
     }
 
+    /// What a register-time check depends on: the level and the live versions (and their ids).
+    fn history(state: &State, subject: &str, level: Level) -> (Level, Vec<(u32, u32)>) {
+        let versions = state
+            .versions(subject, false)
+            .into_iter()
+            .map(|(n, v)| (n, v.id))
+            .collect();
+        (level, versions)
+    }
+
+    /// Parses `request` and checks it against the subject's history as it is now: the costly
+    /// part of a registration, done on a blocking thread and without the write lock.
+    fn prepare(&self, subject: &str, request: &SchemaRequest) -> Result<Prepared, RegistryError> {
+        let state = self.state();
+        let (new, stored) = self.parse_request(&state, request, true)?;
+        let level = effective_level(&state, Some(subject), self.default_level);
+        let history = Self::history(&state, subject, level);
+        let importing = Self::mode_of(&state, subject) == "IMPORT";
+        let details = if importing {
+            Vec::new()
+        } else {
+            self.incompatibilities(&state, subject, &new, level, None)
+        };
+        Ok(Prepared {
+            stored,
+            history,
+            details,
+        })
+    }
+
+    /// Registers a schema. Parsing and the compatibility check against history run on a
+    /// blocking thread before the write lock is taken; under the lock the check is redone only
+    /// if the subject's history changed meanwhile.
     pub async fn register(
-        &self,
+        self: &Arc<Self>,
         subject: &str,
         request: SchemaRequest,
     ) -> Result<SubjectVersion, RegistryError> {
         validate_subject(subject)?;
+        for (what, number) in [("id", request.id), ("version", request.version)] {
+            if number.is_some_and(|n| n == 0 || n > MAX_ID) {
+                return Err(RegistryError::NotPermitted(format!(
+                    "Invalid schema {what} {}: must be between 1 and {MAX_ID}",
+                    number.unwrap_or_default()
+                )));
+            }
+        }
+        let request = Arc::new(request);
+        let mut prepared = {
+            let (this, subject, request) =
+                (Arc::clone(self), subject.to_string(), Arc::clone(&request));
+            run_blocking(move || this.prepare(&subject, &request)).await?
+        };
         let _write = self.writes.lock().await;
+        let changed = {
+            let state = self.state();
+            let level = effective_level(&state, Some(subject), self.default_level);
+            Self::history(&state, subject, level) != prepared.history
+        };
+        if changed {
+            let (this, subject, request) =
+                (Arc::clone(self), subject.to_string(), Arc::clone(&request));
+            prepared = run_blocking(move || this.prepare(&subject, &request)).await?;
+        }
         let (id, version, stored) = {
             let state = self.state();
             let mode = Self::mode_of(&state, subject);
@@ -398,7 +475,7 @@ impl Registry {
                 _ => {}
             }
             let importing = mode == "IMPORT";
-            let (new, stored) = self.parse_request(&state, &request, true)?;
+            let stored = prepared.stored.clone();
             // The same schema already live under the subject: nothing to check or write.
             if let Some((n, v)) = state
                 .versions(subject, false)
@@ -409,15 +486,11 @@ impl Registry {
                     return Ok(view(subject, n, v));
                 }
             }
-            if !importing {
-                let level = effective_level(&state, Some(subject), self.default_level);
-                let details = self.incompatibilities(&state, subject, &new, level, None);
-                if !details.is_empty() {
-                    return Err(RegistryError::Incompatible {
-                        subject: subject.to_string(),
-                        details,
-                    });
-                }
+            if !importing && !prepared.details.is_empty() {
+                return Err(RegistryError::Incompatible {
+                    subject: subject.to_string(),
+                    details: std::mem::take(&mut prepared.details),
+                });
             }
             let existing = state.ids.get(&stored).copied();
             let id = match (request.id, existing) {
@@ -433,6 +506,13 @@ impl Registry {
                     asked
                 }
                 (None, Some(found)) => found,
+                // Ids are Confluent's int32: never past it, never wrapped round to one in use.
+                (None, None) if state.max_id >= MAX_ID => {
+                    return Err(RegistryError::Store(format!(
+                        "no schema id left: ids go up to {MAX_ID} and {} is taken",
+                        state.max_id
+                    )))
+                }
                 (None, None) => state.max_id + 1,
             };
             let next = state
@@ -444,6 +524,11 @@ impl Registry {
                 Some(v) if importing => v,
                 _ => next,
             };
+            if version > MAX_ID {
+                return Err(RegistryError::Store(format!(
+                    "subject {subject} has no version number left (they go up to {MAX_ID})"
+                )));
+            }
             (id, version, stored)
         };
         let value = SchemaValue {

@@ -15,7 +15,7 @@ use serde_json::{json, Value as Json};
 
 use crate::error::RegistryError;
 use crate::records::Reference;
-use crate::registry::{Registry, SchemaRequest, SubjectVersion, VersionSpec};
+use crate::registry::{run_blocking, Registry, SchemaRequest, SubjectVersion, VersionSpec};
 
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
@@ -438,10 +438,9 @@ async fn compatibility_all(
 ) -> Reply {
     let request = schema_request(&body)?;
     let verbose = flag(&p, "verbose");
-    compatibility_reply(
-        r.test_compatibility(&subject, None, &request, verbose)?,
-        verbose,
-    )
+    let checked =
+        run_blocking(move || r.test_compatibility(&subject, None, &request, verbose)).await?;
+    compatibility_reply(checked, verbose)
 }
 
 async fn compatibility_one(
@@ -453,10 +452,9 @@ async fn compatibility_one(
     let spec = VersionSpec::parse(&version)?;
     let request = schema_request(&body)?;
     let verbose = flag(&p, "verbose");
-    compatibility_reply(
-        r.test_compatibility(&subject, Some(spec), &request, verbose)?,
-        verbose,
-    )
+    let checked =
+        run_blocking(move || r.test_compatibility(&subject, Some(spec), &request, verbose)).await?;
+    compatibility_reply(checked, verbose)
 }
 
 /// `{"compatibility": LEVEL}` from a PUT body.

@@ -4,6 +4,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 
+use super::create_topics::{MAX_PARTITIONS_PER_REQUEST, TOO_MANY_PARTITIONS};
 use super::str_bytes;
 use crate::server::Broker;
 
@@ -14,6 +15,27 @@ pub fn handle(
 ) -> CreatePartitionsResponse {
     let node = broker.config.node_id;
     let mut response = CreatePartitionsResponse::default();
+    let added: i64 = req
+        .topics
+        .iter()
+        .map(|t| {
+            let current = broker
+                .topics
+                .get(t.name.0.as_str())
+                .map_or(0, |topic| topic.partition_count());
+            i64::from((t.count - current).max(0))
+        })
+        .sum();
+    if added > MAX_PARTITIONS_PER_REQUEST {
+        for wanted in req.topics {
+            let mut result = CreatePartitionsTopicResult::default();
+            result.name = wanted.name;
+            result.error_code = ResponseError::PolicyViolation.code();
+            result.error_message = Some(str_bytes(TOO_MANY_PARTITIONS));
+            response.results.push(result);
+        }
+        return response;
+    }
     for wanted in req.topics {
         let mut result = CreatePartitionsTopicResult::default();
         result.name = wanted.name.clone();

@@ -12,8 +12,36 @@ use super::configs::topic_entries;
 use super::str_bytes;
 use crate::server::Broker;
 
+/// Kafka's controller refuses a request that would create more partitions than this, whole.
+pub const MAX_PARTITIONS_PER_REQUEST: i64 = 10_000;
+
+/// Kafka's words for a request over [`MAX_PARTITIONS_PER_REQUEST`].
+pub const TOO_MANY_PARTITIONS: &str = "Excessively large number of partitions per request.";
+
 pub fn handle(broker: &Broker, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
     let mut response = CreateTopicsResponse::default();
+    let asked: i64 = req
+        .topics
+        .iter()
+        .map(|t| match (t.assignments.len(), t.num_partitions) {
+            (0, -1) => i64::from(broker.config.num_partitions),
+            (0, n) => i64::from(n.max(0)),
+            (assigned, _) => assigned as i64,
+        })
+        .sum();
+    if asked > MAX_PARTITIONS_PER_REQUEST {
+        for wanted in req.topics {
+            let mut result = CreatableTopicResult::default();
+            result.name = wanted.name;
+            fail(
+                &mut result,
+                ResponseError::PolicyViolation,
+                TOO_MANY_PARTITIONS,
+            );
+            response.topics.push(result);
+        }
+        return response;
+    }
     for wanted in req.topics {
         let name = wanted.name.0.to_string();
         let mut result = CreatableTopicResult::default();

@@ -13,6 +13,7 @@ use super::str_bytes;
 use crate::log::batch::{self, BatchError};
 use crate::log::producers::SequenceError;
 use crate::log::segment::now_ms;
+use crate::log::validate;
 use crate::log::AppendError;
 use crate::partition::Partition;
 use crate::protocol::dispatch::{Ctx, DispatchError, Reply};
@@ -128,15 +129,6 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Result<Rep
     })))
 }
 
-/// Whether any record of a (possibly compressed) batch has a null key.
-fn has_null_key(batch: &[u8]) -> bool {
-    let mut bytes = Bytes::copy_from_slice(batch);
-    match kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes) {
-        Ok(set) => set.records.iter().any(|r| r.key.is_none()),
-        Err(_) => true,
-    }
-}
-
 struct Appended {
     base_offset: i64,
     end: i64,
@@ -168,7 +160,7 @@ fn append(
         tracing::debug!(topic = %partition.topic, partition = partition.index, error = %e, "refused batch");
         (code.code(), Some(e.to_string()))
     })?;
-    for (header, range) in &batches {
+    for (header, _) in &batches {
         if header.total_len() > settings.max_message_bytes {
             return Err(fail(
                 ResponseError::MessageTooLarge,
@@ -179,21 +171,23 @@ fn append(
                 ),
             ));
         }
-        if settings.compact && has_null_key(&records[range.clone()]) {
-            return Err(fail(
-                ResponseError::InvalidRecord,
-                &format!(
-                    "Compacted topic cannot accept message without key in topic partition {}-{}.",
-                    partition.topic, partition.index
-                ),
-            ));
-        }
         if header.is_transactional() || header.is_control() {
             return Err(fail(
                 ResponseError::InvalidRecord,
                 "transactional batches are not supported",
             ));
         }
+    }
+    // Every record, as Kafka's LogValidator checks them: before the log's lock is taken.
+    let compacted = settings
+        .compact
+        .then(|| format!("{}-{}", partition.topic, partition.index));
+    for (header, range) in &batches {
+        validate::validate_records(header, &records[range.clone()], compacted.as_deref())
+            .map_err(|e| {
+                tracing::debug!(topic = %partition.topic, partition = partition.index, error = %e, "refused batch");
+                fail(ResponseError::InvalidRecord, &e.to_string())
+            })?;
     }
     let mut log = partition.log();
     let mut first_offset = None;

@@ -6,6 +6,7 @@ pub mod index;
 pub mod partition;
 pub mod producers;
 pub mod segment;
+pub mod validate;
 
 #[cfg(test)]
 mod model_tests;
@@ -14,5 +15,5 @@ mod model_tests;
 mod compaction_tests;
 
 pub use partition::{
-    AppendError, LogPolicy, OpenReport, OutOfRange, PartitionLog, ReadError, ReadStart,
+    AppendError, LogPolicy, OpenReport, OutOfRange, PartitionLog, ReadError, ReadStart, Region,
 };

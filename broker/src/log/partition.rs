@@ -453,7 +453,49 @@ pub enum ReadError {
     Io(#[from] io::Error),
 }
 
+/// A run of whole stored batches in a segment file: sent to a consumer straight from the file,
+/// never read into memory as one piece. The open file keeps it readable even if the segment is
+/// deleted or compacted meanwhile.
+#[derive(Debug, Clone)]
+pub struct Region {
+    pub file: Arc<File>,
+    pub offset: u64,
+    pub len: usize,
+}
+
 impl ReadStart {
+    /// The whole batches from the one containing the fetch offset, up to `max_bytes`; the first
+    /// batch is always whole, however large, so a consumer can always make progress. `None` at
+    /// the end of the log.
+    pub fn region(&self, max_bytes: usize) -> io::Result<Option<Region>> {
+        let mut pos = self.scan_from;
+        let start = loop {
+            if pos >= self.end {
+                return Ok(None);
+            }
+            let header = segment::header_at(&self.file, pos)?;
+            if header.last_offset() >= self.fetch_offset {
+                break pos;
+            }
+            pos += header.total_len() as u64;
+        };
+        let first = segment::header_at(&self.file, start)?;
+        let mut end = (start + first.total_len() as u64).min(self.end);
+        while end + batch::HEADER_LEN as u64 <= self.end {
+            let header = segment::header_at(&self.file, end)?;
+            let next = end + header.total_len() as u64;
+            if next > self.end || (next - start) as usize > max_bytes {
+                break;
+            }
+            end = next;
+        }
+        Ok(Some(Region {
+            file: Arc::clone(&self.file),
+            offset: start,
+            len: (end - start) as usize,
+        }))
+    }
+
     /// Reads whole batches from the one containing the fetch offset, up to `max_bytes`. The first
     /// batch is always returned whole, however large, so a consumer can always make progress.
     pub fn read(&self, max_bytes: usize) -> io::Result<Bytes> {

@@ -3,6 +3,7 @@
 //! written in request order, as the protocol requires.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncWriteExt, BufWriter};
@@ -11,8 +12,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::connections::Admitted;
 use super::dispatch::{self, Reply};
 use super::frame::{self, FrameError};
+use super::outgoing::Outgoing;
 use crate::server::Broker;
 
 /// Requests a connection may have in flight before the broker stops reading from it.
@@ -21,10 +24,15 @@ const MAX_IN_FLIGHT: usize = 64;
 enum Pending {
     Ready(Bytes),
     Nothing,
-    Later(JoinHandle<Option<Bytes>>),
+    Later(JoinHandle<Option<Outgoing>>),
 }
 
-pub async fn serve_connection(stream: TcpStream, broker: Arc<Broker>, shutdown: CancellationToken) {
+pub async fn serve_connection(
+    stream: TcpStream,
+    broker: Arc<Broker>,
+    shutdown: CancellationToken,
+    admitted: Admitted,
+) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -37,11 +45,17 @@ pub async fn serve_connection(stream: TcpStream, broker: Arc<Broker>, shutdown: 
         rx,
     ));
     let max = broker.config.socket_request_max_bytes;
+    let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
+    let whole = Duration::from_millis(broker.config.request_read_timeout_ms);
     let mut buf = BytesMut::new();
     loop {
         let frame = tokio::select! {
             _ = shutdown.cancelled() => break,
-            frame = frame::read_frame(&mut reader, &mut buf, max) => frame,
+            _ = admitted.close.cancelled() => {
+                tracing::debug!(%peer, "closing an idle connection to make room for a new one");
+                break;
+            }
+            frame = frame::read_frame_within(&mut reader, &mut buf, max, idle, whole) => frame,
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,
@@ -50,15 +64,25 @@ pub async fn serve_connection(stream: TcpStream, broker: Arc<Broker>, shutdown: 
                 tracing::debug!(%peer, error = %e, "connection read failed");
                 break;
             }
+            Err(e @ (FrameError::Idle(_) | FrameError::Slow(_))) => {
+                tracing::debug!(%peer, error = %e, "closing connection");
+                break;
+            }
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "closing connection");
                 break;
             }
         };
+        admitted.activity.touch();
         let pending = match dispatch::dispatch(&broker, frame, &peer) {
             Ok(Reply::Now(bytes)) => Pending::Ready(bytes),
             Ok(Reply::Nothing) => Pending::Nothing,
-            Ok(Reply::Later(future)) => Pending::Later(tokio::spawn(future)),
+            Ok(Reply::Later(future)) => {
+                Pending::Later(tokio::spawn(
+                    async move { future.await.map(Outgoing::from) },
+                ))
+            }
+            Ok(Reply::Streamed(future)) => Pending::Later(tokio::spawn(future)),
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "closing connection after a bad request");
                 break;
@@ -76,12 +100,13 @@ async fn write_responses(
     mut writer: BufWriter<tokio::net::tcp::OwnedWriteHalf>,
     mut rx: mpsc::Receiver<Pending>,
 ) {
+    let mut scratch = Vec::new();
     while let Some(pending) = rx.recv().await {
-        let bytes = match pending {
-            Pending::Ready(bytes) => Some(bytes),
+        let outgoing = match pending {
+            Pending::Ready(bytes) => Some(Outgoing::from(bytes)),
             Pending::Nothing => None,
             Pending::Later(handle) => match handle.await {
-                Ok(Some(bytes)) => Some(bytes),
+                Ok(Some(outgoing)) => Some(outgoing),
                 Ok(None) => return, // could not be encoded: closing tells the client to retry
                 Err(e) => {
                     tracing::error!(error = %e, "request handler failed; closing connection");
@@ -89,8 +114,8 @@ async fn write_responses(
                 }
             },
         };
-        if let Some(bytes) = bytes {
-            if writer.write_all(&bytes).await.is_err() {
+        if let Some(outgoing) = outgoing {
+            if outgoing.write_to(&mut writer, &mut scratch).await.is_err() {
                 return;
             }
         }

@@ -12,6 +12,9 @@ use crate::handlers::{self, api_versions};
 use crate::server::Broker;
 
 pub type BoxReply = Pin<Box<dyn Future<Output = Option<Bytes>> + Send + 'static>>;
+/// A reply that may send parts of files as they are (fetch).
+pub type BoxStreamed =
+    Pin<Box<dyn Future<Output = Option<super::outgoing::Outgoing>> + Send + 'static>>;
 
 /// A handler's reply: encoded now, none at all (acks=0), or later (after an fsync or a long
 /// poll). A later reply of `None` could not be encoded, and closes the connection.
@@ -19,6 +22,7 @@ pub enum Reply {
     Now(Bytes),
     Nothing,
     Later(BoxReply),
+    Streamed(BoxStreamed),
 }
 
 /// A request that cannot be answered; the connection is closed, as Kafka does.
@@ -80,6 +84,28 @@ impl Ctx {
     }
 }
 
+/// Like `answer_now`, with the handler run on a blocking thread: for requests whose work grows
+/// with what they ask for.
+macro_rules! answer_blocking {
+    ($broker:expr, $ctx:expr, $body:expr, $req:ty, $handler:path) => {{
+        let req = <$req>::decode(&mut $body, $ctx.version).map_err(|e| $ctx.malformed(e))?;
+        let broker = Arc::clone($broker);
+        let ctx = $ctx;
+        Reply::Later(Box::pin(async move {
+            let version = ctx.version;
+            let response =
+                tokio::task::spawn_blocking(move || $handler(&broker, req, version)).await;
+            match response {
+                Ok(response) => ctx.encode(&response).ok(),
+                Err(e) => {
+                    tracing::error!(api = ?ctx.api, error = %e, "request handler failed");
+                    None
+                }
+            }
+        }))
+    }};
+}
+
 macro_rules! answer_now {
     ($broker:expr, $ctx:expr, $body:expr, $req:ty, $handler:path) => {{
         let req = <$req>::decode(&mut $body, $ctx.version).map_err(|e| $ctx.malformed(e))?;
@@ -134,7 +160,8 @@ pub fn dispatch(broker: &Arc<Broker>, frame: Bytes, peer: &str) -> Result<Reply,
             ListOffsetsRequest,
             handlers::list_offsets::handle
         ),
-        ApiKey::CreateTopics => answer_now!(
+        // Creating partitions touches the disk for each one: off the threads that answer.
+        ApiKey::CreateTopics => answer_blocking!(
             broker,
             ctx,
             body,
@@ -149,7 +176,7 @@ pub fn dispatch(broker: &Arc<Broker>, frame: Bytes, peer: &str) -> Result<Reply,
             handlers::delete_topics::handle
         ),
         ApiKey::CreatePartitions => {
-            answer_now!(
+            answer_blocking!(
                 broker,
                 ctx,
                 body,
@@ -270,9 +297,9 @@ pub fn dispatch(broker: &Arc<Broker>, frame: Bytes, peer: &str) -> Result<Reply,
         ApiKey::Fetch => {
             let req = FetchRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
             let broker = Arc::clone(broker);
-            Reply::Later(Box::pin(async move {
+            Reply::Streamed(Box::pin(async move {
                 let response = handlers::fetch::handle(&broker, req, version).await;
-                ctx.encode(&response).ok()
+                Some(handlers::fetch::encode(&ctx, &response))
             }))
         }
         _ => return Err(DispatchError::Unsupported { api, version }),

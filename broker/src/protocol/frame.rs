@@ -12,8 +12,37 @@ pub enum FrameError {
     BadSize { size: i32, max: usize },
     #[error("connection closed mid-frame")]
     Truncated,
+    #[error("no request for {0:?} (connections.max.idle.ms)")]
+    Idle(std::time::Duration),
+    #[error("a request took longer than {0:?} to arrive (socket.request.read.timeout.ms)")]
+    Slow(std::time::Duration),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+/// Reads the next frame, waiting at most `idle` for it to begin and `whole` for the rest once it
+/// has, so a silent or trickling client cannot hold its connection for ever.
+pub async fn read_frame_within<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+    max: usize,
+    idle: std::time::Duration,
+    whole: std::time::Duration,
+) -> Result<Option<Bytes>, FrameError> {
+    if buf.is_empty() {
+        buf.reserve(READ_CHUNK);
+        match tokio::time::timeout(idle, reader.read_buf(buf)).await {
+            Err(_) => return Err(FrameError::Idle(idle)),
+            Ok(read) => {
+                if read? == 0 {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    tokio::time::timeout(whole, read_frame(reader, buf, max))
+        .await
+        .map_err(|_| FrameError::Slow(whole))?
 }
 
 /// Reads the next frame. `Ok(None)` is a clean close between frames.

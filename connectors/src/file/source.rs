@@ -131,6 +131,9 @@ impl Settings {
     }
 }
 
+/// The longest line read: Kafka's default `max.request.size`.
+const MAX_LINE_BYTES: usize = 1024 * 1024;
+
 #[derive(Default)]
 pub struct FileStreamSourceTask {
     settings: Option<Settings>,
@@ -202,6 +205,13 @@ impl FileStreamSourceTask {
                 record.timestamp = Some(timestamp);
                 records.push(record);
                 continue;
+            }
+            if self.pending.len() - start > MAX_LINE_BYTES {
+                // Kept in memory until its newline comes: past this it could not be sent anyway.
+                return Err(ConnectError::Fatal(format!(
+                    "{}: the line at byte {} is longer than {MAX_LINE_BYTES} bytes (Kafka's default max.request.size); FileStreamSource does not read lines that long",
+                    settings.file, self.position
+                )));
             }
             let file = self
                 .file

@@ -255,7 +255,7 @@ impl ElfReader {
 impl RecordReader for ElfReader {
     fn next(&mut self) -> Result<Option<Parsed>, ReadError> {
         loop {
-            if !read_line(&mut *self.input, &mut self.buffer)? {
+            if !read_line(&mut *self.input, &mut self.buffer, self.line + 1)? {
                 return Ok(None);
             }
             self.line += 1;

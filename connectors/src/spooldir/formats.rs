@@ -2,7 +2,9 @@
 //! (typed or re-serialized), Avro data, or the whole file. Each reader counts records, so a
 //! file can be resumed from its stored offset, and names the line of a parse error.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 use sluice_connect_api::{Schema, SchemaRef, Struct, Value};
@@ -69,13 +71,22 @@ pub fn reader(
             buffer: Vec::new(),
         }),
         Format::Csv => Box::new(Csv::new(input, settings)?),
-        Format::Json | Format::SchemaLessJson => Box::new(JsonObjects {
-            stream: serde_json::Deserializer::from_reader(input).into_iter(),
-            settings: settings.clone(),
-            typed: format == Format::Json,
-            count: 0,
-            value_schema: settings.value_schema.clone(),
-        }),
+        Format::Json | Format::SchemaLessJson => {
+            let budget = Arc::new(AtomicU64::new(MAX_RECORD_BYTES as u64));
+            let input: Box<dyn Read + Send> = Box::new(Budgeted {
+                input,
+                read: 0,
+                budget: Arc::clone(&budget),
+            });
+            Box::new(JsonObjects {
+                stream: serde_json::Deserializer::from_reader(input).into_iter(),
+                budget,
+                settings: settings.clone(),
+                typed: format == Format::Json,
+                count: 0,
+                value_schema: settings.value_schema.clone(),
+            })
+        }
         Format::Avro => Box::new(Avro::new(input)?),
         Format::Binary => Box::new(Binary { input: Some(input) }),
         Format::Elf => Box::new(ElfReader::new(input, settings.charset)),
@@ -89,16 +100,48 @@ struct Lines {
     buffer: Vec<u8>,
 }
 
-/// Reads one line into `buffer` without its line break; false at the end.
-pub(super) fn read_line(input: &mut dyn BufRead, buffer: &mut Vec<u8>) -> std::io::Result<bool> {
+/// The largest record a file may hold: Kafka's default `max.request.size`, so a record that
+/// could not be sent anyway is an error for its file, and memory stays bounded however long a
+/// line (or a decompressed file) is.
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+
+/// Reads line number `line` into `buffer` without its line break; false at the end. A line
+/// longer than [`MAX_RECORD_BYTES`] is an error, found without reading the rest of it.
+pub(super) fn read_line(
+    input: &mut dyn BufRead,
+    buffer: &mut Vec<u8>,
+    line: u64,
+) -> Result<bool, ReadError> {
     buffer.clear();
-    if input.read_until(b'\n', buffer)? == 0 {
-        return Ok(false);
+    loop {
+        let available = input.fill_buf()?;
+        if available.is_empty() {
+            return Ok(!buffer.is_empty());
+        }
+        let (taken, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if buffer.len() + taken > MAX_RECORD_BYTES + 1 {
+            return Err(too_large(line, "line"));
+        }
+        buffer.extend_from_slice(&available[..taken]);
+        input.consume(taken);
+        if done {
+            buffer.pop();
+            return Ok(true);
+        }
     }
-    if buffer.last() == Some(&b'\n') {
-        buffer.pop();
+}
+
+/// A record over [`MAX_RECORD_BYTES`]: an error for its file.
+pub(super) fn too_large(line: u64, what: &str) -> ReadError {
+    ReadError::Parse {
+        line,
+        message: format!(
+            "the {what} is longer than {MAX_RECORD_BYTES} bytes (max.request.size), the largest record Sluice reads from a file"
+        ),
     }
-    Ok(true)
 }
 
 /// A line's text in the configured character set; a bad byte is an error at that line.
@@ -111,7 +154,7 @@ fn decode(settings: &Settings, bytes: &[u8], line: u64) -> Result<String, ReadEr
 
 impl RecordReader for Lines {
     fn next(&mut self) -> Result<Option<Parsed>, ReadError> {
-        if !read_line(&mut *self.input, &mut self.buffer)? {
+        if !read_line(&mut *self.input, &mut self.buffer, self.line + 1)? {
             return Ok(None);
         }
         self.line += 1;
@@ -166,7 +209,7 @@ impl Csv {
         let mut line = 0;
         let mut buffer = Vec::new();
         for _ in 0..settings.csv.skip_lines {
-            if !read_line(&mut *input, &mut buffer)? {
+            if !read_line(&mut *input, &mut buffer, line + 1)? {
                 break;
             }
             line += 1;
@@ -175,7 +218,7 @@ impl Csv {
         if settings.csv.first_row_as_header {
             let mut pending = Pending::default();
             loop {
-                if !read_line(&mut *input, &mut buffer)? {
+                if !read_line(&mut *input, &mut buffer, line + 1)? {
                     break;
                 }
                 line += 1;
@@ -245,8 +288,9 @@ impl RecordReader for Csv {
     fn next(&mut self) -> Result<Option<Parsed>, ReadError> {
         let mut pending = Pending::default();
         let mut start_line = self.line + 1;
+        let mut record_bytes = 0;
         let row = loop {
-            if !read_line(&mut *self.input, &mut self.buffer)? {
+            if !read_line(&mut *self.input, &mut self.buffer, self.line + 1)? {
                 if pending.is_open() {
                     return Err(ReadError::Parse {
                         line: start_line,
@@ -256,10 +300,16 @@ impl RecordReader for Csv {
                 return Ok(None);
             }
             self.line += 1;
+            // A record may span lines inside quotes: its size counts them all.
+            record_bytes += self.buffer.len();
+            if record_bytes > MAX_RECORD_BYTES {
+                return Err(too_large(start_line, "row"));
+            }
             let text = decode(&self.settings, &self.buffer, self.line)?;
             if !pending.is_open() && text.trim().is_empty() {
                 // A blank line holds no record (trailing ones included).
                 start_line = self.line + 1;
+                record_bytes = 0;
                 continue;
             }
             if let Some(row) = self.parser.parse_line(&text, &mut pending) {
@@ -303,12 +353,36 @@ impl RecordReader for Csv {
     }
 }
 
+/// A reader that fails once it has read past `budget` bytes: JSON values are read from a stream
+/// with no line to stop at, so this is what bounds one value's size.
+struct Budgeted {
+    input: Box<dyn BufRead + Send>,
+    read: u64,
+    budget: Arc<AtomicU64>,
+}
+
+/// The message a [`Budgeted`] reader fails with, to tell it from malformed JSON.
+const OVER_BUDGET: &str = "record over the size limit";
+
+impl Read for Budgeted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read >= self.budget.load(Ordering::Relaxed) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                OVER_BUDGET,
+            ));
+        }
+        let n = self.input.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 struct JsonObjects {
-    stream: serde_json::StreamDeserializer<
-        'static,
-        serde_json::de::IoRead<Box<dyn BufRead + Send>>,
-        Json,
-    >,
+    stream:
+        serde_json::StreamDeserializer<'static, serde_json::de::IoRead<Box<dyn Read + Send>>, Json>,
+    /// Where the [`Budgeted`] reader stops: one record's worth past the last record read.
+    budget: Arc<AtomicU64>,
     settings: Settings,
     typed: bool,
     count: u64,
@@ -320,6 +394,9 @@ impl RecordReader for JsonObjects {
         let json = match self.stream.next() {
             None => return Ok(None),
             Some(Ok(json)) => json,
+            Some(Err(e)) if e.is_io() && e.to_string().contains(OVER_BUDGET) => {
+                return Err(too_large(self.count + 1, "JSON record"));
+            }
             Some(Err(e)) => {
                 return Err(ReadError::Parse {
                     line: e.line() as u64,
@@ -327,6 +404,10 @@ impl RecordReader for JsonObjects {
                 })
             }
         };
+        self.budget.store(
+            self.stream.byte_offset() as u64 + MAX_RECORD_BYTES as u64,
+            Ordering::Relaxed,
+        );
         let offset = self.count;
         self.count += 1;
         let line = self.count;
@@ -425,11 +506,16 @@ struct Binary {
 
 impl RecordReader for Binary {
     fn next(&mut self) -> Result<Option<Parsed>, ReadError> {
-        let Some(mut input) = self.input.take() else {
+        let Some(input) = self.input.take() else {
             return Ok(None);
         };
         let mut bytes = Vec::new();
-        input.read_to_end(&mut bytes)?;
+        input
+            .take(MAX_RECORD_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() > MAX_RECORD_BYTES {
+            return Err(too_large(1, "file"));
+        }
         if bytes.is_empty() {
             // As the original: an empty file holds no record.
             return Ok(None);

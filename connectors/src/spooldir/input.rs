@@ -43,6 +43,9 @@ fn invalid(message: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, message.to_string())
 }
 
+/// The most a `.Z` file may decompress to: it is decompressed in memory, whole.
+const MAX_Z_OUTPUT: usize = 512 * 1024 * 1024;
+
 /// Decompresses a Unix `compress` (.Z) stream: LZW with codes of 9 up to 16 bits, least
 /// significant bit first; in block mode code 256 clears the table. As `compress` writes codes
 /// in groups of eight, a change of code width skips to the end of the current group.
@@ -64,7 +67,7 @@ pub fn unlzw(mut input: impl Read) -> std::io::Result<Vec<u8>> {
     for (i, s) in suffix.iter_mut().enumerate().take(256) {
         *s = i as u8;
     }
-    let mut out = Vec::with_capacity(data.len() * 3);
+    let mut out = Vec::with_capacity((data.len() * 3).min(MAX_Z_OUTPUT));
     let mut n_bits = 9u32;
     let mut max_code = (1usize << n_bits) - 1;
     let mut free_entry = if block_mode { 257 } else { 256 };
@@ -143,6 +146,11 @@ pub fn unlzw(mut input: impl Read) -> std::io::Result<Vec<u8>> {
         final_char = suffix[current];
         stack.push(final_char);
         out.extend(stack.iter().rev());
+        if out.len() > MAX_Z_OUTPUT {
+            return Err(invalid(
+                "a .Z file decompresses to more than 512 MiB; .Z files are decompressed in memory, so larger ones are refused",
+            ));
+        }
         if free_entry < max_max_code {
             prefix[free_entry] = previous as u16;
             suffix[free_entry] = final_char;

@@ -305,9 +305,15 @@ fn parse_key(key: &ConfigKey, raw: Option<&str>) -> Result<Option<ConfigValue>, 
             key.name
         ));
     };
+    // A password's value is never repeated back, even when it is wrong.
+    let shown = if key.config_type == ConfigType::Password {
+        HIDDEN
+    } else {
+        raw
+    };
     let invalid = |reason: &str| {
         format!(
-            "Invalid value {raw} for configuration {}: {reason}",
+            "Invalid value {shown} for configuration {}: {reason}",
             key.name
         )
     };

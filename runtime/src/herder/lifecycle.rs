@@ -102,9 +102,15 @@ impl Herder {
             statuses.set_connector(name, Status::new(State::Stopped));
             return;
         }
+        let definition = props
+            .get("connector.class")
+            .and_then(|c| self.shared.plugins.connector(c))
+            .map(super::validation::definition);
+        statuses.know_config(name, &props, definition);
         let instance = match self.start_instance(name, &props) {
             Ok(instance) => instance,
             Err(trace) => {
+                let trace = statuses.redact(name, &trace);
                 tracing::error!(connector = name, error = %trace, "connector failed to start");
                 statuses.set_connector(name, Status::failed(trace));
                 return;
@@ -293,8 +299,9 @@ impl Herder {
                 running.tasks.insert(id, TaskHandle { stop, join });
             }
             Err(e) => {
-                tracing::error!(connector = name, task = id, error = %e, "task failed to start");
-                statuses.set_task(name, id, Status::failed(trace(&e)));
+                let trace = statuses.redact(name, &trace(&e));
+                tracing::error!(connector = name, task = id, error = %trace, "task failed to start");
+                statuses.set_task(name, id, Status::failed(trace));
             }
         }
     }
@@ -312,24 +319,7 @@ impl Herder {
             .into_iter()
             .filter_map(|id| running.tasks.remove(&id).map(|h| (id, h)))
             .collect();
-        for (_, handle) in &handles {
-            handle.stop.cancel();
-        }
-        let timeout = self.shared.config.task_shutdown_timeout;
-        for (id, handle) in handles {
-            let abort = handle.join.abort_handle();
-            if tokio::time::timeout(timeout.max(Duration::from_millis(1)), handle.join)
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    connector = name,
-                    task = id,
-                    "task did not stop in time; cancelled"
-                );
-                abort.abort();
-            }
-        }
+        stop_and_await(&self.shared, name, handles).await;
     }
 
     /// Stops the tasks and the connector object.
@@ -451,13 +441,7 @@ impl Herder {
             }
         }
         // Not running (paused, stopped, failed): stop what was kept and start from scratch.
-        for handle in tasks.values() {
-            handle.stop.cancel();
-        }
-        for (_, handle) in tasks {
-            let _ =
-                tokio::time::timeout(self.shared.config.task_shutdown_timeout, handle.join).await;
-        }
+        stop_and_await(&self.shared, name, tasks.into_iter().collect()).await;
         self.start_connector(inner, name).await;
     }
 
@@ -495,6 +479,36 @@ impl Herder {
     }
 }
 
+/// Stops `handles` together and waits for them up to `task.shutdown.graceful.timeout.ms` in all.
+/// A task still running then (its own code blocked or spinning on its thread) is abandoned and
+/// reported FAILED: its thread is left to itself, and nothing else waits for it.
+async fn stop_and_await(shared: &Arc<Shared>, name: &str, handles: Vec<(usize, TaskHandle)>) {
+    for (_, handle) in &handles {
+        handle.stop.cancel();
+    }
+    let timeout = shared
+        .config
+        .task_shutdown_timeout
+        .max(Duration::from_millis(1));
+    let deadline = tokio::time::Instant::now() + timeout;
+    for (id, handle) in handles {
+        let abort = handle.join.abort_handle();
+        if tokio::time::timeout_at(deadline, handle.join)
+            .await
+            .is_err()
+        {
+            abort.abort();
+            let message = format!(
+                "Graceful stop of task {name}-{id} failed: it did not stop within {} ms \
+                 (task.shutdown.graceful.timeout.ms) and was abandoned",
+                timeout.as_millis()
+            );
+            tracing::error!(connector = name, task = id, "{message}");
+            shared.statuses.set_task(name, id, Status::failed(message));
+        }
+    }
+}
+
 /// Builds a task's pipeline and spawns it. The spawned task records FAILED if it ends in error.
 fn build_task(
     shared: &Arc<Shared>,
@@ -520,21 +534,20 @@ fn build_task(
     let shared_for_exit = Arc::clone(shared);
     let report = move |result: Result<(), crate::worker::WorkerError>| {
         if let Err(e) = result {
-            tracing::error!(connector = %task_name, task = id, error = %trace(&e), "task failed");
+            let trace = shared_for_exit.statuses.redact(&task_name, &trace(&e));
+            tracing::error!(connector = %task_name, task = id, error = %trace, "task failed");
             shared_for_exit.statuses.set_task(
                 &task_name,
                 id,
                 Status::failed(format!(
-                    "Task is being killed and will not recover until manually restarted. {}",
-                    trace(&e)
+                    "Task is being killed and will not recover until manually restarted. {trace}"
                 )),
             );
         }
     };
     match connector {
         Instance::Source(c) => {
-            let mut task = c.new_task();
-            task.start(task_props, shared.offsets.reader(name))?;
+            let task = c.new_task();
             let topic_creation = if config.topic_creation_enable {
                 TopicCreation::from_config(props)?
             } else {
@@ -556,6 +569,8 @@ fn build_task(
             let runner = SourceRunner::new(
                 settings,
                 task,
+                task_props.clone(),
+                shared.offsets.reader(name),
                 converters,
                 TransformChain::from_config(props)?,
                 &client,
@@ -564,8 +579,7 @@ fn build_task(
             Ok(tokio::spawn(async move { report(runner.run(stop).await) }))
         }
         Instance::Sink(c) => {
-            let mut task = c.new_task();
-            task.start(task_props)?;
+            let task = c.new_task();
             let topics = SinkTopics::from_config(props);
             let settings = SinkSettings {
                 connector: name.to_string(),
@@ -582,6 +596,7 @@ fn build_task(
             let runner = SinkRunner::new(
                 settings,
                 task,
+                task_props.clone(),
                 converters,
                 TransformChain::from_config(props)?,
                 &client,

@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use serde_json::{json, Value as Json};
-use sluice_connect_api::config::HIDDEN;
-use sluice_connect_api::{ConfigType, ConnectError, PluginDesc, Props};
+use sluice_connect_api::{ConnectError, PluginDesc, Props};
 use tokio::sync::mpsc;
 
 use crate::config::WorkerConfig;
@@ -271,15 +270,7 @@ impl Herder {
             .get("connector.class")
             .and_then(|c| self.shared.plugins.connector(c))
             .map(validation::definition);
-        let mut out = serde_json::Map::new();
-        for (k, v) in props {
-            let secret = def
-                .as_ref()
-                .and_then(|d| d.key(k))
-                .is_some_and(|key| key.config_type == ConfigType::Password);
-            out.insert(k.clone(), json!(if secret { HIDDEN } else { v.as_str() }));
-        }
-        Json::Object(out)
+        json!(crate::secrets::shown(props, def.as_ref()))
     }
 
     pub async fn connector_config(&self, name: &str) -> Result<Json> {
@@ -407,7 +398,12 @@ impl Herder {
         let requested = self.shared.plugins.connector(plugin_name);
         let given = self.shared.plugins.connector(class);
         match (requested, given) {
-            (Some(r), Some(g)) if r.class == g.class => Ok(validation::validate(g, class, props)),
+            (Some(r), Some(g)) if r.class == g.class => Ok(validation::validate(
+                g,
+                class,
+                props,
+                self.shared.config.tasks_max_limit,
+            )),
             (Some(_), _) | (None, Some(_)) => Err(HerderError::BadRequest(format!(
                 "Included connector type {class} does not match request type {plugin_name}"
             ))),
@@ -444,7 +440,7 @@ impl Herder {
             .plugins
             .connector(class)
             .ok_or_else(|| self.unknown_class(class))?;
-        let result = validation::validate(plugin, class, props);
+        let result = validation::validate(plugin, class, props, self.shared.config.tasks_max_limit);
         for warning in validation::unknown_key_warnings(&result) {
             tracing::warn!(
                 connector = props.get("name").map(String::as_str).unwrap_or_default(),
@@ -784,11 +780,10 @@ async fn event_loop(herder: Weak<Herder>, mut events: mpsc::UnboundedReceiver<Ev
         match event {
             Event::Reconfigure(name) => herder.reconfigure(&name).await,
             Event::Failed(name, error) => {
-                tracing::error!(connector = %name, error = %error, "connector failed");
-                herder
-                    .shared
-                    .statuses
-                    .set_connector(&name, Status::failed(crate::worker::trace(&error)));
+                let statuses = &herder.shared.statuses;
+                let trace = statuses.redact(&name, &crate::worker::trace(&error));
+                tracing::error!(connector = %name, error = %trace, "connector failed");
+                statuses.set_connector(&name, Status::failed(trace));
             }
         }
     }

@@ -60,6 +60,17 @@ struct ConnectorStatuses {
 /// Every status, and the producer that records changes in the status topic.
 pub struct StatusStore {
     statuses: Mutex<BTreeMap<String, ConnectorStatuses>>,
+    /// Each connector's config and definition, so that no trace stored or logged for it repeats
+    /// one of its secrets (see `crate::secrets`).
+    secrets: Mutex<
+        BTreeMap<
+            String,
+            (
+                sluice_connect_api::Props,
+                Option<sluice_connect_api::ConfigDef>,
+            ),
+        >,
+    >,
     producer: FutureProducer,
     topic: String,
     worker_id: String,
@@ -69,6 +80,7 @@ impl StatusStore {
     pub fn new(producer: FutureProducer, topic: String, worker_id: String) -> Self {
         Self {
             statuses: Mutex::new(BTreeMap::new()),
+            secrets: Mutex::new(BTreeMap::new()),
             producer,
             topic,
             worker_id,
@@ -83,12 +95,43 @@ impl StatusStore {
         self.statuses.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Remembers a connector's config, to keep its secrets out of its traces.
+    pub fn know_config(
+        &self,
+        name: &str,
+        props: &sluice_connect_api::Props,
+        definition: Option<sluice_connect_api::ConfigDef>,
+    ) {
+        self.secrets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), (props.clone(), definition));
+    }
+
+    /// `text` with the secrets of `name`'s config cut out: for traces and logs.
+    pub fn redact(&self, name: &str, text: &str) -> String {
+        let secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        match secrets.get(name) {
+            Some((props, definition)) => crate::secrets::redact(text, props, definition.as_ref()),
+            None => crate::secrets::redact(text, &Default::default(), None),
+        }
+    }
+
+    fn redacted(&self, name: &str, mut status: Status) -> Status {
+        if let Some(trace) = status.trace.take() {
+            status.trace = Some(self.redact(name, &trace));
+        }
+        status
+    }
+
     pub fn set_connector(&self, name: &str, status: Status) {
+        let status = self.redacted(name, status);
         self.write(&format!("status-connector-{name}"), Some(&status));
         self.lock().entry(name.to_string()).or_default().connector = Some(status);
     }
 
     pub fn set_task(&self, name: &str, task: usize, status: Status) {
+        let status = self.redacted(name, status);
         self.write(&format!("status-task-{name}-{task}"), Some(&status));
         self.lock()
             .entry(name.to_string())

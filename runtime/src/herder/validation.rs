@@ -133,10 +133,25 @@ pub fn definition(plugin: &PluginDesc) -> ConfigDef {
 
 /// The ConfigInfos JSON for `props` against `plugin`, with the cross-component checks added.
 /// `worker_converters` fills in converters the connector does not set.
-pub fn validate(plugin: &PluginDesc, class_as_given: &str, props: &Props) -> Json {
+pub fn validate(
+    plugin: &PluginDesc,
+    class_as_given: &str,
+    props: &Props,
+    tasks_max_limit: usize,
+) -> Json {
     let def = definition(plugin);
     let mut result = def.validate(class_as_given, props);
     let mut extra: Vec<(String, String)> = Vec::new();
+    if let Some(asked) = props
+        .get("tasks.max")
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .filter(|&n| n > tasks_max_limit as i64)
+    {
+        extra.push((
+            "tasks.max".into(),
+            format!("Invalid value {asked} for configuration tasks.max: this worker runs at most {tasks_max_limit} tasks per connector (tasks.max.limit)"),
+        ));
+    }
     for (key, is_key) in [("key.converter", true), ("value.converter", false)] {
         if let Some(class) = props.get(key).filter(|c| !c.trim().is_empty()) {
             if let Err(e) = converters::create(class.trim(), props, &format!("{key}."), is_key) {
@@ -333,6 +348,7 @@ mod tests {
                 ),
                 ("transforms", "x"),
             ]),
+            1000,
         );
         let errors = blocking_errors(&result);
         assert_eq!(result["error_count"], json!(errors.len()), "{result}");
@@ -372,6 +388,7 @@ mod tests {
                 ("topics", "t"),
                 ("task.max", "2"),
             ]),
+            1000,
         );
         assert_eq!(result["error_count"], json!(1));
         assert!(blocking_errors(&result).is_empty());

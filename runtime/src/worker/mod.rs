@@ -8,6 +8,7 @@ mod partitioning;
 mod sending;
 pub mod sink;
 pub mod source;
+pub mod task_thread;
 pub mod topic_creation;
 
 use std::sync::Arc;
@@ -68,6 +69,8 @@ pub enum WorkerError {
     Connect(#[from] ConnectError),
     #[error("timed out {0}")]
     Timeout(String),
+    #[error(transparent)]
+    TaskThread(#[from] task_thread::TaskThreadError),
     /// A record failed in a stage of the pipeline; `record` says which record.
     #[error("stage {stage} failed on record {record}")]
     Record {

@@ -5,14 +5,16 @@
 //! `pre_commit` says is safe.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers as _, Timestamp};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use sluice_connect_api::{Headers, SinkRecord, SinkTask, TimestampType, TopicPartition};
+use sluice_connect_api::{Headers, Props, SinkRecord, SinkTask, TimestampType, TopicPartition};
 use tokio_util::sync::CancellationToken;
 
+use super::task_thread::TaskThread;
 use super::{Converters, ErrorPolicy, Stage, TopicObserver, WorkerError};
 use crate::transforms::TransformChain;
 
@@ -71,8 +73,11 @@ pub struct SinkSettings {
 }
 
 pub struct SinkRunner {
-    task: Box<dyn SinkTask>,
-    consumer: StreamConsumer,
+    /// The task, on its own thread (see `task_thread`).
+    task: TaskThread<Box<dyn SinkTask>>,
+    /// Its config, to start it with when the runner runs.
+    start: Option<Props>,
+    consumer: Arc<StreamConsumer>,
     decoder: Decoder,
     /// Next offset to read, per partition, for everything put so far.
     consumed: BTreeMap<TopicPartition, i64>,
@@ -90,6 +95,7 @@ impl SinkRunner {
     pub fn new(
         settings: SinkSettings,
         task: Box<dyn SinkTask>,
+        props: Props,
         converters: Converters,
         transforms: TransformChain<SinkRecord>,
         client: &ClientConfig,
@@ -120,9 +126,11 @@ impl SinkRunner {
             // match, as Java's Matcher.matches() does.
             SinkTopics::Regex(pattern) => consumer.subscribe(&[&format!("^({pattern})$")])?,
         }
+        let task = TaskThread::spawn(&format!("{}-{}", settings.connector, settings.task), task)?;
         Ok(Self {
             task,
-            consumer,
+            start: Some(props),
+            consumer: Arc::new(consumer),
             decoder: Decoder {
                 settings,
                 converters,
@@ -134,6 +142,9 @@ impl SinkRunner {
     }
 
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), WorkerError> {
+        if let Some(props) = self.start.take() {
+            self.task.call(move |t, _| t.start(&props)).await??;
+        }
         let mut last_flush = Instant::now();
         let result = loop {
             let batch = tokio::select! {
@@ -142,8 +153,20 @@ impl SinkRunner {
             };
             match batch {
                 Ok(records) if !records.is_empty() => {
-                    if let Err(e) = self.task.put(records).await {
-                        break Err(WorkerError::record(Stage::TaskPut, self.task_name(), e));
+                    // A put that never returns holds up only the task's own thread.
+                    let put = self
+                        .task
+                        .call(move |t, runtime| runtime.block_on(t.put(records)));
+                    let put = tokio::select! {
+                        _ = shutdown.cancelled() => break Ok(()),
+                        put = put => put,
+                    };
+                    match put {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            break Err(WorkerError::record(Stage::TaskPut, self.task_name(), e))
+                        }
+                        Err(e) => break Err(e.into()),
                     }
                 }
                 Ok(_) => {}
@@ -151,24 +174,25 @@ impl SinkRunner {
             }
             if last_flush.elapsed() >= self.decoder.settings.offset_flush_interval {
                 // As Kafka Connect does: periodic commits are asynchronous.
-                if let Err(e) = self.commit(CommitMode::Async) {
+                if let Err(e) = self.commit(CommitMode::Async).await {
                     break Err(e);
                 }
                 last_flush = Instant::now();
             }
         };
-        // The last commit must land before the task is reported stopped. It blocks (for as long
-        // as the cluster is unreachable), so it runs on a blocking thread; whoever stops the
-        // task bounds the wait, and the runner is dropped (closing the consumer) there too.
-        let finished = tokio::task::spawn_blocking(move || {
-            let committed = self.commit(CommitMode::Sync);
-            let stopped = self.task.stop().map_err(WorkerError::from);
-            drop(self);
-            committed.and(stopped)
-        })
-        .await
-        .unwrap_or_else(|e| Err(WorkerError::Timeout(format!("stopping the task: {e}"))));
-        result.and(finished)
+        // The last commit must land before the task is reported stopped; whoever stops the task
+        // bounds the wait.
+        let committed = self.commit(CommitMode::Sync).await;
+        let stopped = match self.task.call(|t, _| t.stop()).await {
+            Ok(stopped) => stopped.map_err(WorkerError::from),
+            Err(e) => Err(e.into()),
+        };
+        // The consumer's close blocks while the cluster is unreachable: off the runtime's threads.
+        let closing = tokio::task::spawn_blocking(move || drop(self)).await;
+        if let Err(e) = closing {
+            tracing::warn!(error = %e, "closing a sink consumer failed");
+        }
+        result.and(committed).and(stopped)
     }
 
     /// Waits for one record, then takes whatever else is ready, up to `max_batch`.
@@ -307,18 +331,32 @@ impl Decoder {
 }
 
 impl SinkRunner {
-    /// Commits what the task says is safe.
-    fn commit(&mut self, mode: CommitMode) -> Result<(), WorkerError> {
+    /// Commits what the task says is safe. A synchronous commit waits on the cluster, so it runs
+    /// on a blocking thread.
+    async fn commit(&mut self, mode: CommitMode) -> Result<(), WorkerError> {
         if self.consumed.is_empty() {
             return Ok(());
         }
-        let safe = self.task.pre_commit(&self.consumed)?;
+        let consumed = self.consumed.clone();
+        let safe = self
+            .task
+            .call(move |t, _| t.pre_commit(&consumed))
+            .await??;
         let mut tpl = TopicPartitionList::new();
         for ((topic, partition), offset) in &safe {
             tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
         }
-        if tpl.count() > 0 {
-            self.consumer.commit(&tpl, mode)?;
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        match mode {
+            CommitMode::Async => self.consumer.commit(&tpl, mode)?,
+            CommitMode::Sync => {
+                let consumer = Arc::clone(&self.consumer);
+                tokio::task::spawn_blocking(move || consumer.commit(&tpl, mode))
+                    .await
+                    .map_err(|e| WorkerError::Timeout(format!("committing offsets: {e}")))??
+            }
         }
         Ok(())
     }

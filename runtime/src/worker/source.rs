@@ -1,5 +1,5 @@
-//! One source task's pipeline, in two halves that run at once: this one owns the task and
-//! polls it, while the sending half (`sending.rs`) converts and produces the previous batch.
+//! One source task's pipeline, in two halves that run at once: this one drives the task (on the
+//! task's own thread, see `task_thread`) and polls it, while the sending half (`sending.rs`) converts and produces the previous batch.
 //! Records come back from the sending half once acknowledged, for the task's `commit_record`,
 //! and the task's `commit` follows each write of their offsets. Nothing acknowledged is lost;
 //! after a clean stop nothing is sent twice (batches polled but not yet sent are dropped, and
@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use sluice_connect_api::{SourceRecord, SourceTask};
+use sluice_connect_api::{OffsetReader, Props, SourceRecord, SourceTask};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::sending::{RecordSender, Settled};
+use super::task_thread::TaskThread;
 use super::{
     Converters, ErrorPolicy, OffsetStore, Stage, TopicCreation, TopicObserver, WorkerError,
 };
@@ -43,21 +44,29 @@ pub type StatusObserver = Arc<dyn Fn(String) + Send + Sync>;
 
 pub struct SourceRunner {
     settings: SourceSettings,
-    task: Box<dyn SourceTask>,
+    task: TaskThread<Box<dyn SourceTask>>,
+    start: Option<(Props, Arc<dyn OffsetReader>)>,
     sender: RecordSender,
     settled: mpsc::UnboundedReceiver<Settled>,
 }
 
 impl SourceRunner {
+    /// A runner for `task`, which is moved onto a thread of its own and started there with
+    /// `props` when the runner runs.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         settings: SourceSettings,
         task: Box<dyn SourceTask>,
+        props: Props,
+        offsets_reader: Arc<dyn OffsetReader>,
         converters: Converters,
         transforms: TransformChain<SourceRecord>,
         client: &ClientConfig,
         offsets: Arc<OffsetStore>,
     ) -> Result<Self, WorkerError> {
         let (settled_tx, settled) = mpsc::unbounded_channel();
+        let task_name = format!("{}-{}", settings.connector, settings.task);
+        let task = TaskThread::spawn(&task_name, task)?;
         let sender = RecordSender::new(
             settings.clone(),
             settled_tx,
@@ -69,20 +78,25 @@ impl SourceRunner {
         Ok(Self {
             settings,
             task,
+            start: Some((props, offsets_reader)),
             sender,
             settled,
         })
     }
 
-    /// Polls until `shutdown` (or an error), then lets the sending half settle what is in
-    /// flight and store its offsets, and stops the task.
+    /// Starts the task, polls until `shutdown` (or an error), then lets the sending half settle
+    /// what is in flight and store its offsets, and stops the task.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), WorkerError> {
         let Self {
             settings,
             task,
+            start,
             sender,
             settled,
         } = self;
+        if let Some((props, offsets)) = start {
+            task.call(move |t, _| t.start(&props, offsets)).await??;
+        }
         let mut poller = Poller {
             settings,
             task,
@@ -95,22 +109,25 @@ impl SourceRunner {
         let mut applied = Ok(());
         while let Some(settled) = poller.settled.recv().await {
             if applied.is_ok() {
-                applied = poller.apply(settled);
+                applied = poller.apply(settled).await;
             }
         }
         let sent = match sending.await {
             Ok(result) => result,
             Err(e) => Err(WorkerError::Timeout(format!("the sending half ended: {e}"))),
         };
-        let stopped = poller.task.stop().map_err(WorkerError::from);
+        let stopped = match poller.task.call(|t, _| t.stop()).await {
+            Ok(stopped) => stopped.map_err(WorkerError::from),
+            Err(e) => Err(e.into()),
+        };
         polled.and(sent).and(applied).and(stopped)
     }
 }
 
-/// The polling half: owns the task.
+/// The polling half: drives the task on its thread.
 struct Poller {
     settings: SourceSettings,
-    task: Box<dyn SourceTask>,
+    task: TaskThread<Box<dyn SourceTask>>,
     settled: mpsc::UnboundedReceiver<Settled>,
 }
 
@@ -119,22 +136,23 @@ impl Poller {
         format!("{}-{}", self.settings.connector, self.settings.task)
     }
 
-    /// Tells the task what the sending half settled.
-    fn apply(&mut self, settled: Settled) -> Result<(), WorkerError> {
-        match settled {
+    /// Tells the task what the sending half settled: one call on its thread per batch.
+    async fn apply(&mut self, settled: Settled) -> Result<(), WorkerError> {
+        let applied = match settled {
             Settled::Records(records) => {
-                for record in &records {
-                    self.task.commit_record(record)?;
-                }
+                self.task
+                    .call(move |t, _| records.iter().try_for_each(|r| t.commit_record(r)))
+                    .await?
             }
-            Settled::OffsetsWritten => self.task.commit()?,
-        }
-        Ok(())
+            Settled::OffsetsWritten => self.task.call(|t, _| t.commit()).await?,
+        };
+        Ok(applied?)
     }
 
     /// Polls and hands each batch over (an empty one when the task had nothing), meanwhile
     /// applying what comes back. Returns at `shutdown`, on an error, or when the sending half
-    /// is gone.
+    /// is gone. A poll that never returns holds up only the task's own thread: at `shutdown`
+    /// this returns without it.
     async fn poll_loop(
         &mut self,
         shutdown: &CancellationToken,
@@ -142,11 +160,15 @@ impl Poller {
     ) -> Result<(), WorkerError> {
         loop {
             while let Ok(settled) = self.settled.try_recv() {
-                self.apply(settled)?;
+                self.apply(settled).await?;
             }
-            let records = tokio::select! {
+            let polled = self.task.call(|t, runtime| {
+                let records = runtime.block_on(t.poll());
+                (records, t.take_status_note())
+            });
+            let (records, note) = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
-                records = self.task.poll() => records,
+                polled = polled => polled?,
             };
             let records = match records {
                 Ok(r) => r,
@@ -156,7 +178,7 @@ impl Poller {
                 }
                 Err(e) => return Err(WorkerError::record(Stage::TaskPoll, self.task_name(), e)),
             };
-            if let Some(note) = self.task.take_status_note() {
+            if let Some(note) = note {
                 tracing::warn!(connector = %self.settings.connector, task = self.settings.task, "{note}");
                 if let Some(observer) = &self.settings.status_observer {
                     observer(note);
@@ -191,7 +213,7 @@ impl Poller {
                 _ = shutdown.cancelled() => return Ok(None),
                 done = &mut until => return Ok(Some(done)),
                 settled = self.settled.recv() => match settled {
-                    Some(settled) => self.apply(settled)?,
+                    Some(settled) => self.apply(settled).await?,
                     None => return Ok(None),
                 },
             }

@@ -83,14 +83,96 @@ impl Incompatibility {
 /// Every incompatibility found when `reader` reads data written with `writer`;
 /// empty means compatible.
 pub fn check(reader: &AvroSchema, writer: &AvroSchema) -> Vec<Incompatibility> {
+    check_counting(reader, writer).0
+}
+
+/// [`check`], and how many (reader, writer) type pairs it compared: the measure of its work.
+pub fn check_counting(reader: &AvroSchema, writer: &AvroSchema) -> (Vec<Incompatibility>, usize) {
     let mut checker = Checker {
         reader,
         writer,
         memo: HashMap::new(),
         location: Vec::new(),
         depth: 0,
+        steps: 0,
+        unions: HashMap::new(),
     };
-    checker.compatibility(None, reader.root, writer.root)
+    let found = checker.compatibility(None, reader.root, writer.root);
+    (found, checker.steps)
+}
+
+/// The most (reader, writer) pairs one check compares. Matching union branches by kind and
+/// name keeps real schemas far below it (linear in their size); past it the check stops and
+/// says so, instead of taking the registry's time and memory.
+const MAX_CHECK_STEPS: usize = 200_000;
+
+/// A reader union's branches by what they can read, so a writer branch is compared only with
+/// the reader branches that could read it (as Avro's resolution picks a branch), not with all.
+#[derive(Default)]
+struct UnionIndex {
+    /// Unnamed branches by kind (a union holds at most one of each).
+    by_kind: HashMap<Kind, Vec<(usize, NodeId)>>,
+    /// Named branches by kind and unqualified name, and by kind and each alias's full name.
+    by_name: HashMap<(Kind, String), Vec<(usize, NodeId)>>,
+    by_alias: HashMap<(Kind, String), Vec<(usize, NodeId)>>,
+}
+
+impl UnionIndex {
+    fn new(schema: &AvroSchema, branches: &[NodeId]) -> Self {
+        let mut index = UnionIndex::default();
+        for (i, &branch) in branches.iter().enumerate() {
+            let node = schema.node(branch);
+            let kind = node.kind();
+            match node.named() {
+                Some(named) => {
+                    index
+                        .by_name
+                        .entry((kind, named.name.name.clone()))
+                        .or_default()
+                        .push((i, branch));
+                    for alias in &named.aliases {
+                        index
+                            .by_alias
+                            .entry((kind, alias.full()))
+                            .or_default()
+                            .push((i, branch));
+                    }
+                }
+                None => index.by_kind.entry(kind).or_default().push((i, branch)),
+            }
+        }
+        index
+    }
+
+    /// The branches that could read a writer node, in the union's order.
+    fn candidates(&self, writer: &Node) -> Vec<NodeId> {
+        let kind = writer.kind();
+        let mut found: Vec<(usize, NodeId)> = Vec::new();
+        let mut take =
+            |list: Option<&Vec<(usize, NodeId)>>| found.extend(list.into_iter().flatten());
+        match writer.named() {
+            Some(named) => {
+                take(self.by_name.get(&(kind, named.name.name.clone())));
+                take(self.by_alias.get(&(kind, named.name.full())));
+            }
+            None => take(self.by_kind.get(&kind)),
+        }
+        // Readers that promote the writer's type.
+        let promoting: &[Kind] = match kind {
+            Kind::Int => &[Kind::Long, Kind::Float, Kind::Double],
+            Kind::Long => &[Kind::Float, Kind::Double],
+            Kind::Float => &[Kind::Double],
+            Kind::String => &[Kind::Bytes],
+            Kind::Bytes => &[Kind::String],
+            _ => &[],
+        };
+        for reader_kind in promoting {
+            take(self.by_kind.get(reader_kind));
+        }
+        found.sort_unstable();
+        found.dedup();
+        found.into_iter().map(|(_, id)| id).collect()
+    }
 }
 
 /// Recursion between distinct (reader, writer) pairs is bounded by the number of
@@ -109,6 +191,10 @@ struct Checker<'a> {
     memo: HashMap<(NodeId, NodeId), Option<Vec<Incompatibility>>>,
     location: Vec<String>,
     depth: usize,
+    /// Pairs compared so far (see `MAX_CHECK_STEPS`).
+    steps: usize,
+    /// Reader unions met so far, indexed.
+    unions: HashMap<NodeId, UnionIndex>,
 }
 
 type Found = Vec<Incompatibility>;
@@ -130,10 +216,16 @@ impl Checker<'_> {
             None => {
                 self.memo.insert((r, w), None);
                 self.depth += 1;
+                self.steps += 1;
                 let found = if self.depth > MAX_CHECK_DEPTH {
                     vec![self.incompatible(
                         IncompatibilityType::TypeMismatch,
                         "schemas nested too deeply to check".to_string(),
+                    )]
+                } else if self.steps > MAX_CHECK_STEPS {
+                    vec![self.incompatible(
+                        IncompatibilityType::TypeMismatch,
+                        format!("the schemas are too large to compare: more than {MAX_CHECK_STEPS} type pairs"),
                     )]
                 } else {
                     self.calculate(r, w)
@@ -205,9 +297,15 @@ impl Checker<'_> {
             return Vec::new();
         }
         if let Node::Union { branches } = reader {
-            // The first reader branch that can read the writer wins.
-            for branch in branches {
-                if self.compatibility(None, *branch, w).is_empty() {
+            // The first reader branch that can read the writer wins; only branches of a kind
+            // and name that could read it are tried.
+            let candidates = self
+                .unions
+                .entry(r)
+                .or_insert_with(|| UnionIndex::new(self.reader, branches))
+                .candidates(writer);
+            for branch in candidates {
+                if self.compatibility(None, branch, w).is_empty() {
                     return Vec::new();
                 }
             }

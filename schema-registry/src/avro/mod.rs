@@ -11,7 +11,7 @@ mod model;
 mod parse;
 mod validate;
 
-pub use compat::{check, Incompatibility, IncompatibilityType};
+pub use compat::{check, check_counting, Incompatibility, IncompatibilityType};
 pub use error::SchemaError;
 pub use level::{check_level, InvalidLevel, Level};
 pub use model::AvroSchema;
