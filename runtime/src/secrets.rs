@@ -124,7 +124,7 @@ mod tests {
             "connection.user",
             "sasl.mechanism",
             "file",
-            "notssl.key.password",
+            "ssl.keystore.type",
         ] {
             assert!(!is_secret(key, None), "{key}");
         }
