@@ -4,122 +4,16 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use std::io::Write;
 
 use bytes::{Bytes, BytesMut};
+use common::raw::Raw;
 use common::TestBroker;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::{Decodable, StrBytes};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
-
-/// A bare Kafka connection that speaks frames.
-struct Raw {
-    stream: TcpStream,
-    correlation: i32,
-}
-
-impl Raw {
-    fn connect(bootstrap: &str) -> Self {
-        let stream = TcpStream::connect(bootstrap).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        Self {
-            stream,
-            correlation: 0,
-        }
-    }
-
-    fn send_frame(&mut self, body: &[u8]) -> std::io::Result<()> {
-        let mut frame = (body.len() as i32).to_be_bytes().to_vec();
-        frame.extend_from_slice(body);
-        self.stream.write_all(&frame)
-    }
-
-    /// The next frame, or `None` if the broker closed the connection.
-    fn read_frame(&mut self) -> Option<Bytes> {
-        let mut size = [0u8; 4];
-        self.stream.read_exact(&mut size).ok()?;
-        let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
-        self.stream.read_exact(&mut body).ok()?;
-        Some(Bytes::from(body))
-    }
-
-    /// Sends a request without waiting for its response.
-    fn send(&mut self, request: &RequestKind, version: i16) {
-        let api = api_key(request);
-        self.correlation += 1;
-        let mut header = RequestHeader::default();
-        header.request_api_key = api as i16;
-        header.request_api_version = version;
-        header.correlation_id = self.correlation;
-        header.client_id = Some(StrBytes::from_static_str("raw-test"));
-        let mut buf = BytesMut::new();
-        header
-            .encode(&mut buf, api.request_header_version(version))
-            .expect("header");
-        request.encode(&mut buf, version).expect("request");
-        // A closed connection shows up when the response is read.
-        let _ = self.send_frame(&buf);
-    }
-
-    fn request(&mut self, request: RequestKind, version: i16) -> Option<ResponseKind> {
-        let api = api_key(&request);
-        self.send(&request, version);
-        let mut frame = self.read_frame()?;
-        let response_header =
-            ResponseHeader::decode(&mut frame, api.response_header_version(version))
-                .expect("response header");
-        assert_eq!(response_header.correlation_id, self.correlation);
-        let response = ResponseKind::decode(api, &mut frame, version)
-            .unwrap_or_else(|e| panic!("{api:?} v{version} response does not decode: {e}"));
-        assert!(
-            frame.is_empty(),
-            "{api:?} v{version}: {} bytes left over",
-            frame.len()
-        );
-        Some(response)
-    }
-
-    fn is_closed(&mut self) -> bool {
-        let mut byte = [0u8; 1];
-        matches!(self.stream.read(&mut byte), Ok(0) | Err(_))
-    }
-}
-
-fn api_key(request: &RequestKind) -> ApiKey {
-    match request {
-        RequestKind::Produce(_) => ApiKey::Produce,
-        RequestKind::Fetch(_) => ApiKey::Fetch,
-        RequestKind::ListOffsets(_) => ApiKey::ListOffsets,
-        RequestKind::Metadata(_) => ApiKey::Metadata,
-        RequestKind::ApiVersions(_) => ApiKey::ApiVersions,
-        RequestKind::CreateTopics(_) => ApiKey::CreateTopics,
-        RequestKind::DeleteTopics(_) => ApiKey::DeleteTopics,
-        RequestKind::InitProducerId(_) => ApiKey::InitProducerId,
-        RequestKind::DescribeConfigs(_) => ApiKey::DescribeConfigs,
-        RequestKind::AlterConfigs(_) => ApiKey::AlterConfigs,
-        RequestKind::CreatePartitions(_) => ApiKey::CreatePartitions,
-        RequestKind::IncrementalAlterConfigs(_) => ApiKey::IncrementalAlterConfigs,
-        RequestKind::DescribeCluster(_) => ApiKey::DescribeCluster,
-        RequestKind::FindCoordinator(_) => ApiKey::FindCoordinator,
-        RequestKind::JoinGroup(_) => ApiKey::JoinGroup,
-        RequestKind::SyncGroup(_) => ApiKey::SyncGroup,
-        RequestKind::Heartbeat(_) => ApiKey::Heartbeat,
-        RequestKind::LeaveGroup(_) => ApiKey::LeaveGroup,
-        RequestKind::OffsetCommit(_) => ApiKey::OffsetCommit,
-        RequestKind::OffsetFetch(_) => ApiKey::OffsetFetch,
-        RequestKind::OffsetDelete(_) => ApiKey::OffsetDelete,
-        RequestKind::ListGroups(_) => ApiKey::ListGroups,
-        RequestKind::DescribeGroups(_) => ApiKey::DescribeGroups,
-        RequestKind::DeleteGroups(_) => ApiKey::DeleteGroups,
-        other => panic!("no key mapped for {other:?}"),
-    }
-}
 
 fn name(s: &str) -> TopicName {
     TopicName(StrBytes::from_string(s.to_string()))
@@ -1014,5 +908,110 @@ async fn a_static_member_that_rejoins_fences_its_old_incarnation() {
     })
     .await
     .expect("raw client");
+    broker.stop().await;
+}
+
+/// Sets a batch's record count (and last offset delta to match) and recomputes its CRC, so only
+/// the records inside can give it away.
+fn with_claimed_count(batch: &[u8], count: i32) -> Bytes {
+    let mut out = batch.to_vec();
+    out[57..61].copy_from_slice(&count.to_be_bytes());
+    out[23..27].copy_from_slice(&(count - 1).to_be_bytes());
+    let crc = crc32c::crc32c(&out[21..]);
+    out[17..21].copy_from_slice(&crc.to_be_bytes());
+    Bytes::from(out)
+}
+
+/// Garbage where the records should be, behind a valid CRC.
+fn with_garbage_records(batch: &[u8]) -> Bytes {
+    let mut out = batch.to_vec();
+    for byte in &mut out[61..] {
+        *byte = 0xfe;
+    }
+    let crc = crc32c::crc32c(&out[21..]);
+    out[17..21].copy_from_slice(&crc.to_be_bytes());
+    Bytes::from(out)
+}
+
+/// The broker reads every record of a batch before storing it, as Kafka's LogValidator does: a
+/// batch with garbage records and a valid CRC, or one claiming 2^31-1 records while holding one,
+/// is refused with INVALID_RECORD and a message, the high watermark does not move, and clients
+/// go on reading the partition. On a compacted topic the refusal says what is wrong with the
+/// records rather than that a key is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_with_corrupt_records_are_refused_before_they_are_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start(dir.path()).await;
+    let bootstrap = broker.bootstrap.clone();
+    let raw_bootstrap = bootstrap.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut raw = Raw::connect(&raw_bootstrap);
+        let mut create = CreateTopicsRequest::default();
+        for (topic_name, policy) in [("plain", "delete"), ("compacted", "compact")] {
+            let mut topic = create_topics_request::CreatableTopic::default();
+            topic.name = name(topic_name);
+            topic.num_partitions = 1;
+            topic.replication_factor = 1;
+            let mut config = create_topics_request::CreatableTopicConfig::default();
+            config.name = text("cleanup.policy");
+            config.value = Some(text(policy));
+            topic.configs = vec![config];
+            create.topics.push(topic);
+        }
+        assert!(raw.request(RequestKind::CreateTopics(create), 5).is_some());
+        let good = record_batch(b"hello");
+        assert_eq!(produce(&mut raw, "plain", good.clone()), (0, 0));
+
+        let refusal = |raw: &mut Raw, topic: &str, records: Bytes| -> (i16, String) {
+            let request = produce_request(topic, records, -1);
+            let Some(ResponseKind::Produce(response)) =
+                raw.request(RequestKind::Produce(request), 9)
+            else {
+                panic!("no produce response");
+            };
+            let p = &response.responses[0].partition_responses[0];
+            let message = p.error_message.as_ref().map(|m| m.to_string());
+            (p.error_code, message.unwrap_or_default())
+        };
+        let (code, message) = refusal(&mut raw, "plain", with_garbage_records(&good));
+        assert_eq!(code, 87, "INVALID_RECORD: {message}");
+        assert!(message.contains("invalid record structure"), "{message}");
+        let (code, message) = refusal(&mut raw, "plain", with_claimed_count(&good, i32::MAX));
+        assert_eq!(code, 87, "INVALID_RECORD: {message}");
+        assert!(
+            message.contains("2147483647 records but the batch holds 1"),
+            "{message}"
+        );
+        let (code, message) = refusal(&mut raw, "compacted", with_garbage_records(&good));
+        assert_eq!(code, 87);
+        assert!(
+            message.contains("invalid record structure") && !message.contains("without key"),
+            "{message}"
+        );
+        // Nothing of those moved the log: the next good batch takes offset 1.
+        assert_eq!(produce(&mut raw, "plain", good.clone()), (0, 1));
+        // Lookups by time still read the log.
+        let mut lookup = list_offsets_request::ListOffsetsPartition::default();
+        lookup.partition_index = 0;
+        lookup.timestamp = 0;
+        let mut topic = list_offsets_request::ListOffsetsTopic::default();
+        topic.name = name("plain");
+        topic.partitions = vec![lookup];
+        let mut request = ListOffsetsRequest::default();
+        request.replica_id = BrokerId(-1);
+        request.topics = vec![topic];
+        let Some(ResponseKind::ListOffsets(response)) =
+            raw.request(RequestKind::ListOffsets(request), 7)
+        else {
+            panic!("no list offsets response");
+        };
+        let p = &response.topics[0].partitions[0];
+        assert_eq!((p.error_code, p.offset), (0, 0));
+    })
+    .await
+    .expect("raw client");
+    // librdkafka reads the partition to its end.
+    let messages = common::consume_to_end(&bootstrap, "plain", 0);
+    assert_eq!(common::payloads(&messages), ["hello", "hello"]);
     broker.stop().await;
 }

@@ -11,5 +11,8 @@ mod protocol;
 pub mod server;
 pub mod topics;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 pub use config::{BrokerConfig, ConfigError};
 pub use server::{run, Broker, BrokerError};

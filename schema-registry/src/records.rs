@@ -207,4 +207,45 @@ mod tests {
         ));
         assert!(decode(b"not json", None).is_none());
     }
+
+    /// Ids and versions outside Java's int range are skipped: they would wrap round onto ids in
+    /// use.
+    #[test]
+    fn out_of_range_ids_and_versions_are_skipped() {
+        let value = |id: u64, version: u64| {
+            format!(
+                r#"{{"subject":"s","version":{version},"id":{id},"schema":"\"string\"","deleted":false}}"#
+            )
+        };
+        assert!(decode(&schema_key("s", 1), Some(value(4294967295, 1).as_bytes())).is_none());
+        assert!(decode(&schema_key("s", 1), Some(value(0, 1).as_bytes())).is_none());
+        assert!(decode(
+            &schema_key("s", 2147483647),
+            Some(value(2147483647, 2147483647).as_bytes())
+        )
+        .is_some());
+        let past = br#"{"keytype":"SCHEMA","subject":"s","version":2147483648,"magic":1}"#;
+        assert!(decode(past, None).is_none());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512)
+        ))]
+
+        /// Whatever the topic holds, decoding it never panics.
+        #[test]
+        fn arbitrary_schemas_records_never_panic(
+            key in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128),
+            value in proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)),
+            keytype in proptest::sample::select(vec!["SCHEMA", "CONFIG", "MODE", "DELETE_SUBJECT", "NOOP"]),
+            version in proptest::prelude::any::<i64>(),
+            id in proptest::prelude::any::<i64>(),
+        ) {
+            let _ = decode(&key, value.as_deref());
+            let key = format!(r#"{{"keytype":"{keytype}","subject":"s","version":{version},"magic":1}}"#);
+            let value = format!(r#"{{"subject":"s","version":{version},"id":{id},"schema":"x","compatibilityLevel":"FULL","mode":"IMPORT"}}"#);
+            let _ = decode(key.as_bytes(), Some(value.as_bytes()));
+        }
+    }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -94,6 +96,30 @@ impl ChildBroker {
             ))
             .arg(env!("CARGO_BIN_EXE_sluice"));
         Self::start(command, dir)
+    }
+
+    /// A broker whose process may open at most `files` files (RLIMIT_NOFILE, soft and hard).
+    pub fn spawn_with_open_file_limit(dir: &Path, files: u64) -> Self {
+        let mut command = Command::new("bash");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {files}; exec \"$0\" broker \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_sluice"));
+        Self::start(command, dir)
+    }
+
+    /// With extra `--override key=value` settings.
+    pub fn spawn_with(dir: &Path, overrides: &[&str]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        command.arg("broker");
+        for o in overrides {
+            command.args(["--override", o]);
+        }
+        Self::start(command, dir)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     fn start(mut command: Command, dir: &Path) -> Self {
@@ -365,6 +391,15 @@ impl Standalone {
         format!("{}{path}", self.rest)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Every log line so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().expect("log lock").join("\n")
+    }
+
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(mut self) {
         let pid = self.child.id().to_string();
@@ -398,4 +433,17 @@ impl Drop for Standalone {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Resident memory of a process, in MiB (from `/proc/<pid>/status`).
+pub fn rss_mib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
 }
