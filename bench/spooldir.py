@@ -2,12 +2,14 @@
 """Spooldir throughput: ten files of 100k lines (100 bytes each) dropped at once into the input
 directory of a running connector; lines/s into the topic for SpoolDirLineDelimitedSourceConnector
 (StringConverter) and rows/s for SpoolDirCsvSourceConnector into JsonConverter (schemas.enable,
-typed fields). Baselines measured in the same run: `cat` of the same files, and for lines the
+typed fields). The `chain` kind is the CSV pipeline with five transforms (InsertField,
+ReplaceField, Cast, TimestampConverter, RegexRouter), compared with `rows` of the same run. Baselines measured in the same run: `cat` of the same files, and for lines the
 ceiling a plain rdkafka producer reaches sending the same lines with the same headers to the same
 broker (`bench/producer_ceiling.rs`, no connector).
 
     cargo build --release --bin sluice --example producer_ceiling && python3 bench/spooldir.py
     RUNS=5 KINDS=lines python3 bench/spooldir.py
+    RUNS=4 KINDS=rows,chain python3 bench/spooldir.py
     FILES=4 LINES=50000 TASKS=2 KINDS=lines python3 bench/spooldir.py
 
 Needs the confluent-kafka Python package (for topic watermarks). Prints a Markdown table.
@@ -56,6 +58,27 @@ CSV_SCHEMA = json.dumps({
 })
 
 
+# Five transforms a CSV pipeline might run: add the source topic, drop and rename fields, narrow
+# two types, format the timestamp, route to another topic.
+CHAIN = {
+    "transforms": "insert,replace,cast,timestamp,route",
+    "transforms.insert.type": "org.apache.kafka.connect.transforms.InsertField$Value",
+    "transforms.insert.topic.field": "source_topic",
+    "transforms.replace.type": "org.apache.kafka.connect.transforms.ReplaceField$Value",
+    "transforms.replace.exclude": "note",
+    "transforms.replace.renames": "sensor:sensor_id",
+    "transforms.cast.type": "org.apache.kafka.connect.transforms.Cast$Value",
+    "transforms.cast.spec": "value:float32,ok:int8",
+    "transforms.timestamp.type": "org.apache.kafka.connect.transforms.TimestampConverter$Value",
+    "transforms.timestamp.field": "at",
+    "transforms.timestamp.target.type": "string",
+    "transforms.timestamp.format": "yyyy-MM-dd'T'HH:mm:ss.SSSZ",
+    "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
+    "transforms.route.regex": "(.*)",
+    "transforms.route.replacement": "$1-routed",
+}
+
+
 def write_files(directory, kind):
     """FILES files of LINES lines of 100 bytes (99 characters and a newline)."""
     paths = []
@@ -83,6 +106,7 @@ def main():
         pristine = os.path.join(work, "pristine")
         os.makedirs(pristine)
         files = {"lines": write_files(pristine, "lines"), "rows": write_files(pristine, "rows")}
+        files["chain"] = files["rows"]
         total = FILES * LINES
 
         def cat_rate(paths):
@@ -95,6 +119,7 @@ def main():
             return total / best
 
         cats = {kind: cat_rate(paths) for kind, paths in files.items()}
+        cats["chain"] = cats["rows"]
 
         process = benchlib.start_standalone(
             SLUICE, work, BROKER_PORT, worker_port=REST_PORT,
@@ -123,9 +148,11 @@ def main():
                 "value.schema": CSV_SCHEMA,
                 "input.file.pattern": ".*\\.csv"},
         }
+        connectors["chain"] = {**connectors["rows"], **CHAIN}
         results = []
         for run in range(1, RUNS + 1):
-            for kind in KINDS:
+            # Alternate the order, so a machine that slows down over the run favours no kind.
+            for kind in (KINDS if run % 2 else list(reversed(KINDS))):
                 name = f"{kind}-{run}"
                 base = os.path.join(work, name)
                 dirs = {d: os.path.join(base, d) for d in ("staging", "input", "finished", "error")}
@@ -160,7 +187,8 @@ def main():
                 start = time.monotonic()
                 for p in staged:
                     os.rename(p, os.path.join(dirs["input"], os.path.basename(p)))
-                wait(f"{total} {kind} in the topic", lambda: topic_end(name) >= total)
+                topic = f"{name}-routed" if kind == "chain" else name
+                wait(f"{total} {kind} in the topic", lambda: topic_end(topic) >= total)
                 seconds = time.monotonic() - start
                 wait("every file finished", lambda: len(os.listdir(dirs["finished"])) == FILES, 0.05)
                 rest("DELETE", f"/connectors/{name}")
@@ -174,9 +202,19 @@ def main():
         print("|---|---|---|---|---|---|---|---|")
         for run, kind, seconds, ceiling in results:
             rate = total / seconds
-            label = "SpoolDirLineDelimited, StringConverter" if kind == "lines" else "SpoolDirCsv, JsonConverter (schemas.enable)"
+            label = {"lines": "SpoolDirLineDelimited, StringConverter",
+                     "rows": "SpoolDirCsv, JsonConverter (schemas.enable)",
+                     "chain": "SpoolDirCsv, JsonConverter, five transforms"}[kind]
             plain = f"{ceiling:,.0f} | {rate / ceiling:.2f}x" if ceiling else "- | -"
             print(f"| {run} | {label} | {total} | {seconds:.2f} | {rate:,.0f} | {rate / cats[kind]:.4f}x | {plain} |")
+        plain_rows = {run: total / seconds for run, kind, seconds, _ in results if kind == "rows"}
+        chained = [(run, total / seconds) for run, kind, seconds, _ in results if kind == "chain"]
+        if plain_rows and chained:
+            print("\n| run | rows/s, no transforms | rows/s, five transforms | ratio |")
+            print("|---|---|---|---|")
+            for run, rate in chained:
+                if run in plain_rows:
+                    print(f"| {run} | {plain_rows[run]:,.0f} | {rate:,.0f} | {rate / plain_rows[run]:.2f}x |")
         print(f"\n{FILES} files x {LINES} lines of 100 bytes, tasks.max={TASKS}; every file reached finished.path; "
               f"page cache dropped before each measured run: {benchlib.drop_caches()}; "
               f"cat: {cats['lines']:,.0f} lines/s, {cats['rows']:,.0f} rows/s")

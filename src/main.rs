@@ -96,6 +96,8 @@ enum Command {
     Produce(cli::produce::ProduceArgs),
     /// Print records, like kafka-console-consumer.
     Consume(cli::consume::ConsumeArgs),
+    /// Dry-run a connector config's transforms and predicates on JSON record lines from stdin.
+    Transform(cli::transform::TransformArgs),
 }
 
 /// Raises the soft limit on open files to the hard one: every partition and client connection
@@ -114,19 +116,26 @@ fn raise_open_file_limit() {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> Result<std::process::ExitCode> {
     let cli = Cli::parse();
+    // A dry run needs no runtime and answers with its own exit status.
+    let command = match cli.command {
+        Command::Transform(args) => {
+            return Ok(std::process::ExitCode::from(cli::transform::run(&args)))
+        }
+        other => other,
+    };
     let log_control = logging::init(cli.log_format == LogFormat::Json);
     raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let result = run(cli.command, &runtime, log_control);
+    let result = run(command, &runtime, log_control);
     // A client call stuck on an unreachable cluster must not keep the process alive once
     // everything has been stopped.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
-    result
+    result.map(|()| std::process::ExitCode::SUCCESS)
 }
 
 fn run(
@@ -215,6 +224,8 @@ fn run(
         Command::Groups(args) => runtime.block_on(cli::groups::run(args)),
         Command::Produce(args) => cli::produce::run(args),
         Command::Consume(args) => cli::consume::run(args),
+        // Handled in `main`, before any runtime starts.
+        Command::Transform(args) => std::process::exit(i32::from(cli::transform::run(&args))),
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::{json, Value as Json};
 
 mod common;
 use common::raw::{api_versions_round_trip, Raw};
-use common::{rss_mib, ChildBroker, Standalone, WAIT};
+use common::{eventually, rss_mib, ChildBroker, Standalone};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -73,17 +73,6 @@ fn task_states(http: &Client, sluice: &Standalone, name: &str) -> Vec<(String, S
         .collect()
 }
 
-fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Two FileStreamSource connectors reading `/dev/zero` (no newline ever comes) used to spin a
 /// core each on the threads that serve the broker, grow memory without bound, and ignore SIGTERM.
 /// Now each task runs on its own thread, a line longer than 1 MiB fails the task, the process
@@ -106,7 +95,7 @@ fn tasks_reading_an_endless_line_cost_only_themselves() {
     }
     keeps_answering(&sluice, &http, Duration::from_secs(3));
     for name in ["zero-1", "zero-2"] {
-        let (state, trace) = wait_until("the task to fail", || {
+        let (state, trace) = eventually("the task to fail", || {
             task_states(&http, &sluice, name)
                 .into_iter()
                 .find(|(s, _)| s == "FAILED")
@@ -125,7 +114,7 @@ fn tasks_reading_an_endless_line_cost_only_themselves() {
     let sluice = Standalone::spawn(root.path());
     keeps_answering(&sluice, &http, Duration::from_secs(2));
     for name in ["zero-1", "zero-2"] {
-        wait_until("the task to fail again", || {
+        eventually("the task to fail again", || {
             task_states(&http, &sluice, name)
                 .into_iter()
                 .find(|(s, _)| s == "FAILED")
@@ -387,7 +376,7 @@ fn a_compressed_file_with_a_huge_line_goes_to_the_error_path() {
     );
     assert_eq!(status, StatusCode::CREATED, "{body}");
     std::fs::rename(&staged, dirs[0].join("bomb.txt.gz")).expect("rename");
-    let sidecar = wait_until("the file set aside", || {
+    let sidecar = eventually("the file set aside", || {
         std::fs::read_to_string(dirs[2].join("bomb.txt.gz.error.txt")).ok()
     });
     assert!(sidecar.contains("longer than 1048576 bytes"), "{sidecar}");
@@ -505,7 +494,7 @@ fn a_flood_of_idle_connections_does_not_lock_clients_out() {
 }
 
 fn wait_for_topic_values(bootstrap: &str, topic: &str, count: usize) -> Vec<String> {
-    wait_until("the records", || {
+    eventually("the records", || {
         let values = common::payloads(&common::consume_if_exists(bootstrap, topic, 0));
         (values.len() >= count).then_some(values)
     })
@@ -570,7 +559,7 @@ fn secrets_are_never_shown_or_logged() {
     });
     let (status, _) = post_connector(&http, &sluice, &json!({"name": "f", "config": failing}));
     assert_eq!(status, StatusCode::CREATED);
-    let (_, trace) = wait_until("the task to fail", || {
+    let (_, trace) = eventually("the task to fail", || {
         task_states(&http, &sluice, "f")
             .into_iter()
             .find(|(s, _)| s == "FAILED")

@@ -5,14 +5,14 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value as Json};
 
 mod common;
-use common::{consume_if_exists, payloads, Standalone, WAIT};
+use common::{consume_if_exists, eventually, payloads, Standalone};
 
 fn append(path: &Path, range: std::ops::Range<usize>) {
     let mut f = std::fs::OpenOptions::new()
@@ -33,18 +33,6 @@ fn expected(range: std::ops::Range<usize>) -> Vec<String> {
 
 fn topic_lines(bootstrap: &str, topic: &str) -> Vec<String> {
     payloads(&consume_if_exists(bootstrap, topic, 0))
-}
-
-/// Polls `check` until it returns Some, or fails with `what`.
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn wait_for_lines(bootstrap: &str, topic: &str, count: usize) -> Vec<String> {

@@ -5,14 +5,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value as Json};
 
 mod common;
-use common::{consume_if_exists, payloads, Standalone, WAIT};
+use common::{consume_if_exists, eventually, payloads, Standalone};
 
 struct Dirs {
     input: PathBuf,
@@ -47,17 +47,6 @@ fn drop_file(dir: &Path, name: &str, text: &str) {
 
 fn lines(prefix: &str, count: usize) -> String {
     (0..count).map(|i| format!("{prefix}-{i:06}\n")).collect()
-}
-
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT * 2;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The topic's end offset (partition 0), 0 while it does not exist.

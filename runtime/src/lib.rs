@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod converters;
+pub mod dry_run;
 pub mod herder;
 pub mod rest;
 pub mod secrets;

@@ -4,6 +4,7 @@ pub mod consume;
 pub mod groups;
 pub mod produce;
 pub mod topics;
+pub mod transform;
 
 use std::time::Duration;
 

@@ -324,6 +324,19 @@ pub fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Polls `check` until it returns `Some`, or fails the test naming `what`: for state that
+/// other processes change (topics, files, connector statuses).
+pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT * 2;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// `sluice standalone` as a child process: broker and worker on ephemeral ports, data under
 /// `dir`, offsets flushed every 200 ms.
 pub struct Standalone {

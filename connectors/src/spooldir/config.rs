@@ -265,12 +265,13 @@ impl Settings {
             _ => Vec::new(),
         };
         let pattern = string("input.file.pattern");
-        let input_pattern = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
-            config_error(
-                "input.file.pattern",
-                format!("Invalid value {pattern} for configuration input.file.pattern: {e}"),
-            )
-        })?;
+        let input_pattern =
+            sluice_connect_api::java_regex::compile_whole(&pattern).map_err(|e| {
+                config_error(
+                    "input.file.pattern",
+                    format!("Invalid value {pattern} for configuration input.file.pattern: {e}"),
+                )
+            })?;
         let cleanup = match string("cleanup.policy").to_ascii_uppercase().as_str() {
             "NONE" => Cleanup::None,
             "DELETE" => Cleanup::Delete,

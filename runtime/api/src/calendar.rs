@@ -41,3 +41,41 @@ mod tests {
         }
     }
 }
+
+const DAY_MS: i64 = 86_400_000;
+
+/// `yyyy-MM-dd` of a count of days since the epoch.
+pub fn iso_date(days: i64) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `HH:mm:ss.SSS'Z'` of the time of day of `ms` since the epoch, in UTC.
+pub fn iso_time(ms: i64) -> String {
+    let ms = ms.rem_euclid(DAY_MS);
+    format!(
+        "{:02}:{:02}:{:02}.{:03}Z",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+/// `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'` of `ms` since the epoch, in UTC.
+pub fn iso_timestamp(ms: i64) -> String {
+    format!("{}T{}", iso_date(ms.div_euclid(DAY_MS)), iso_time(ms))
+}
+
+/// A date-like value as text the way Kafka's `Values.dateFormatFor` picks the format: a time
+/// alone for instants before the end of the first day (all of them before the epoch too), a
+/// date alone at midnight, else the whole timestamp. UTC, as Connect workers run.
+pub fn format_for_instant(ms: i64) -> String {
+    if ms < DAY_MS {
+        iso_time(ms)
+    } else if ms % DAY_MS == 0 {
+        iso_date(ms / DAY_MS)
+    } else {
+        iso_timestamp(ms)
+    }
+}

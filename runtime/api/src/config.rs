@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value as Json};
+use crate::config_infos::{ConfigInfo, ConfigInfos, ConfigProblem, ProblemKind};
 
 /// The value type of a config key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,10 @@ pub enum Validator {
     Between(f64, f64),
     /// One of these strings (compared case-insensitively, as Kafka's `CaseInsensitiveValidString`).
     OneOf(Vec<String>),
+    /// Exactly one of these strings (Kafka's `ValidString`, case-sensitive).
+    In(Vec<String>),
+    /// A list with at least one item (Kafka's `NonEmptyListValidator`).
+    NonEmptyList,
     /// A non-empty string.
     NonEmptyString,
 }
@@ -97,8 +101,10 @@ pub const HIDDEN: &str = "[hidden]";
 pub struct ConfigKey {
     pub name: String,
     pub config_type: ConfigType,
-    /// `None` makes the key required.
+    /// `None` makes the key required, unless it is [`nullable`](ConfigDef::nullable).
     pub default: Option<String>,
+    /// Without a default, the key may still be left out: Kafka's default of `null`.
+    pub nullable: bool,
     pub validator: Option<Validator>,
     pub importance: Importance,
     pub documentation: String,
@@ -113,6 +119,8 @@ pub struct ConfigKey {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigDef {
     keys: Vec<ConfigKey>,
+    /// Prefixes of keys other components check (see [`ConfigDef::foreign`]).
+    foreign: Vec<String>,
 }
 
 impl ConfigDef {
@@ -141,7 +149,17 @@ impl ConfigDef {
             width: Width::None,
             display_name: name.to_string(),
             dependents: Vec::new(),
+            nullable: false,
         });
+        self
+    }
+
+    /// Lets the key defined last be left out although it has no default (Kafka's `null`
+    /// default): then it has no value at all.
+    pub fn nullable(mut self) -> Self {
+        if let Some(key) = self.keys.last_mut() {
+            key.nullable = true;
+        }
         self
     }
 
@@ -170,6 +188,9 @@ impl ConfigDef {
             if self.key(&key.name).is_none() {
                 self.keys.push(key.clone());
             }
+        }
+        for prefix in &other.foreign {
+            self = self.foreign(prefix);
         }
         self
     }
@@ -217,12 +238,12 @@ impl ConfigDef {
         })
     }
 
-    /// The ConfigInfos JSON of `PUT .../config/validate`. Keys in `props` that no definition
-    /// knows are reported as errors, with the nearest known key when it is a likely typo.
-    pub fn validate(&self, connector_class: &str, props: &BTreeMap<String, String>) -> Json {
+    /// Validates `props` against every key. Keys in `props` that no definition knows are
+    /// reported as [`ProblemKind::Unknown`], with the nearest known key when it is a likely typo,
+    /// unless they fall under one of the [`foreign`](Self::foreign) prefixes.
+    pub fn validate(&self, connector_class: &str, props: &BTreeMap<String, String>) -> ConfigInfos {
         let mut groups: Vec<String> = Vec::new();
         let mut configs = Vec::new();
-        let mut error_count = 0;
         for key in &self.keys {
             if let Some(group) = &key.group {
                 if !groups.contains(group) {
@@ -230,76 +251,86 @@ impl ConfigDef {
                 }
             }
             let raw = props.get(&key.name).map(String::as_str);
-            let errors: Vec<String> = match parse_key(key, raw) {
+            let problems = match parse_key(key, raw) {
                 Ok(_) => Vec::new(),
-                Err(message) => vec![message],
+                Err(message) => vec![ConfigProblem {
+                    kind: ProblemKind::Invalid,
+                    message,
+                }],
             };
-            error_count += errors.len();
             let shown = raw.map(str::to_string).or_else(|| key.default.clone());
             let shown = match (key.config_type, shown) {
-                (ConfigType::Password, Some(_)) => Json::String(HIDDEN.to_string()),
-                (_, Some(v)) => Json::String(v),
-                (_, None) => Json::Null,
+                (ConfigType::Password, Some(_)) => Some(HIDDEN.to_string()),
+                (_, shown) => shown,
             };
-            configs.push(json!({
-                "definition": definition_json(key),
-                "value": {"name": key.name, "value": shown, "recommended_values": [], "errors": errors, "visible": true},
-            }));
+            configs.push(ConfigInfo {
+                definition: Some(key.clone()),
+                name: key.name.clone(),
+                value: shown,
+                problems,
+            });
         }
-        for name in props
-            .keys()
-            .filter(|n| self.key(n).is_none() && !is_passthrough(n))
-        {
+        for name in props.keys().filter(|n| {
+            self.key(n).is_none() && !self.foreign.iter().any(|p| n.starts_with(p.as_str()))
+        }) {
             let near = closest(name, self.keys.iter().map(|k| k.name.as_str()));
             let message = match near {
                 Some(near) => format!("Unknown configuration '{name}'. Did you mean '{near}'?"),
                 None => format!("Unknown configuration '{name}'."),
             };
-            error_count += 1;
-            configs.push(json!({
-                "definition": null,
-                "value": {"name": name, "value": props[name], "recommended_values": [], "errors": [message], "visible": true},
-            }));
+            configs.push(ConfigInfo {
+                definition: None,
+                name: name.clone(),
+                value: Some(props[name].clone()),
+                problems: vec![ConfigProblem {
+                    kind: ProblemKind::Unknown,
+                    message,
+                }],
+            });
         }
-        json!({"name": connector_class, "error_count": error_count, "groups": groups, "configs": configs})
+        ConfigInfos {
+            name: connector_class.to_string(),
+            groups,
+            configs,
+        }
     }
-}
 
-/// Keys that belong to other components (converters, client overrides, transforms), checked by
-/// them rather than reported as unknown.
-fn is_passthrough(name: &str) -> bool {
-    const PREFIXES: &[&str] = &[
-        "key.converter.",
-        "value.converter.",
-        "header.converter.",
-        "producer.override.",
-        "consumer.override.",
-        "admin.override.",
-        "transforms.",
-        "predicates.",
-        "topic.creation.",
-    ];
-    PREFIXES.iter().any(|p| name.starts_with(p))
-}
+    /// Declares that keys starting with `prefix` belong to another component (a converter's,
+    /// a client's), which checks them: validation does not report them as unknown.
+    pub fn foreign(mut self, prefix: &str) -> Self {
+        if !self.foreign.iter().any(|p| p == prefix) {
+            self.foreign.push(prefix.to_string());
+        }
+        self
+    }
 
-fn definition_json(key: &ConfigKey) -> Json {
-    json!({
-        "name": key.name,
-        "type": key.config_type.name(),
-        "required": key.default.is_none(),
-        "default_value": key.default,
-        "importance": match key.importance { Importance::High => "HIGH", Importance::Medium => "MEDIUM", Importance::Low => "LOW" },
-        "documentation": key.documentation,
-        "group": key.group,
-        "width": match key.width { Width::None => "NONE", Width::Short => "SHORT", Width::Medium => "MEDIUM", Width::Long => "LONG" },
-        "display_name": key.display_name,
-        "dependents": key.dependents,
-        "order": key.order,
-    })
+    /// This definition's keys under `prefix` and in `group`, ordered as defined: how a
+    /// component configured through a prefix (`transforms.x.`) shows in its connector's
+    /// definition.
+    pub fn prefixed(&self, prefix: &str, group: &str) -> ConfigDef {
+        let keys = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| ConfigKey {
+                name: format!("{prefix}{}", key.name),
+                group: Some(group.to_string()),
+                order: i as i32 + 1,
+                ..key.clone()
+            })
+            .collect();
+        ConfigDef {
+            keys,
+            foreign: Vec::new(),
+        }
+    }
 }
 
 fn parse_key(key: &ConfigKey, raw: Option<&str>) -> Result<Option<ConfigValue>, String> {
     let Some(raw) = raw.or(key.default.as_deref()) else {
+        if key.nullable {
+            return Ok(None);
+        }
         return Err(format!(
             "Missing required configuration \"{}\" which has no default value.",
             key.name
@@ -309,7 +340,8 @@ fn parse_key(key: &ConfigKey, raw: Option<&str>) -> Result<Option<ConfigValue>, 
     let shown = if key.config_type == ConfigType::Password {
         HIDDEN
     } else {
-        raw
+        // Kafka checks, and names, the value as parsed: trimmed.
+        raw.trim()
     };
     let invalid = |reason: &str| {
         format!(
@@ -348,7 +380,15 @@ fn parse_key(key: &ConfigKey, raw: Option<&str>) -> Result<Option<ConfigValue>, 
         ConfigType::String | ConfigType::Class => ConfigValue::String(trimmed.to_string()),
     };
     if let Some(validator) = &key.validator {
-        check(validator, &value).map_err(|reason| invalid(&reason))?;
+        check(validator, &value).map_err(|reason| match &value {
+            // Kafka shows a parsed list as Java prints one.
+            ConfigValue::List(items) => format!(
+                "Invalid value [{}] for configuration {}: {reason}",
+                items.join(", "),
+                key.name
+            ),
+            _ => invalid(&reason),
+        })?;
     }
     Ok(Some(value))
 }
@@ -374,8 +414,14 @@ fn check(validator: &Validator, value: &ConfigValue) -> Result<(), String> {
                 choices.join(", ")
             ))
         }
+        (Validator::In(choices), _, ConfigValue::String(s)) if !choices.contains(s) => {
+            Err(format!("String must be one of: {}", choices.join(", ")))
+        }
         (Validator::NonEmptyString, _, ConfigValue::String(s)) if s.is_empty() => {
             Err("String must be non-empty".into())
+        }
+        (Validator::NonEmptyList, _, ConfigValue::List(items)) if items.is_empty() => {
+            Err("Empty list".into())
         }
         _ => Ok(()),
     }
@@ -390,13 +436,19 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
 }
 
 /// "Class X could not be found." for the config `key`, suggesting the nearest of `known` (fully
-/// qualified class names) by simple name.
+/// qualified class names) by the name after the package: that short name when Kafka takes it
+/// as an alias, the whole class name for a nested class (`Cast$Value`), which has no alias.
 pub fn class_not_found(key: &str, class: &str, known: &[&str]) -> crate::ConnectError {
-    let simple = class.rsplit(['.', '$']).next().unwrap_or(class);
-    let hint = did_you_mean(
-        simple,
-        known.iter().filter_map(|c| c.rsplit(['.', '$']).next()),
-    );
+    fn short(c: &str) -> &str {
+        c.rsplit('.').next().unwrap_or(c)
+    }
+    let hint = closest(short(class), known.iter().map(|c| short(c)))
+        .and_then(|near| known.iter().find(|c| short(c) == near))
+        .map(|c| {
+            let name = if short(c).contains('$') { c } else { short(c) };
+            format!(" Did you mean '{name}'?")
+        })
+        .unwrap_or_default();
     crate::ConnectError::Config {
         key: key.to_string(),
         message: format!("Class {class} could not be found.{hint}"),
@@ -517,43 +569,93 @@ mod tests {
 
     #[test]
     fn validate_matches_the_rest_shape_hides_passwords_and_names_typos() {
-        let out = def().validate(
+        let infos = def().validate(
             "FileStreamSource",
             &props(&[("file", "x"), ("secret", "s3cr3t"), ("batch.sise", "5")]),
         );
+        assert_eq!(infos.error_count(), 1);
+        assert!(
+            infos.blocking_errors().is_empty(),
+            "an unknown key blocks nothing"
+        );
+        assert_eq!(
+            infos.unknown_keys(),
+            ["Unknown configuration 'batch.sise'. Did you mean 'batch.size'?"]
+        );
+        let out = infos.to_json();
         assert_eq!(out["name"], "FileStreamSource");
         assert_eq!(out["error_count"], 1);
-        assert_eq!(out["groups"], json!(["File"]));
+        assert_eq!(out["groups"], serde_json::json!(["File"]));
         let configs = out["configs"].as_array().expect("configs");
-        let secret = configs
-            .iter()
-            .find(|c| c["value"]["name"] == "secret")
-            .expect("secret");
+        let find = |name: &str| {
+            configs
+                .iter()
+                .find(|c| c["value"]["name"] == name)
+                .cloned()
+                .expect("entry")
+        };
+        let secret = find("secret");
         assert_eq!(secret["value"]["value"], "[hidden]");
         assert_eq!(secret["definition"]["type"], "PASSWORD");
-        let file = configs
-            .iter()
-            .find(|c| c["value"]["name"] == "file")
-            .expect("file");
+        let file = find("file");
         assert_eq!(file["definition"]["required"], true);
-        assert_eq!(file["definition"]["default_value"], Json::Null);
+        assert_eq!(file["definition"]["default_value"], serde_json::Value::Null);
         assert_eq!(file["definition"]["width"], "LONG");
-        let typo = configs
-            .iter()
-            .find(|c| c["value"]["name"] == "batch.sise")
-            .expect("typo");
-        assert_eq!(typo["definition"], Json::Null);
+        let typo = find("batch.sise");
+        assert_eq!(typo["definition"], serde_json::Value::Null);
         assert_eq!(
             typo["value"]["errors"][0],
             "Unknown configuration 'batch.sise'. Did you mean 'batch.size'?"
         );
-        let converter = def().validate(
+        let converter = def().foreign("value.converter.").validate(
             "X",
             &props(&[("file", "x"), ("value.converter.schemas.enable", "false")]),
         );
         assert_eq!(
-            converter["error_count"], 0,
+            converter.error_count(),
+            0,
             "converter keys belong to the converter"
+        );
+    }
+
+    #[test]
+    fn invalid_values_block_and_replace_an_unknown_note() {
+        let mut infos = def().validate("X", &props(&[("transforms.a.spec", "x")]));
+        assert_eq!(
+            infos.blocking_errors(),
+            ["Missing required configuration \"file\" which has no default value."]
+        );
+        infos.add_invalid("transforms.a.spec", "Invalid type found in casting spec: x");
+        assert!(infos.unknown_keys().is_empty());
+        assert_eq!(infos.error_count(), 2);
+        assert!(infos.is_invalid("transforms.a.spec"));
+        assert_eq!(
+            infos.blocking_errors()[1],
+            "transforms.a.spec: Invalid type found in casting spec: x"
+        );
+    }
+
+    #[test]
+    fn prefixed_definitions_keep_types_and_take_the_group() {
+        let prefixed = def().prefixed("transforms.a.", "Transforms: a");
+        let key = prefixed
+            .key("transforms.a.batch.size")
+            .expect("prefixed key");
+        assert_eq!(key.config_type, ConfigType::Int);
+        assert_eq!(key.group.as_deref(), Some("Transforms: a"));
+        let errors = prefixed
+            .parse(&props(&[
+                ("transforms.a.file", "f"),
+                ("transforms.a.batch.size", "0"),
+            ]))
+            .expect_err("invalid");
+        assert_eq!(
+            errors,
+            [(
+                "transforms.a.batch.size".to_string(),
+                "Invalid value 0 for configuration transforms.a.batch.size: Value must be at least 1"
+                    .to_string()
+            )]
         );
     }
 }

@@ -26,6 +26,14 @@ impl ConnectError {
     pub fn data(message: impl Into<String>) -> Self {
         ConnectError::Data(message.into())
     }
+
+    /// The message alone, as Kafka's exception would carry it (no kind prefix).
+    pub fn message(&self) -> &str {
+        match self {
+            ConnectError::Retriable(m) | ConnectError::Fatal(m) | ConnectError::Data(m) => m,
+            ConnectError::Config { message, .. } => message,
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, ConnectError>;

@@ -4,22 +4,27 @@
 pub mod base64;
 pub mod calendar;
 pub mod config;
+pub mod config_infos;
 pub mod error;
 pub mod headers;
+pub mod java_regex;
 pub mod offset;
 pub mod plugin;
 pub mod record;
 pub mod schema;
+pub mod time;
 pub mod value;
 
 pub use config::{ConfigDef, ConfigKey, ConfigType, ConfigValue, Importance, Validator, Width};
+pub use config_infos::{ConfigInfo, ConfigInfos, ConfigProblem, ProblemKind};
 pub use error::{ConnectError, Result};
 pub use headers::{Header, Headers};
 pub use offset::SourceOffset;
 pub use plugin::{
-    props_of, BoxFuture, Connector, ConnectorContext, Converter, HeaderConverter, OffsetReader,
-    PluginDesc, PluginKind, Predicate, Props, SinkConnector, SinkTask, SourceConnector, SourceTask,
-    TopicPartition, Transformation,
+    find_named, props_of, BoxFuture, Connector, ConnectorContext, Converter, ConverterDesc,
+    HeaderConverter, HeaderConverterDesc, Named, OffsetReader, PluginDesc, PluginKind, Predicate,
+    PredicateDesc, Props, SinkConnector, SinkTask, SourceConnector, SourceTask, TopicPartition,
+    TransformDesc, Transformation,
 };
 pub use record::{ConnectRecord, SinkRecord, SourceMap, SourceRecord, TimestampType};
 pub use schema::{Field, Schema, SchemaBuilder, SchemaRef, SchemaType};

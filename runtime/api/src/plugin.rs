@@ -177,6 +177,75 @@ pub trait Predicate<R>: Send {
     fn test(&self, record: &R) -> bool;
 }
 
+/// What a plugin table entry is looked up by: its Java class name and the short aliases Kafka
+/// Connect accepts for it.
+pub trait Named {
+    fn class(&self) -> &'static str;
+    fn aliases(&self) -> &'static [&'static str];
+
+    /// Whether `name` (a class name or an alias, as in a config) names this plugin.
+    fn is_named(&self, name: &str) -> bool {
+        let name = name.trim();
+        self.class() == name || self.aliases().contains(&name)
+    }
+}
+
+/// The entry of `table` that `name` names.
+pub fn find_named<'a, D: Named>(table: &'a [D], name: &str) -> Option<&'a D> {
+    table.iter().find(|d| d.is_named(name))
+}
+
+/// A single message transform on offer, with a constructor for each kind of record.
+pub struct TransformDesc {
+    pub class: &'static str,
+    pub aliases: &'static [&'static str],
+    pub source: fn() -> Box<dyn Transformation<SourceRecord>>,
+    pub sink: fn() -> Box<dyn Transformation<SinkRecord>>,
+}
+
+/// A predicate on offer, with a constructor for each kind of record.
+pub struct PredicateDesc {
+    pub class: &'static str,
+    pub aliases: &'static [&'static str],
+    pub source: fn() -> Box<dyn Predicate<SourceRecord>>,
+    pub sink: fn() -> Box<dyn Predicate<SinkRecord>>,
+}
+
+/// A converter on offer.
+pub struct ConverterDesc {
+    pub class: &'static str,
+    pub aliases: &'static [&'static str],
+    pub new: fn() -> Box<dyn Converter>,
+}
+
+/// A header converter on offer.
+pub struct HeaderConverterDesc {
+    pub class: &'static str,
+    pub aliases: &'static [&'static str],
+    pub new: fn() -> Box<dyn HeaderConverter>,
+}
+
+macro_rules! named {
+    ($($desc:ty),*) => {$(
+        impl Named for $desc {
+            fn class(&self) -> &'static str {
+                self.class
+            }
+            fn aliases(&self) -> &'static [&'static str] {
+                self.aliases
+            }
+        }
+    )*};
+}
+
+named!(
+    PluginDesc,
+    TransformDesc,
+    PredicateDesc,
+    ConverterDesc,
+    HeaderConverterDesc
+);
+
 /// Whether a connector reads into Kafka or writes out of it.
 pub enum PluginKind {
     Source(fn() -> Box<dyn SourceConnector>),

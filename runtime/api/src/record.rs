@@ -77,40 +77,100 @@ pub struct SinkRecord {
     pub headers: Headers,
 }
 
-/// What transforms and predicates may look at, on source and sink records alike.
+/// What transforms and predicates see and change, on source and sink records alike (Kafka's
+/// `ConnectRecord` getters and `newRecord`): a transform takes a record, changes what it must and
+/// returns it.
 pub trait ConnectRecord: Clone + Send {
     fn topic(&self) -> &str;
+    fn set_topic(&mut self, topic: String);
+    /// The partition; for a source record, `None` until something sets one.
+    fn kafka_partition(&self) -> Option<i32>;
+    /// The record's offset in its partition: sink records only.
+    fn kafka_offset(&self) -> Option<i64> {
+        None
+    }
+    fn key_schema(&self) -> Option<&SchemaRef>;
     fn key(&self) -> &Value;
+    fn set_key(&mut self, schema: Option<SchemaRef>, key: Value);
+    /// The key and its schema, leaving null in their place.
+    fn take_key(&mut self) -> (Option<SchemaRef>, Value);
+    fn value_schema(&self) -> Option<&SchemaRef>;
     fn value(&self) -> &Value;
+    fn set_value(&mut self, schema: Option<SchemaRef>, value: Value);
+    /// The value and its schema, leaving null in their place.
+    fn take_value(&mut self) -> (Option<SchemaRef>, Value);
+    fn timestamp(&self) -> Option<i64>;
+    fn set_timestamp(&mut self, timestamp: Option<i64>);
     fn headers(&self) -> &Headers;
+    fn headers_mut(&mut self) -> &mut Headers;
 }
 
-impl ConnectRecord for SourceRecord {
-    fn topic(&self) -> &str {
-        &self.topic
-    }
-    fn key(&self) -> &Value {
-        &self.key
-    }
-    fn value(&self) -> &Value {
-        &self.value
-    }
-    fn headers(&self) -> &Headers {
-        &self.headers
-    }
+macro_rules! connect_record {
+    ($record:ty, $partition:expr, $offset:expr) => {
+        impl ConnectRecord for $record {
+            fn topic(&self) -> &str {
+                &self.topic
+            }
+            fn set_topic(&mut self, topic: String) {
+                self.topic = topic;
+            }
+            fn kafka_partition(&self) -> Option<i32> {
+                $partition(self)
+            }
+            fn kafka_offset(&self) -> Option<i64> {
+                $offset(self)
+            }
+            fn key_schema(&self) -> Option<&SchemaRef> {
+                self.key_schema.as_ref()
+            }
+            fn key(&self) -> &Value {
+                &self.key
+            }
+            fn set_key(&mut self, schema: Option<SchemaRef>, key: Value) {
+                self.key_schema = schema;
+                self.key = key;
+            }
+            fn take_key(&mut self) -> (Option<SchemaRef>, Value) {
+                (
+                    self.key_schema.take(),
+                    std::mem::replace(&mut self.key, Value::Null),
+                )
+            }
+            fn value_schema(&self) -> Option<&SchemaRef> {
+                self.value_schema.as_ref()
+            }
+            fn value(&self) -> &Value {
+                &self.value
+            }
+            fn set_value(&mut self, schema: Option<SchemaRef>, value: Value) {
+                self.value_schema = schema;
+                self.value = value;
+            }
+            fn take_value(&mut self) -> (Option<SchemaRef>, Value) {
+                (
+                    self.value_schema.take(),
+                    std::mem::replace(&mut self.value, Value::Null),
+                )
+            }
+            fn timestamp(&self) -> Option<i64> {
+                self.timestamp
+            }
+            fn set_timestamp(&mut self, timestamp: Option<i64>) {
+                self.timestamp = timestamp;
+            }
+            fn headers(&self) -> &Headers {
+                &self.headers
+            }
+            fn headers_mut(&mut self) -> &mut Headers {
+                &mut self.headers
+            }
+        }
+    };
 }
 
-impl ConnectRecord for SinkRecord {
-    fn topic(&self) -> &str {
-        &self.topic
-    }
-    fn key(&self) -> &Value {
-        &self.key
-    }
-    fn value(&self) -> &Value {
-        &self.value
-    }
-    fn headers(&self) -> &Headers {
-        &self.headers
-    }
-}
+connect_record!(SourceRecord, |r: &SourceRecord| r.kafka_partition, |_| None);
+connect_record!(
+    SinkRecord,
+    |r: &SinkRecord| Some(r.kafka_partition),
+    |r: &SinkRecord| Some(r.kafka_offset)
+);

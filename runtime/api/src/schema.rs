@@ -237,6 +237,32 @@ impl SchemaBuilder {
             .version(1)
     }
 
+    /// Copies `source`'s name, version, doc and parameters (Kafka's `SchemaUtil.copySchemaBasics`).
+    pub fn with_basics_of(mut self, source: &Schema) -> Self {
+        self.schema.name.clone_from(&source.name);
+        self.schema.version = source.version;
+        self.schema.doc.clone_from(&source.doc);
+        self.schema.parameters.clone_from(&source.parameters);
+        self
+    }
+
+    /// A builder of `source`'s type, with its element, key and value schemas and its name,
+    /// version, doc and parameters, but neither its optionality nor its default nor its fields
+    /// (Kafka's one-argument `SchemaUtil.copySchemaBasics`).
+    pub fn like(source: &Schema) -> Self {
+        let mut b = Self::new(source.schema_type).with_basics_of(source);
+        b.schema.value_schema.clone_from(&source.value_schema);
+        b.schema.key_schema.clone_from(&source.key_schema);
+        b
+    }
+
+    /// A builder holding everything of `source` (type, fields, optionality, default, metadata).
+    pub fn from_schema(source: &Schema) -> Self {
+        Self {
+            schema: source.clone(),
+        }
+    }
+
     pub fn optional(mut self) -> Self {
         self.schema.optional = true;
         self

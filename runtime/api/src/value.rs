@@ -61,6 +61,117 @@ impl std::fmt::Display for Decimal {
     }
 }
 
+impl Decimal {
+    /// Parses decimal text as Java's `new BigDecimal(String)` does: an optional sign, digits with
+    /// an optional point, an optional exponent; the scale is the digits after the point less the
+    /// exponent (`1.50` has scale 2, `1.5E2` scale -1). `None` for anything else, or beyond 38
+    /// digits.
+    pub fn parse(text: &str) -> Option<Decimal> {
+        let (negative, body) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let (mantissa, exponent) = match body.find(['e', 'E']) {
+            Some(i) => (&body[..i], Some(&body[i + 1..])),
+            None => (body, None),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits(int) || !all_digits(frac) || (int.is_empty() && frac.is_empty()) {
+            return None;
+        }
+        let exponent: i64 = match exponent {
+            None => 0,
+            Some(e) => {
+                let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+                if digits.is_empty() || !all_digits(digits) {
+                    return None;
+                }
+                e.parse().ok()?
+            }
+        };
+        let unscaled: i128 = format!("{int}{frac}").parse().ok()?;
+        let scale = i32::try_from(frac.len() as i64 - exponent).ok()?;
+        Some(Decimal {
+            unscaled: if negative { -unscaled } else { unscaled },
+            scale,
+        })
+    }
+
+    /// The same number at `scale`, when that loses no digit.
+    pub fn rescale(self, scale: i32) -> Option<Decimal> {
+        let diff = i64::from(scale) - i64::from(self.scale);
+        let factor = 10i128.checked_pow(u32::try_from(diff.unsigned_abs()).ok()?)?;
+        let unscaled = if diff >= 0 {
+            self.unscaled.checked_mul(factor)?
+        } else if self.unscaled % factor == 0 {
+            self.unscaled / factor
+        } else {
+            return None;
+        };
+        Some(Decimal { unscaled, scale })
+    }
+}
+
+impl Decimal {
+    /// The text Java's `BigDecimal.toString` gives: plain unless the exponent is large or the
+    /// number very small, then scientific (`1E+3`, `1.5E-9`).
+    pub fn to_java_string(&self) -> String {
+        let digits = self.unscaled.unsigned_abs().to_string();
+        let adjusted =
+            i64::from(self.scale).checked_neg().unwrap_or(i64::MAX) + digits.len() as i64 - 1;
+        if self.scale >= 0 && adjusted >= -6 {
+            return self.to_string();
+        }
+        let sign = if self.unscaled < 0 { "-" } else { "" };
+        let (first, rest) = digits.split_at(1);
+        let point = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let exp_sign = if adjusted >= 0 { "+" } else { "-" };
+        format!("{sign}{first}{point}E{exp_sign}{}", adjusted.unsigned_abs())
+    }
+}
+
+/// A float or double as Java's `Double.toString` writes it: plain between 10^-3 and 10^7 with at
+/// least one digit after the point (`42.0`), else `d.dddE±n` (`1.0E7`, `1.0E-4`), the shortest
+/// digits that read back to the same number. `scientific` is Rust's shortest `{:e}` of the
+/// absolute value, at the float's own precision.
+fn java_float_text(x: f64, scientific: String) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let sign = if x.is_sign_negative() { "-" } else { "" };
+    if x == 0.0 {
+        return format!("{sign}0.0");
+    }
+    let (mantissa, exp) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let magnitude = x.abs();
+    if (1e-3..1e7).contains(&magnitude) {
+        if exp >= 0 {
+            let int_len = exp as usize + 1;
+            let padded = format!("{digits:0<int_len$}");
+            let (int, frac) = padded.split_at(int_len);
+            let frac = if frac.is_empty() { "0" } else { frac };
+            format!("{sign}{int}.{frac}")
+        } else {
+            let zeros = "0".repeat((-exp - 1) as usize);
+            format!("{sign}0.{zeros}{digits}")
+        }
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let rest = if rest.is_empty() { "0" } else { rest };
+        format!("{sign}{first}.{rest}E{exp}")
+    }
+}
+
 /// A value in the Connect data model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -101,12 +212,12 @@ impl Value {
             Value::Int16(n) => n.to_string(),
             Value::Int32(n) | Value::Date(n) | Value::Time(n) => n.to_string(),
             Value::Int64(n) | Value::Timestamp(n) => n.to_string(),
-            Value::Float32(n) => n.to_string(),
-            Value::Float64(n) => n.to_string(),
+            Value::Float32(n) => java_float_text(f64::from(*n), format!("{:e}", n.abs())),
+            Value::Float64(n) => java_float_text(*n, format!("{:e}", n.abs())),
             Value::Boolean(b) => b.to_string(),
             Value::String(s) => s.clone(),
             Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-            Value::Decimal(d) => d.to_string(),
+            Value::Decimal(d) => d.to_java_string(),
             Value::Array(items) => format!(
                 "[{}]",
                 items
@@ -139,7 +250,7 @@ impl Value {
     }
 
     /// The Java class name Connect would report for this value, for error messages.
-    fn type_name(&self) -> &'static str {
+    pub fn type_name(&self) -> &'static str {
         match self {
             Value::Null => "null",
             Value::Int8(_) => "java.lang.Byte",
@@ -206,6 +317,56 @@ impl Struct {
         }
     }
 
+    /// A struct of `schema` holding `values` in field order, each checked as
+    /// [`put`](Self::put) checks it: what a transform rebuilding a struct uses to move its values
+    /// in at once.
+    pub fn from_values(schema: SchemaRef, values: Vec<Value>) -> Result<Self> {
+        if schema.schema_type != SchemaType::Struct {
+            return Err(ConnectError::data(
+                "Not a struct schema: ".to_string() + schema.schema_type.name(),
+            ));
+        }
+        if values.len() != schema.fields.len() {
+            return Err(ConnectError::data(format!(
+                "{} values for a struct of {} fields",
+                values.len(),
+                schema.fields.len()
+            )));
+        }
+        for (field, value) in schema.fields.iter().zip(&values) {
+            validate_at(&field.schema, value, &field.name)?;
+        }
+        Ok(Self { schema, values })
+    }
+
+    /// Sets the field at `index` (schema order), checking the value as [`put`](Self::put) does;
+    /// spares the lookup by name when a struct is filled field by field.
+    pub fn set(&mut self, index: usize, value: Value) -> Result<()> {
+        let f = self
+            .schema
+            .fields
+            .get(index)
+            .ok_or_else(|| ConnectError::data(format!("No field at position {index}")))?;
+        validate_at(&f.schema, &value, &f.name)?;
+        self.values[index] = value;
+        Ok(())
+    }
+
+    /// The stored values in schema order, taking the struct apart without copying them.
+    pub fn into_values(self) -> Vec<Value> {
+        self.values
+    }
+
+    /// A field's value as stored, null when unset even if the field has a default (Kafka's
+    /// `getWithoutDefault`).
+    pub fn get_without_default(&self, field: &str) -> Result<&Value> {
+        let f = self
+            .schema
+            .field(field)
+            .ok_or_else(|| ConnectError::data(format!("{field} is not a valid field name")))?;
+        Ok(&self.values[f.index])
+    }
+
     /// The value stored for the field at `index` in the schema (null when out of range).
     pub fn value_at(&self, index: usize) -> &Value {
         self.values.get(index).unwrap_or(&Value::Null)
@@ -248,8 +409,16 @@ fn validate_at(schema: &Schema, value: &Value, path: &str) -> Result<()> {
     if value.is_null() {
         return if schema.optional || schema.default.is_some() {
             Ok(())
+        } else if path.is_empty() {
+            Err(ConnectError::data(format!(
+                "Invalid value: null used for required value, schema type: {}",
+                schema.schema_type
+            )))
         } else {
-            Err(at("Invalid value: null used for required field".to_string()))
+            Err(ConnectError::data(format!(
+                "Invalid value: null used for required field: \"{path}\", schema type: {}",
+                schema.schema_type
+            )))
         };
     }
     let ok = match (schema.logical(), schema.schema_type, value) {
@@ -447,6 +616,44 @@ mod tests {
             "1200"
         );
         assert!(Decimal::from_bytes(&[], 0).is_err());
+    }
+
+    #[test]
+    fn numbers_print_as_java_prints_them() {
+        let text = |v: Value| v.to_java_string().unwrap_or_default();
+        for (value, expected) in [
+            (Value::Float64(42.0), "42.0"),
+            (Value::Float64(0.001), "0.001"),
+            (Value::Float64(1234567.0), "1234567.0"),
+            (Value::Float64(1e7), "1.0E7"),
+            (Value::Float64(1e-4), "1.0E-4"),
+            (Value::Float64(-64.5), "-64.5"),
+            (Value::Float64(i64::MAX as f64), "9.223372036854776E18"),
+            (Value::Float64(-0.0), "-0.0"),
+            (Value::Float64(f64::NAN), "NaN"),
+            (Value::Float64(f64::NEG_INFINITY), "-Infinity"),
+            (Value::Float32(42.125), "42.125"),
+            (Value::Float32(0.1), "0.1"),
+            (Value::Float32(3.4028235e38), "3.4028235E38"),
+        ] {
+            assert_eq!(text(value.clone()), expected, "{value:?}");
+        }
+        for (unscaled, scale, expected) in [
+            (42, 0, "42"),
+            (4200, 2, "42.00"),
+            (1, -3, "1E+3"),
+            (12, -2, "1.2E+3"),
+            (15, 10, "1.5E-9"),
+            (-5, 2, "-0.05"),
+            (1, 7, "1E-7"),
+            (1, 6, "0.000001"),
+        ] {
+            assert_eq!(
+                text(Value::Decimal(Decimal { unscaled, scale })),
+                expected,
+                "{unscaled}e-{scale}"
+            );
+        }
     }
 
     #[test]

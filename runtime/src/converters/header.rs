@@ -7,7 +7,7 @@ use sluice_connect_api::schema::logical;
 use sluice_connect_api::{HeaderConverter, Props, Result, Schema, SchemaBuilder, SchemaRef, Value};
 
 use sluice_connect_api::base64;
-use sluice_connect_api::calendar::{civil_from_days, days_from_civil};
+use sluice_connect_api::calendar::days_from_civil;
 
 #[derive(Debug, Default, Clone)]
 pub struct SimpleHeaderConverter;
@@ -319,27 +319,15 @@ fn scalar(token: &str) -> Option<(Option<SchemaRef>, Value)> {
 const DAY_MS: i64 = 86_400_000;
 
 fn format_date(days: i64) -> String {
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    sluice_connect_api::calendar::iso_date(days)
 }
 
 fn format_time(ms: i64) -> String {
-    let ms = ms.rem_euclid(DAY_MS);
-    format!(
-        "{:02}:{:02}:{:02}.{:03}Z",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
+    sluice_connect_api::calendar::iso_time(ms)
 }
 
 fn format_timestamp(ms: i64) -> String {
-    format!(
-        "{}T{}",
-        format_date(ms.div_euclid(DAY_MS)),
-        format_time(ms.rem_euclid(DAY_MS))
-    )
+    sluice_connect_api::calendar::iso_timestamp(ms)
 }
 
 fn digits(s: &str) -> Option<i64> {

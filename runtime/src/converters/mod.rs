@@ -6,83 +6,109 @@ pub mod json;
 pub mod simple;
 
 use sluice_connect_api::config::{class_not_found, with_prefix};
-use sluice_connect_api::{Converter, HeaderConverter, Props, Result, SchemaType};
+use sluice_connect_api::{
+    find_named, Converter, ConverterDesc, HeaderConverter, HeaderConverterDesc, Props, Result,
+    SchemaType,
+};
 
 pub use header::SimpleHeaderConverter;
 pub use json::JsonConverter;
 pub use simple::{ByteArrayConverter, NumberConverter, StringConverter};
 
-/// Every converter class Sluice provides, by its Java name.
-pub const CONVERTER_CLASSES: &[&str] = &[
-    "org.apache.kafka.connect.storage.StringConverter",
-    "org.apache.kafka.connect.converters.ByteArrayConverter",
-    "org.apache.kafka.connect.json.JsonConverter",
-    "org.apache.kafka.connect.converters.BooleanConverter",
-    "org.apache.kafka.connect.converters.ShortConverter",
-    "org.apache.kafka.connect.converters.IntegerConverter",
-    "org.apache.kafka.connect.converters.LongConverter",
-    "org.apache.kafka.connect.converters.FloatConverter",
-    "org.apache.kafka.connect.converters.DoubleConverter",
+/// Every converter Sluice offers, by Kafka's class name, with the aliases Kafka Connect accepts:
+/// the simple name and the simple name without `Converter`.
+pub static CONVERTERS: &[ConverterDesc] = &[
+    ConverterDesc {
+        class: "org.apache.kafka.connect.storage.StringConverter",
+        aliases: &["StringConverter", "String"],
+        new: || Box::new(StringConverter),
+    },
+    ConverterDesc {
+        class: "org.apache.kafka.connect.converters.ByteArrayConverter",
+        aliases: &["ByteArrayConverter", "ByteArray"],
+        new: || Box::new(ByteArrayConverter),
+    },
+    ConverterDesc {
+        class: "org.apache.kafka.connect.json.JsonConverter",
+        aliases: &["JsonConverter", "Json"],
+        new: || Box::new(JsonConverter::default()),
+    },
+    ConverterDesc {
+        class: "org.apache.kafka.connect.converters.BooleanConverter",
+        aliases: &["BooleanConverter", "Boolean"],
+        new: || Box::new(NumberConverter::new(SchemaType::Boolean)),
+    },
+    ConverterDesc {
+        class: "org.apache.kafka.connect.converters.ShortConverter",
+        aliases: &["ShortConverter", "Short"],
+        new: || Box::new(NumberConverter::new(SchemaType::Int16)),
+    },
+    ConverterDesc {
+        class: "org.apache.kafka.connect.converters.IntegerConverter",
+        aliases: &["IntegerConverter", "Integer"],
+        new: || Box::new(NumberConverter::new(SchemaType::Int32)),
+    },
+    ConverterDesc {
+        class: "org.apache.kafka.connect.converters.LongConverter",
+        aliases: &["LongConverter", "Long"],
+        new: || Box::new(NumberConverter::new(SchemaType::Int64)),
+    },
+    ConverterDesc {
+        class: "org.apache.kafka.connect.converters.FloatConverter",
+        aliases: &["FloatConverter", "Float"],
+        new: || Box::new(NumberConverter::new(SchemaType::Float32)),
+    },
+    ConverterDesc {
+        class: "org.apache.kafka.connect.converters.DoubleConverter",
+        aliases: &["DoubleConverter", "Double"],
+        new: || Box::new(NumberConverter::new(SchemaType::Float64)),
+    },
 ];
 
-/// Creates the converter named by `class` (fully qualified or the simple name) and configures it
-/// with the keys under `prefix` (`value.converter.`) in `props`.
+/// Every header converter Sluice offers.
+pub static HEADER_CONVERTERS: &[HeaderConverterDesc] = &[
+    HeaderConverterDesc {
+        class: "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+        aliases: &["SimpleHeaderConverter", "Simple"],
+        new: || Box::new(SimpleHeaderConverter),
+    },
+    HeaderConverterDesc {
+        class: "org.apache.kafka.connect.storage.StringConverter",
+        aliases: &["StringConverter", "String"],
+        new: || Box::new(StringConverter),
+    },
+];
+
+/// The entry of `table` that `class` names, or Kafka's "could not be found" on `key`.
+fn lookup<'a, D: sluice_connect_api::Named>(
+    table: &'a [D],
+    class: &str,
+    key: &str,
+) -> Result<&'a D> {
+    find_named(table, class).ok_or_else(|| {
+        let known: Vec<&str> = table.iter().map(|d| d.class()).collect();
+        class_not_found(key, class, &known)
+    })
+}
+
+/// Creates the converter named by `class` (its class name or an alias) and configures it with
+/// the keys under `prefix` (`value.converter.`) in `props`.
 pub fn create(
     class: &str,
     props: &Props,
     prefix: &str,
     is_key: bool,
 ) -> Result<Box<dyn Converter>> {
-    let simple = class.rsplit('.').next().unwrap_or(class);
-    let known = CONVERTER_CLASSES
-        .iter()
-        .any(|c| *c == class || c.rsplit('.').next() == Some(class));
-    if !known {
-        return Err(class_not_found(
-            prefix.trim_end_matches('.'),
-            class,
-            CONVERTER_CLASSES,
-        ));
-    }
-    let mut converter: Box<dyn Converter> = match simple {
-        "StringConverter" => Box::new(StringConverter),
-        "ByteArrayConverter" => Box::new(ByteArrayConverter),
-        "JsonConverter" => Box::new(JsonConverter::default()),
-        "BooleanConverter" => Box::new(NumberConverter::new(SchemaType::Boolean)),
-        "ShortConverter" => Box::new(NumberConverter::new(SchemaType::Int16)),
-        "IntegerConverter" => Box::new(NumberConverter::new(SchemaType::Int32)),
-        "LongConverter" => Box::new(NumberConverter::new(SchemaType::Int64)),
-        "FloatConverter" => Box::new(NumberConverter::new(SchemaType::Float32)),
-        _ => Box::new(NumberConverter::new(SchemaType::Float64)),
-    };
+    let desc = lookup(CONVERTERS, class, prefix.trim_end_matches('.'))?;
+    let mut converter = (desc.new)();
     converter.configure(&with_prefix(props, prefix), is_key)?;
     Ok(converter)
 }
 
-/// Header converter classes Sluice provides.
-pub const HEADER_CONVERTER_CLASSES: &[&str] = &[
-    "org.apache.kafka.connect.storage.SimpleHeaderConverter",
-    "org.apache.kafka.connect.storage.StringConverter",
-];
-
 /// Creates the header converter named by `class` and configures it with the keys under `prefix`.
 pub fn create_header(class: &str, props: &Props, prefix: &str) -> Result<Box<dyn HeaderConverter>> {
-    let simple = class.rsplit('.').next().unwrap_or(class);
-    let mut converter: Box<dyn HeaderConverter> = match simple {
-        "SimpleHeaderConverter" if HEADER_CONVERTER_CLASSES[0].ends_with(class) => {
-            Box::new(SimpleHeaderConverter)
-        }
-        "StringConverter" if HEADER_CONVERTER_CLASSES[1].ends_with(class) => {
-            Box::new(StringConverter)
-        }
-        _ => {
-            return Err(class_not_found(
-                prefix.trim_end_matches('.'),
-                class,
-                HEADER_CONVERTER_CLASSES,
-            ))
-        }
-    };
+    let desc = lookup(HEADER_CONVERTERS, class, prefix.trim_end_matches('.'))?;
+    let mut converter = (desc.new)();
     converter.configure(&with_prefix(props, prefix))?;
     Ok(converter)
 }
@@ -115,6 +141,13 @@ mod tests {
             "schemas.enable=false reached the converter"
         );
         assert!(create("StringConverter", &props, "value.converter.", false).is_ok());
+        assert!(create("Json", &props, "value.converter.", false).is_ok());
+        assert!(
+            create("Stringg", &props, "value.converter.", false).is_err(),
+            "an unknown class never falls through to some default"
+        );
+        assert!(create_header("SimpleHeaderConverter", &props, "header.converter.").is_ok());
+        assert!(create_header("JsonConverter", &props, "header.converter.").is_err());
         let err = create(
             "org.apache.kafka.connect.storage.StringConvertor",
             &props,

@@ -398,12 +398,12 @@ impl Herder {
         let requested = self.shared.plugins.connector(plugin_name);
         let given = self.shared.plugins.connector(class);
         match (requested, given) {
-            (Some(r), Some(g)) if r.class == g.class => Ok(validation::validate(
-                g,
-                class,
-                props,
-                self.shared.config.tasks_max_limit,
-            )),
+            (Some(r), Some(g)) if r.class == g.class => {
+                Ok(
+                    validation::validate(g, class, props, self.shared.config.tasks_max_limit)
+                        .to_json(),
+                )
+            }
             (Some(_), _) | (None, Some(_)) => Err(HerderError::BadRequest(format!(
                 "Included connector type {class} does not match request type {plugin_name}"
             ))),
@@ -441,13 +441,13 @@ impl Herder {
             .connector(class)
             .ok_or_else(|| self.unknown_class(class))?;
         let result = validation::validate(plugin, class, props, self.shared.config.tasks_max_limit);
-        for warning in validation::unknown_key_warnings(&result) {
+        for warning in result.unknown_keys() {
             tracing::warn!(
                 connector = props.get("name").map(String::as_str).unwrap_or_default(),
                 "{warning}"
             );
         }
-        let errors = validation::blocking_errors(&result);
+        let errors = result.blocking_errors();
         if errors.is_empty() {
             return Ok(());
         }

@@ -3,10 +3,11 @@
 //! their Java name or an alias: the simple class name, or that name without `Connector`.
 
 use serde_json::{json, Value as Json};
-use sluice_connect_api::{ConfigDef, PluginDesc, PluginKind};
+use sluice_connect_api::{find_named, ConfigDef, PluginDesc, PluginKind, SourceRecord};
 
-use crate::converters::{CONVERTER_CLASSES, HEADER_CONVERTER_CLASSES};
-use crate::transforms::{PREDICATE_CLASSES, TRANSFORM_CLASSES};
+use crate::converters::{CONVERTERS, HEADER_CONVERTERS};
+use crate::transforms::catalogue::{PREDICATES, TRANSFORMS};
+use crate::transforms::ChainRecord;
 
 /// Connectors are either sources or sinks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,18 +75,38 @@ impl Plugins {
         out.sort_by(|a, b| a["class"].as_str().cmp(&b["class"].as_str()));
         if !connectors_only {
             let version = env!("CARGO_PKG_VERSION");
-            let others: [(&[&str], &str); 4] = [
-                (CONVERTER_CLASSES, "converter"),
-                (HEADER_CONVERTER_CLASSES, "header_converter"),
-                (TRANSFORM_CLASSES, "transformation"),
-                (PREDICATE_CLASSES, "predicate"),
-            ];
-            for (classes, kind) in others {
-                for class in classes {
-                    out.push(json!({"class": class, "type": kind, "version": version}));
-                }
+            let others = CONVERTERS
+                .iter()
+                .map(|d| (d.class, "converter"))
+                .chain(
+                    HEADER_CONVERTERS
+                        .iter()
+                        .map(|d| (d.class, "header_converter")),
+                )
+                .chain(TRANSFORMS.iter().map(|d| (d.class, "transformation")))
+                .chain(PREDICATES.iter().map(|d| (d.class, "predicate")));
+            for (class, kind) in others {
+                out.push(json!({"class": class, "type": kind, "version": version}));
             }
         }
         Json::Array(out)
+    }
+
+    /// The config definition of any plugin by name (`GET /connector-plugins/{plugin}/config`):
+    /// a connector, converter, header converter, transformation or predicate.
+    pub fn any_config_def(&self, name: &str) -> Option<ConfigDef> {
+        if let Some(connector) = self.connector(name) {
+            return Some(Self::config_def(connector));
+        }
+        if let Some(d) = find_named(CONVERTERS, name) {
+            return Some((d.new)().config_def());
+        }
+        if find_named(HEADER_CONVERTERS, name).is_some() {
+            return Some(ConfigDef::new());
+        }
+        if let Some(d) = find_named(TRANSFORMS, name) {
+            return Some(SourceRecord::new_transform(d).config_def());
+        }
+        find_named(PREDICATES, name).map(|d| SourceRecord::new_predicate(d).config_def())
     }
 }

@@ -3,15 +3,14 @@
 //! checks that span components: converters, transforms, sink topics and topic creation. The same
 //! result serves `PUT /connector-plugins/{type}/config/validate` and create/update.
 
-use serde_json::{json, Value as Json};
 use sluice_connect_api::{
-    ConfigDef, ConfigType, ConnectError, Importance, PluginDesc, Props, SinkRecord, SourceRecord,
-    Validator, Width,
+    ConfigDef, ConfigInfos, ConfigType, ConnectError, Importance, PluginDesc, Props, SinkRecord,
+    SourceRecord, Validator, Width,
 };
 
 use super::plugins::{ConnectorType, Plugins};
 use crate::converters;
-use crate::transforms::TransformChain;
+use crate::transforms::{self, TransformChain};
 use crate::worker::TopicCreation;
 
 fn common() -> ConfigDef {
@@ -51,6 +50,14 @@ fn common() -> ConfigDef {
         .layout("Error Handling", 4, Width::Short, "Log Errors")
         .define("errors.log.include.messages", ConfigType::Boolean, Some("false"), Importance::Medium, "Whether to include in the log the Connect record that resulted in a failure.")
         .layout("Error Handling", 5, Width::Short, "Log Error Details")
+        // Checked by the converters and clients they configure.
+        .foreign("key.converter.")
+        .foreign("value.converter.")
+        .foreign("header.converter.")
+        .foreign("producer.override.")
+        .foreign("consumer.override.")
+        .foreign("admin.override.")
+        .foreign("topic.creation.")
 }
 
 fn sink_keys() -> ConfigDef {
@@ -131,15 +138,15 @@ pub fn definition(plugin: &PluginDesc) -> ConfigDef {
     framework.merge(&Plugins::config_def(plugin))
 }
 
-/// The ConfigInfos JSON for `props` against `plugin`, with the cross-component checks added.
-/// `worker_converters` fills in converters the connector does not set.
+/// Validates `props` against `plugin`: every key of the definition, the keys of each transform
+/// and predicate, and the checks that span components.
 pub fn validate(
     plugin: &PluginDesc,
     class_as_given: &str,
     props: &Props,
     tasks_max_limit: usize,
-) -> Json {
-    let def = definition(plugin);
+) -> ConfigInfos {
+    let def = definition(plugin).merge(&transforms::definition(props));
     let mut result = def.validate(class_as_given, props);
     let mut extra: Vec<(String, String)> = Vec::new();
     if let Some(asked) = props
@@ -167,7 +174,7 @@ pub fn validate(
             extra.push(config_error("header.converter", e));
         }
     }
-    match Plugins::connector_type(plugin) {
+    let chain = match Plugins::connector_type(plugin) {
         ConnectorType::Sink => {
             let has = |k: &str| props.get(k).is_some_and(|v| !v.trim().is_empty());
             match (has("topics"), has("topics.regex")) {
@@ -187,22 +194,25 @@ pub fn validate(
                 }
                 (true, false) => {}
             }
-            if let Err(e) = TransformChain::<SinkRecord>::from_config(props) {
-                extra.push(config_error("transforms", e));
-            }
+            TransformChain::<SinkRecord>::from_config(props).err()
         }
         ConnectorType::Source => {
-            if let Err(e) = TransformChain::<SourceRecord>::from_config(props) {
-                extra.push(config_error("transforms", e));
-            }
             if let Err(e) = TopicCreation::from_config(props) {
                 extra.push(config_error("topic.creation.groups", e));
             }
+            TransformChain::<SourceRecord>::from_config(props).err()
+        }
+    };
+    if let Some(e) = chain {
+        let (key, message) = config_error("transforms", e);
+        // The definition may already have found it (a missing key); one report is enough.
+        if !result.is_invalid(&key) {
+            extra.push((key, message));
         }
     }
     extra.extend(connector_checks(plugin, props));
     for (key, message) in extra {
-        add_error(&mut result, &key, &message);
+        result.add_invalid(&key, &message);
     }
     result
 }
@@ -220,72 +230,6 @@ fn config_error(fallback_key: &str, e: ConnectError) -> (String, String) {
         ConnectError::Config { key, message } => (key, message),
         other => (fallback_key.to_string(), other.to_string()),
     }
-}
-
-/// Adds an error to the entry for `key` (or a new entry when none exists) and counts it.
-fn add_error(result: &mut Json, key: &str, message: &str) {
-    if let Some(count) = result.get("error_count").and_then(Json::as_u64) {
-        result["error_count"] = json!(count + 1);
-    }
-    let Some(configs) = result.get_mut("configs").and_then(Json::as_array_mut) else {
-        return;
-    };
-    let existing = configs
-        .iter_mut()
-        .find(|c| c["value"]["name"].as_str() == Some(key));
-    match existing {
-        Some(entry) => {
-            // An unknown-key note for a key that turns out to belong to a component is replaced.
-            if let Some(errors) = entry["value"]["errors"].as_array_mut() {
-                errors.retain(|e| {
-                    !e.as_str()
-                        .is_some_and(|e| e.starts_with("Unknown configuration"))
-                });
-                errors.push(json!(message));
-            }
-        }
-        None => configs.push(json!({
-            "definition": null,
-            "value": {"name": key, "value": null, "recommended_values": [], "errors": [message], "visible": true},
-        })),
-    }
-}
-
-/// The errors that stop a create or update: every error except unknown keys, which validate
-/// reports but which do not fail a config (existing configs carry keys for other tools).
-pub fn blocking_errors(result: &Json) -> Vec<String> {
-    let mut out = Vec::new();
-    for config in result["configs"].as_array().into_iter().flatten() {
-        let name = config["value"]["name"].as_str().unwrap_or_default();
-        for error in config["value"]["errors"].as_array().into_iter().flatten() {
-            let Some(error) = error.as_str() else {
-                continue;
-            };
-            if error.starts_with("Unknown configuration") {
-                continue;
-            }
-            // Kafka's messages already name the key; ours mostly do too.
-            if error.contains(name) {
-                out.push(error.to_string());
-            } else {
-                out.push(format!("{name}: {error}"));
-            }
-        }
-    }
-    out
-}
-
-/// Warnings for keys the connector does not know, for the log.
-pub fn unknown_key_warnings(result: &Json) -> Vec<String> {
-    result["configs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|c| c["value"]["errors"].as_array().into_iter().flatten())
-        .filter_map(Json::as_str)
-        .filter(|e| e.starts_with("Unknown configuration"))
-        .map(str::to_string)
-        .collect()
 }
 
 #[cfg(test)]
@@ -350,8 +294,8 @@ mod tests {
             ]),
             1000,
         );
-        let errors = blocking_errors(&result);
-        assert_eq!(result["error_count"], json!(errors.len()), "{result}");
+        let errors = result.blocking_errors();
+        assert_eq!(result.error_count(), errors.len(), "{result:?}");
         assert!(
             errors
                 .iter()
@@ -368,12 +312,17 @@ mod tests {
             errors.iter().any(|e| e.contains("transforms.x.type")),
             "{errors:?}"
         );
-        assert!(result["groups"].as_array().expect("groups").starts_with(&[
-            json!("Common"),
-            json!("Transforms"),
-            json!("Predicates"),
-            json!("Error Handling")
+        assert!(result.groups.starts_with(&[
+            "Common".to_string(),
+            "Transforms".to_string(),
+            "Predicates".to_string(),
+            "Error Handling".to_string()
         ]));
+        assert!(
+            result.groups.contains(&"Transforms: x".to_string()),
+            "{:?}",
+            result.groups
+        );
     }
 
     #[test]
@@ -390,10 +339,10 @@ mod tests {
             ]),
             1000,
         );
-        assert_eq!(result["error_count"], json!(1));
-        assert!(blocking_errors(&result).is_empty());
+        assert_eq!(result.error_count(), 1);
+        assert!(result.blocking_errors().is_empty());
         assert_eq!(
-            unknown_key_warnings(&result),
+            result.unknown_keys(),
             ["Unknown configuration 'task.max'. Did you mean 'tasks.max'?"]
         );
     }

@@ -475,19 +475,12 @@ async fn plugins(State(s): State<AppState>, RawQuery(query): RawQuery) -> Reply 
 }
 
 async fn plugin_config(State(s): State<AppState>, Path(plugin): Path<String>) -> Reply {
-    let desc = s.herder.plugins().connector(&plugin).ok_or_else(|| {
+    let def = s.herder.plugins().any_config_def(&plugin).ok_or_else(|| {
         RestError::new(StatusCode::NOT_FOUND, format!("Unknown plugin {plugin}."))
     })?;
-    let def = crate::herder::plugins::Plugins::config_def(desc);
-    let validated = def.validate(desc.class, &Props::new());
-    let definitions: Vec<Json> = validated["configs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| c["definition"].clone())
-        .filter(|d| !d.is_null())
-        .collect();
-    ok(Json::Array(definitions))
+    ok(Json::Array(
+        def.keys().iter().map(|k| k.to_json()).collect(),
+    ))
 }
 
 async fn validate(State(s): State<AppState>, Path(plugin): Path<String>, body: Bytes) -> Reply {

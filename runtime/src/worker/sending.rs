@@ -25,12 +25,23 @@ use super::partitioning::KeylessPartitions;
 use super::source::SourceSettings;
 use super::{create_topic, Converters, OffsetStore, Stage, WorkerError};
 use crate::storage::records;
-use crate::transforms::TransformChain;
+use crate::transforms::TransformError;
 
 /// Records sent but not yet acknowledged before the task waits for the oldest. Enough to keep
 /// librdkafka's five requests in flight full while the next batches queue behind them (half
 /// as many cost about a sixth of the throughput of a spooldir source), about 1.2 kB each.
 const MAX_IN_FLIGHT: usize = 40_000;
+
+/// What a transform chain made of one polled record: the record to send, `None` when a
+/// transform dropped it, or the failure.
+pub type Transformed = Result<Option<SourceRecord>, TransformError>;
+
+/// A polled batch, and what the chain made of each record when the connector has transforms
+/// (run on the task's thread, so the sending half only converts and sends).
+pub struct PolledBatch {
+    pub records: Vec<SourceRecord>,
+    pub transformed: Option<Vec<Transformed>>,
+}
 
 /// What the sending half reports to the polling half, in order.
 pub enum Settled {
@@ -63,7 +74,6 @@ pub struct RecordSender {
     /// Where settled records and written offsets are reported, in order.
     settled: UnboundedSender<Settled>,
     converters: Converters,
-    transforms: TransformChain<SourceRecord>,
     producer: Arc<TrackedProducer>,
     deliveries: Arc<Deliveries>,
     /// None when the worker configured librdkafka's `partitioner`: it then places every record.
@@ -95,7 +105,6 @@ impl RecordSender {
         settings: SourceSettings,
         settled: UnboundedSender<Settled>,
         converters: Converters,
-        transforms: TransformChain<SourceRecord>,
         client: &ClientConfig,
         offsets: Arc<OffsetStore>,
     ) -> Result<Self, WorkerError> {
@@ -116,7 +125,6 @@ impl RecordSender {
             settings,
             settled,
             converters,
-            transforms,
             keyless: own_partitioner.then(|| KeylessPartitions::new(Arc::clone(&producer))),
             producer,
             deliveries,
@@ -139,7 +147,7 @@ impl RecordSender {
     /// the task had nothing: what is in flight is settled then.
     pub async fn run(
         mut self,
-        mut batches: Receiver<Vec<SourceRecord>>,
+        mut batches: Receiver<PolledBatch>,
         stop: CancellationToken,
     ) -> Result<(), WorkerError> {
         let interval = self.settings.offset_flush_interval;
@@ -149,8 +157,8 @@ impl RecordSender {
                 _ = stop.cancelled() => break Ok(()),
                 batch = batches.recv() => match batch {
                     None => break Ok(()),
-                    Some(records) if records.is_empty() => self.settle(0).await,
-                    Some(records) => self.send(records).await,
+                    Some(batch) if batch.records.is_empty() => self.settle(0).await,
+                    Some(batch) => self.send(batch).await,
                 },
                 _ = tokio::time::sleep_until(next_flush) => Ok(()),
             };
@@ -171,7 +179,11 @@ impl RecordSender {
 
     /// Transforms, converts and sends a batch, after waiting for room when too much is in
     /// flight.
-    async fn send(&mut self, mut records: Vec<SourceRecord>) -> Result<(), WorkerError> {
+    async fn send(&mut self, batch: PolledBatch) -> Result<(), WorkerError> {
+        let PolledBatch {
+            mut records,
+            transformed,
+        } = batch;
         if records.is_empty() {
             return Ok(());
         }
@@ -184,8 +196,10 @@ impl RecordSender {
         }
         let mut sent = Vec::with_capacity(records.len());
         let mut failure = None;
+        let mut transformed = transformed.map(Vec::into_iter);
         for record in &records {
-            match self.send_one(record).await {
+            let outcome = transformed.as_mut().and_then(Iterator::next);
+            match self.send_one(record, outcome).await {
                 Ok(was_sent) => sent.push(was_sent),
                 Err(e) => {
                     failure = Some(e);
@@ -206,9 +220,14 @@ impl RecordSender {
         failure.map_or(Ok(()), Err)
     }
 
-    /// Sends one record; false when it was set aside: dropped by a transform, or failed and
-    /// tolerated by the error policy. Either way it waits its turn, so offsets never run ahead.
-    async fn send_one(&mut self, record: &SourceRecord) -> Result<bool, WorkerError> {
+    /// Sends one record (as `transformed` when the connector has transforms); false when it was
+    /// set aside: dropped by a transform, or failed and tolerated by the error policy. Either
+    /// way it waits its turn, so offsets never run ahead.
+    async fn send_one(
+        &mut self,
+        record: &SourceRecord,
+        transformed: Option<Transformed>,
+    ) -> Result<bool, WorkerError> {
         let coordinates = || {
             format!(
                 "topic={} source partition={} offset={}",
@@ -218,20 +237,17 @@ impl RecordSender {
             )
         };
         // Without transforms the record is sent as polled, with no copy.
-        let transformed = if self.transforms.is_empty() {
-            None
-        } else {
-            match self.transforms.apply(record.clone()) {
-                Ok(Some(r)) => Some(r),
-                // Dropped by a transform: its offset counts once those before it do.
-                Ok(None) => return Ok(false),
-                Err(e) => {
-                    let error = WorkerError::record(Stage::Transformation, coordinates(), e);
-                    self.settings
-                        .errors
-                        .handle(&self.settings.connector, error)?;
-                    return Ok(false);
-                }
+        let transformed = match transformed {
+            None => None,
+            Some(Ok(Some(r))) => Some(r),
+            // Dropped by a transform: its offset counts once those before it do.
+            Some(Ok(None)) => return Ok(false),
+            Some(Err(e)) => {
+                let error = WorkerError::record(Stage::Transformation, coordinates(), e);
+                self.settings
+                    .errors
+                    .handle(&self.settings.connector, error)?;
+                return Ok(false);
             }
         };
         let out = transformed.as_ref().unwrap_or(record);

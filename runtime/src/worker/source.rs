@@ -13,7 +13,7 @@ use sluice_connect_api::{OffsetReader, Props, SourceRecord, SourceTask};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::sending::{RecordSender, Settled};
+use super::sending::{PolledBatch, RecordSender, Settled};
 use super::task_thread::TaskThread;
 use super::{
     Converters, ErrorPolicy, OffsetStore, Stage, TopicCreation, TopicObserver, WorkerError,
@@ -45,6 +45,7 @@ pub type StatusObserver = Arc<dyn Fn(String) + Send + Sync>;
 pub struct SourceRunner {
     settings: SourceSettings,
     task: TaskThread<Box<dyn SourceTask>>,
+    transforms: TransformChain<SourceRecord>,
     start: Option<(Props, Arc<dyn OffsetReader>)>,
     sender: RecordSender,
     settled: mpsc::UnboundedReceiver<Settled>,
@@ -67,17 +68,11 @@ impl SourceRunner {
         let (settled_tx, settled) = mpsc::unbounded_channel();
         let task_name = format!("{}-{}", settings.connector, settings.task);
         let task = TaskThread::spawn(&task_name, task)?;
-        let sender = RecordSender::new(
-            settings.clone(),
-            settled_tx,
-            converters,
-            transforms,
-            client,
-            offsets,
-        )?;
+        let sender = RecordSender::new(settings.clone(), settled_tx, converters, client, offsets)?;
         Ok(Self {
             settings,
             task,
+            transforms,
             start: Some((props, offsets_reader)),
             sender,
             settled,
@@ -90,6 +85,7 @@ impl SourceRunner {
         let Self {
             settings,
             task,
+            transforms,
             start,
             sender,
             settled,
@@ -100,6 +96,7 @@ impl SourceRunner {
         let mut poller = Poller {
             settings,
             task,
+            transforms: (!transforms.is_empty()).then_some(transforms),
             settled,
         };
         let (batches, batches_rx) = mpsc::channel(BATCHES_AHEAD);
@@ -124,10 +121,12 @@ impl SourceRunner {
     }
 }
 
-/// The polling half: drives the task on its thread.
+/// The polling half: drives the task on its thread, and runs the transforms there too.
 struct Poller {
     settings: SourceSettings,
     task: TaskThread<Box<dyn SourceTask>>,
+    /// The connector's transforms, if it has any; lent to the task's thread for each poll.
+    transforms: Option<TransformChain<SourceRecord>>,
     settled: mpsc::UnboundedReceiver<Settled>,
 }
 
@@ -156,20 +155,34 @@ impl Poller {
     async fn poll_loop(
         &mut self,
         shutdown: &CancellationToken,
-        batches: mpsc::Sender<Vec<SourceRecord>>,
+        batches: mpsc::Sender<PolledBatch>,
     ) -> Result<(), WorkerError> {
         loop {
             while let Ok(settled) = self.settled.try_recv() {
                 self.apply(settled).await?;
             }
-            let polled = self.task.call(|t, runtime| {
+            // The chain transforms a copy of each record on the task's thread, which has time
+            // while the sending half converts and sends: the task keeps the original for
+            // `commit_record`.
+            let mut chain = self.transforms.take();
+            let polled = self.task.call(move |t, runtime| {
                 let records = runtime.block_on(t.poll());
-                (records, t.take_status_note())
+                let transformed = match (&records, chain.as_mut()) {
+                    (Ok(records), Some(chain)) => Some(
+                        records
+                            .iter()
+                            .map(|r| chain.apply(r.clone()))
+                            .collect::<Vec<_>>(),
+                    ),
+                    _ => None,
+                };
+                (records, transformed, t.take_status_note(), chain)
             });
-            let (records, note) = tokio::select! {
+            let (records, transformed, note, chain) = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 polled = polled => polled?,
             };
+            self.transforms = chain;
             let records = match records {
                 Ok(r) => r,
                 Err(e) if e.is_retriable() => {
@@ -188,7 +201,10 @@ impl Poller {
             let Some(Ok(permit)) = self.serving(shutdown, batches.reserve()).await? else {
                 return Ok(());
             };
-            permit.send(records);
+            permit.send(PolledBatch {
+                records,
+                transformed,
+            });
             if idle
                 && self
                     .serving(shutdown, tokio::time::sleep(self.settings.idle_backoff))
