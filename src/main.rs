@@ -217,7 +217,7 @@ fn run(
                 "--override",
             )?;
             until_signal(runtime, |stop| {
-                run_worker(worker, "http://:8083", connectors, log_control, stop)
+                run_worker(worker, "http://:8083", None, connectors, log_control, stop)
             })
         }
         Command::Topics(args) => runtime.block_on(cli::topics::run(args)),
@@ -320,16 +320,28 @@ async fn run_registry(
     default_listener: &str,
     shutdown: CancellationToken,
 ) -> Result<()> {
+    let (config, listener) = bind_registry(&props, default_listener).await?;
+    sluice_schema_registry::run(config, listener, shutdown).await?;
+    Ok(())
+}
+
+/// The registry's config and its bound listener.
+async fn bind_registry(
+    props: &Properties,
+    default_listener: &str,
+) -> Result<(
+    sluice_schema_registry::RegistryConfig,
+    tokio::net::TcpListener,
+)> {
     let (config, ignored) =
-        sluice_schema_registry::RegistryConfig::from_properties(&props, default_listener)?;
+        sluice_schema_registry::RegistryConfig::from_properties(props, default_listener)?;
     for key in ignored {
         tracing::warn!(key = %key, "schema registry setting not used by Sluice");
     }
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
         .with_context(|| format!("binding the schema registry listener {}", config.bind))?;
-    sluice_schema_registry::run(config, listener, shutdown).await?;
-    Ok(())
+    Ok((config, listener))
 }
 
 /// The broker, a worker and a schema registry using it; on a signal the worker and registry
@@ -360,8 +372,19 @@ async fn run_standalone(
     let worker_stop = CancellationToken::new();
     tokio::spawn(cancel_on_signal(worker_stop.clone()));
     let registry_stop = worker_stop.clone();
+    let (registry_config, registry_listener) =
+        bind_registry(&registry_props, "http://127.0.0.1:8081").await?;
+    // Every AvroConverter without a schema.registry.url of its own uses the embedded registry.
+    let registry_addr = registry_listener.local_addr()?;
+    let registry_url = if registry_addr.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}", registry_addr.port())
+    } else {
+        format!("http://{registry_addr}")
+    };
     let registry = tokio::spawn(async move {
-        let served = run_registry(registry_props, "http://127.0.0.1:8081", registry_stop).await;
+        let served = sluice_schema_registry::run(registry_config, registry_listener, registry_stop)
+            .await
+            .map_err(anyhow::Error::from);
         if let Err(e) = &served {
             tracing::error!(error = %e, "the schema registry stopped");
         }
@@ -370,6 +393,7 @@ async fn run_standalone(
     let worker = run_worker(
         worker_props,
         "http://127.0.0.1:8083",
+        Some(registry_url),
         connectors,
         log_control,
         worker_stop.clone(),
@@ -390,6 +414,7 @@ async fn run_standalone(
 async fn run_worker(
     props: Properties,
     default_listener: &str,
+    registry_url: Option<String>,
     connectors: Vec<PathBuf>,
     log_control: Arc<logging::FilterControl>,
     shutdown: CancellationToken,
@@ -400,6 +425,7 @@ async fn run_worker(
     for warning in warnings {
         tracing::warn!("{}", warning.0);
     }
+    config.schema_registry_url = registry_url;
     let files = connectors
         .iter()
         .map(|path| connector_files::load(path))

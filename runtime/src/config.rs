@@ -89,6 +89,9 @@ pub struct WorkerConfig {
     /// `tasks.max.limit` (Sluice's): the most tasks one connector may ask for. Each task is a
     /// thread and a Kafka client; a connector asking for thousands would take the worker down.
     pub tasks_max_limit: usize,
+    /// The registry an AvroConverter uses when its config names none: the embedded one in
+    /// `sluice standalone`, unset otherwise.
+    pub schema_registry_url: Option<String>,
 }
 
 /// What a worker warns about but still starts with.
@@ -186,6 +189,7 @@ impl WorkerConfig {
             topic_tracking_enable: flag("topic.tracking.enable", true)?,
             topic_tracking_allow_reset: flag("topic.tracking.allow.reset", true)?,
             tasks_max_limit: number("tasks.max.limit", 1000)?.max(1) as usize,
+            schema_registry_url: None,
             task_shutdown_timeout: Duration::from_millis(
                 number("task.shutdown.graceful.timeout.ms", 5000)?.max(0) as u64,
             ),

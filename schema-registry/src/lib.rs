@@ -2,7 +2,7 @@
 //! Confluent's own record format. Avro schemas only, for now: JSON Schema and Protobuf are
 //! refused with a clear 42201.
 
-pub mod avro;
+pub use sluice_avro as avro;
 pub mod config;
 pub mod error;
 mod records;

@@ -11,9 +11,11 @@ ROOT=$(cd "$HERE/../.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-interop.XXXXXX")
 BROKER_PID=
 REGISTRY_PID=
+STANDALONE_PID=
 passed=0
 failed=0
 cleanup() {
+    if [ -n "$STANDALONE_PID" ]; then kill "$STANDALONE_PID" 2>/dev/null || true; wait "$STANDALONE_PID" 2>/dev/null || true; fi
     if [ -n "$REGISTRY_PID" ]; then kill "$REGISTRY_PID" 2>/dev/null || true; wait "$REGISTRY_PID" 2>/dev/null || true; fi
     if [ -n "$BROKER_PID" ]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
@@ -118,6 +120,30 @@ else
     echo "FAILED: the schema registry did not start"; failed=$((failed + 1))
 fi
 REGISTRY_PID=
+
+# AvroConverter in a worker, with the embedded registry of `sluice standalone` as its default.
+mkdir -p "$WORK/standalone"
+(cd "$WORK/standalone" && exec "$SLUICE" standalone \
+    --override "log.dirs=$WORK/standalone/broker" \
+    --override "listeners=PLAINTEXT://127.0.0.1:0" \
+    --worker-override "listeners=http://127.0.0.1:0" \
+    --worker-override "offset.flush.interval.ms=200" \
+    --registry-override "listeners=http://127.0.0.1:0") 2>"$WORK/standalone.log" &
+STANDALONE_PID=$!
+S_BOOTSTRAP=$(address_in "$WORK/standalone.log" "broker listening")
+S_REST=$(address_in "$WORK/standalone.log" "Connect REST API listening")
+S_REGISTRY=$(address_in "$WORK/standalone.log" "schema registry listening")
+if [ -n "$S_REST" ] && [ -n "$S_REGISTRY" ]; then
+    check "AvroConverter: spooldir to AvroDeserializer, AvroSerializer to sinks, schema evolution" \
+        timeout 300 python3 "$HERE/avro_connect.py" "$S_BOOTSTRAP" "http://$S_REST" "http://$S_REGISTRY" \
+        "$WORK/standalone" "$SLUICE"
+else
+    cat "$WORK/standalone.log"
+    echo "FAILED: sluice standalone did not start"; failed=$((failed + 1))
+fi
+kill -TERM "$STANDALONE_PID"
+wait "$STANDALONE_PID" || true
+STANDALONE_PID=
 
 kill -TERM "$BROKER_PID"
 wait "$BROKER_PID" || true

@@ -1,6 +1,7 @@
 //! Converters between Connect data and bytes, found by Kafka's class names or their short
 //! aliases, configured through the `key.converter.*` / `value.converter.*` prefixes.
 
+pub mod avro;
 pub mod header;
 pub mod json;
 pub mod simple;
@@ -11,6 +12,7 @@ use sluice_connect_api::{
     SchemaType,
 };
 
+pub use avro::AvroConverter;
 pub use header::SimpleHeaderConverter;
 pub use json::JsonConverter;
 pub use simple::{ByteArrayConverter, NumberConverter, StringConverter};
@@ -63,6 +65,11 @@ pub static CONVERTERS: &[ConverterDesc] = &[
         aliases: &["DoubleConverter", "Double"],
         new: || Box::new(NumberConverter::new(SchemaType::Float64)),
     },
+    ConverterDesc {
+        class: "io.confluent.connect.avro.AvroConverter",
+        aliases: &["AvroConverter", "Avro"],
+        new: || Box::new(AvroConverter::default()),
+    },
 ];
 
 /// Every header converter Sluice offers.
@@ -103,6 +110,24 @@ pub fn create(
     let mut converter = (desc.new)();
     converter.configure(&with_prefix(props, prefix), is_key)?;
     Ok(converter)
+}
+
+/// `props` with `<prefix>schema.registry.url` set to `registry` when it names none: how the
+/// embedded registry of `sluice standalone` becomes every AvroConverter's default.
+pub fn with_registry_default<'a>(
+    props: &'a Props,
+    prefix: &str,
+    registry: Option<&str>,
+) -> std::borrow::Cow<'a, Props> {
+    let key = format!("{prefix}{}", avro::REGISTRY_URL);
+    match registry {
+        Some(url) if !props.contains_key(&key) => {
+            let mut props = props.clone();
+            props.insert(key, url.to_string());
+            std::borrow::Cow::Owned(props)
+        }
+        _ => std::borrow::Cow::Borrowed(props),
+    }
 }
 
 /// Creates the header converter named by `class` and configures it with the keys under `prefix`.

@@ -621,6 +621,9 @@ fn task_converters(
     let (key_class, key_props) = pick("key.converter", &config.key_converter);
     let (value_class, value_props) = pick("value.converter", &config.value_converter);
     let (header_class, header_props) = pick("header.converter", &config.header_converter);
+    let registry = config.schema_registry_url.as_deref();
+    let key_props = converters::with_registry_default(&key_props, "key.converter.", registry);
+    let value_props = converters::with_registry_default(&value_props, "value.converter.", registry);
     Ok(Converters {
         key: converters::create(&key_class, &key_props, "key.converter.", true)?,
         value: converters::create(&value_class, &value_props, "value.converter.", false)?,

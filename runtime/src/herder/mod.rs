@@ -399,10 +399,7 @@ impl Herder {
         let given = self.shared.plugins.connector(class);
         match (requested, given) {
             (Some(r), Some(g)) if r.class == g.class => {
-                Ok(
-                    validation::validate(g, class, props, self.shared.config.tasks_max_limit)
-                        .to_json(),
-                )
+                Ok(validation::validate(g, class, props, &self.shared.config).to_json())
             }
             (Some(_), _) | (None, Some(_)) => Err(HerderError::BadRequest(format!(
                 "Included connector type {class} does not match request type {plugin_name}"
@@ -440,7 +437,7 @@ impl Herder {
             .plugins
             .connector(class)
             .ok_or_else(|| self.unknown_class(class))?;
-        let result = validation::validate(plugin, class, props, self.shared.config.tasks_max_limit);
+        let result = validation::validate(plugin, class, props, &self.shared.config);
         for warning in result.unknown_keys() {
             tracing::warn!(
                 connector = props.get("name").map(String::as_str).unwrap_or_default(),

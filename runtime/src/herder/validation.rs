@@ -144,8 +144,9 @@ pub fn validate(
     plugin: &PluginDesc,
     class_as_given: &str,
     props: &Props,
-    tasks_max_limit: usize,
+    config: &crate::config::WorkerConfig,
 ) -> ConfigInfos {
+    let tasks_max_limit = config.tasks_max_limit;
     let def = definition(plugin).merge(&transforms::definition(props));
     let mut result = def.validate(class_as_given, props);
     let mut extra: Vec<(String, String)> = Vec::new();
@@ -161,7 +162,13 @@ pub fn validate(
     }
     for (key, is_key) in [("key.converter", true), ("value.converter", false)] {
         if let Some(class) = props.get(key).filter(|c| !c.trim().is_empty()) {
-            if let Err(e) = converters::create(class.trim(), props, &format!("{key}."), is_key) {
+            let prefix = format!("{key}.");
+            let props = converters::with_registry_default(
+                props,
+                &prefix,
+                config.schema_registry_url.as_deref(),
+            );
+            if let Err(e) = converters::create(class.trim(), &props, &prefix, is_key) {
                 extra.push(config_error(key, e));
             }
         }
@@ -292,7 +299,7 @@ mod tests {
                 ),
                 ("transforms", "x"),
             ]),
-            1000,
+            &worker_config(),
         );
         let errors = result.blocking_errors();
         assert_eq!(result.error_count(), errors.len(), "{result:?}");
@@ -325,6 +332,12 @@ mod tests {
         );
     }
 
+    fn worker_config() -> crate::config::WorkerConfig {
+        crate::config::WorkerConfig::from_properties(&Props::new(), "http://127.0.0.1:0")
+            .expect("defaults")
+            .0
+    }
+
     #[test]
     fn unknown_keys_are_reported_but_do_not_block() {
         let plugin = sink_plugin();
@@ -337,7 +350,7 @@ mod tests {
                 ("topics", "t"),
                 ("task.max", "2"),
             ]),
-            1000,
+            &worker_config(),
         );
         assert_eq!(result.error_count(), 1);
         assert!(result.blocking_errors().is_empty());

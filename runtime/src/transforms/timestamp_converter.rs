@@ -355,7 +355,7 @@ impl<R: ConnectRecord> Transformation<R> for TimestampConverter {
 mod tests {
     use super::*;
     use crate::transforms::test_support::apply_to_value;
-    use sluice_connect_api::{props_of, SourceMap, SourceRecord};
+    use sluice_connect_api::{props_of, SourceRecord};
 
     const DATE_PLUS_TIME: i64 = 86_401_234;
     const FORMAT: &str = "yyyy MM dd HH mm ss SSS z";

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::compat::check;
-use super::model::AvroSchema;
+use crate::compat::check;
+use crate::model::AvroSchema;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Level {

@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
-use super::json_text::{write_string, write_value};
-use super::model::{AvroSchema, Field, Named, Node, NodeId, Order, Props};
+use crate::json_text::{write_string, write_value};
+use crate::model::{AvroSchema, Field, Named, Node, NodeId, Order, Props};
 
 impl AvroSchema {
     /// Canonical text; named types from references are printed by name.

@@ -4,14 +4,14 @@
 
 use serde_json::{Map, Value};
 
-pub(crate) type NodeId = usize;
+pub type NodeId = usize;
 
 /// Custom properties in the order they were written (Java keeps insertion order).
-pub(crate) type Props = Map<String, Value>;
+pub type Props = Map<String, Value>;
 
 /// The Avro type kinds, with Java's upper-case enum names for messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Kind {
+pub enum Kind {
     Null,
     Boolean,
     Int,
@@ -29,7 +29,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    pub(crate) fn primitive(name: &str) -> Option<Kind> {
+    pub fn primitive(name: &str) -> Option<Kind> {
         Some(match name {
             "null" => Kind::Null,
             "boolean" => Kind::Boolean,
@@ -44,7 +44,7 @@ impl Kind {
     }
 
     /// Java `Schema.Type.toString()`.
-    pub(crate) fn java_name(self) -> &'static str {
+    pub fn java_name(self) -> &'static str {
         match self {
             Kind::Null => "NULL",
             Kind::Boolean => "BOOLEAN",
@@ -64,7 +64,7 @@ impl Kind {
     }
 
     /// The JSON spelling (`Schema.Type.getName()`).
-    pub(crate) fn avro_name(self) -> &'static str {
+    pub fn avro_name(self) -> &'static str {
         match self {
             Kind::Null => "null",
             Kind::Boolean => "boolean",
@@ -85,7 +85,7 @@ impl Kind {
 
     /// Every type keyword; a name equal to one of these must always be written
     /// fully qualified, or a reader would take it for the type keyword.
-    pub(crate) fn is_type_keyword(name: &str) -> bool {
+    pub fn is_type_keyword(name: &str) -> bool {
         Kind::primitive(name).is_some()
             || matches!(
                 name,
@@ -96,14 +96,14 @@ impl Kind {
 
 /// A possibly namespaced name; `namespace` is never `Some("")`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Name {
-    pub(crate) name: String,
-    pub(crate) namespace: Option<String>,
+pub struct Name {
+    pub name: String,
+    pub namespace: Option<String>,
 }
 
 impl Name {
     /// Java `Schema.Name(name, space)`: a dotted name carries its own namespace.
-    pub(crate) fn new(raw: &str, enclosing: Option<&str>) -> Name {
+    pub fn new(raw: &str, enclosing: Option<&str>) -> Name {
         let (namespace, name) = match raw.rfind('.') {
             Some(dot) => (Some(&raw[..dot]), &raw[dot + 1..]),
             None => (enclosing, raw),
@@ -114,7 +114,7 @@ impl Name {
         }
     }
 
-    pub(crate) fn full(&self) -> String {
+    pub fn full(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{ns}.{}", self.name),
             None => self.name.clone(),
@@ -122,7 +122,7 @@ impl Name {
     }
 
     /// Java `Name.getQualified`: short only when the namespace is the current one.
-    pub(crate) fn qualified(&self, current: Option<&str>) -> String {
+    pub fn qualified(&self, current: Option<&str>) -> String {
         let same_space = self.namespace.is_some() && self.namespace.as_deref() == current;
         if same_space && !Kind::is_type_keyword(&self.name) {
             self.name.clone()
@@ -134,35 +134,35 @@ impl Name {
 
 /// What every named type (record, enum, fixed) has.
 #[derive(Clone, Debug)]
-pub(crate) struct Named {
-    pub(crate) name: Name,
-    pub(crate) doc: Option<String>,
+pub struct Named {
+    pub name: Name,
+    pub doc: Option<String>,
     /// Resolved against the type's own namespace, as Java does.
-    pub(crate) aliases: Vec<Name>,
+    pub aliases: Vec<Name>,
     /// Defined by a referenced schema: printed by name, not listed as defined here.
-    pub(crate) from_reference: bool,
+    pub from_reference: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Order {
+pub enum Order {
     Ascending,
     Descending,
     Ignore,
 }
 
 #[derive(Clone, Debug)]
-pub(crate) struct Field {
-    pub(crate) name: String,
-    pub(crate) doc: Option<String>,
-    pub(crate) ty: NodeId,
-    pub(crate) default: Option<Value>,
-    pub(crate) order: Order,
-    pub(crate) aliases: Vec<String>,
-    pub(crate) props: Props,
+pub struct Field {
+    pub name: String,
+    pub doc: Option<String>,
+    pub ty: NodeId,
+    pub default: Option<Value>,
+    pub order: Order,
+    pub aliases: Vec<String>,
+    pub props: Props,
 }
 
 #[derive(Clone, Debug)]
-pub(crate) enum Node {
+pub enum Node {
     Primitive {
         kind: Kind,
         props: Props,
@@ -198,7 +198,7 @@ pub(crate) enum Node {
 }
 
 impl Node {
-    pub(crate) fn kind(&self) -> Kind {
+    pub fn kind(&self) -> Kind {
         match self {
             Node::Primitive { kind, .. } => *kind,
             Node::Record { .. } => Kind::Record,
@@ -210,7 +210,7 @@ impl Node {
         }
     }
 
-    pub(crate) fn named(&self) -> Option<&Named> {
+    pub fn named(&self) -> Option<&Named> {
         match self {
             Node::Record { named, .. } | Node::Enum { named, .. } | Node::Fixed { named, .. } => {
                 Some(named)
@@ -220,7 +220,7 @@ impl Node {
     }
 
     /// Shifts every node reference, used when copying a referenced schema's arena.
-    pub(crate) fn shifted(&self, offset: usize) -> Node {
+    pub fn shifted(&self, offset: usize) -> Node {
         let mut node = self.clone();
         match &mut node {
             Node::Record { fields, .. } => fields.iter_mut().for_each(|f| f.ty += offset),
@@ -236,13 +236,13 @@ impl Node {
 /// A parsed Avro schema: the node arena, its root, and the named types it defines.
 #[derive(Clone, Debug)]
 pub struct AvroSchema {
-    pub(crate) nodes: Vec<Node>,
-    pub(crate) root: NodeId,
+    pub nodes: Vec<Node>,
+    pub root: NodeId,
 }
 
 impl AvroSchema {
     /// Node lookup; ids only ever come from this arena, so they are in range.
-    pub(crate) fn node(&self, id: NodeId) -> &Node {
+    pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id]
     }
 

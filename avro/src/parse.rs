@@ -5,9 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::error::SchemaError;
-use super::model::{AvroSchema, Field, Kind, Name, Named, Node, NodeId, Order, Props};
-use super::validate;
+use crate::error::SchemaError;
+use crate::model::{AvroSchema, Field, Kind, Name, Named, Node, NodeId, Order, Props};
+use crate::validate;
 
 /// Schema nesting limit; deeper input is refused rather than risking the stack.
 pub(crate) const MAX_DEPTH: usize = 200;

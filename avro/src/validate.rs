@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::error::SchemaError;
-use super::model::{Kind, Node, NodeId};
+use crate::error::SchemaError;
+use crate::model::{Kind, Node, NodeId};
 
 /// Defaults nest no deeper than their JSON, except a record default that omits a
 /// field falls back to that field's own default, which can loop; cap it.

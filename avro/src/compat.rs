@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::model::{AvroSchema, Field, Kind, Node, NodeId};
+use crate::model::{AvroSchema, Field, Kind, Node, NodeId};
 
 /// Java `SchemaCompatibility.SchemaIncompatibilityType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
