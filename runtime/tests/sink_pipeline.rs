@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use sluice_connect_api::{Connector, SinkConnector};
+use sluice_connect_api::{BoxFuture, ConnectError, Connector, SinkConnector, SinkRecord, SinkTask};
 use sluice_connectors::file::FileStreamSinkConnector;
 use sluice_runtime::converters::SimpleHeaderConverter;
 use sluice_runtime::converters::StringConverter;
 use sluice_runtime::transforms::TransformChain;
+use sluice_runtime::worker::errors::{ErrorCounters, ErrorHandler, ErrorSettings};
 use sluice_runtime::worker::sink::SinkTopics;
-use sluice_runtime::worker::{Converters, ErrorPolicy, SinkRunner, SinkSettings, WorkerError};
+use sluice_runtime::worker::{Converters, SinkRunner, SinkSettings, WorkerError};
 use tokio_util::sync::CancellationToken;
 
 mod common;
@@ -42,19 +43,37 @@ fn start(
         .expect("connector");
     let task = connector.new_task();
     let task_props = connector.task_configs(1).expect("tasks").remove(0);
+    start_task(
+        broker,
+        task,
+        task_props,
+        stop,
+        ErrorHandler::failing("test", 0),
+    )
+}
+
+fn start_task(
+    broker: &Broker,
+    task: Box<dyn SinkTask>,
+    task_props: BTreeMap<String, String>,
+    stop: CancellationToken,
+    errors: ErrorHandler,
+) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
     let settings = SinkSettings {
         connector: "file-sink".into(),
         task: 0,
         topics: SinkTopics::List(vec!["out".into()]),
         offset_flush_interval: Duration::from_millis(200),
         max_batch: 500,
-        errors: ErrorPolicy::default(),
+        connector_class: "FileStreamSink".into(),
+        errors: Arc::new(errors),
         topic_observer: None,
     };
     let converters = Converters {
         key: Box::new(StringConverter),
         value: Box::new(StringConverter),
         header: Box::new(SimpleHeaderConverter),
+        classes: Default::default(),
     };
     let runner = SinkRunner::new(
         settings,
@@ -115,5 +134,171 @@ async fn records_reach_the_file_and_a_new_task_continues_from_the_commits() {
     };
     let expected: Vec<String> = (0..350).map(|i| format!("record-{i:04}")).collect();
     assert_eq!(lines, expected, "every record once, in order");
+    broker.stop().await;
+}
+
+/// A sink whose every `put` fails, as a database that refuses a batch would.
+struct RefusingSink;
+
+impl SinkTask for RefusingSink {
+    fn start(&mut self, _props: &BTreeMap<String, String>) -> sluice_connect_api::Result<()> {
+        Ok(())
+    }
+    fn put(&mut self, _records: Vec<SinkRecord>) -> BoxFuture<'_, sluice_connect_api::Result<()>> {
+        Box::pin(async { Err(ConnectError::Fatal("the target refused the batch".into())) })
+    }
+    fn stop(&mut self) -> sluice_connect_api::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_put_failed_is_read_again_by_the_next_task() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    produce(&broker, 0..300).await;
+    // The task fails on its first put; its offsets must not be committed on the way out.
+    let failed = start_task(
+        &broker,
+        Box::new(RefusingSink),
+        BTreeMap::new(),
+        CancellationToken::new(),
+        ErrorHandler::failing("test", 0),
+    );
+    let outcome = tokio::time::timeout(WAIT, failed)
+        .await
+        .expect("fails in time")
+        .expect("join");
+    let err = outcome.expect_err("the put failed");
+    assert!(err.to_string().contains("TASK_PUT"), "{err}");
+
+    let file = dir.path().join("sink.txt");
+    let stop = CancellationToken::new();
+    let task = start(&broker, &file, stop.clone());
+    let lines = wait_for_lines(&file, 300).await;
+    stop.cancel();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("stops in time")
+        .expect("join")
+        .expect("clean stop");
+    let expected: Vec<String> = (0..300).map(|i| format!("record-{i:04}")).collect();
+    assert_eq!(lines, expected, "the refused batch reached the next task");
+    broker.stop().await;
+}
+
+/// A sink that refuses any batch holding a record ending in 7, as a database refuses a row that
+/// breaks a constraint, and keeps what it accepted.
+struct PickySink {
+    accepted: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SinkTask for PickySink {
+    fn start(&mut self, _props: &BTreeMap<String, String>) -> sluice_connect_api::Result<()> {
+        Ok(())
+    }
+    fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, sluice_connect_api::Result<()>> {
+        let values: Vec<String> = records
+            .iter()
+            .map(|r| r.value.to_java_string().unwrap_or_default())
+            .collect();
+        let refused = values.iter().find(|v| v.ends_with('7')).cloned();
+        let accepted = Arc::clone(&self.accepted);
+        Box::pin(async move {
+            if let Some(v) = refused {
+                return Err(ConnectError::data(format!("constraint violated by {v}")));
+            }
+            accepted.lock().expect("lock").extend(values);
+            Ok(())
+        })
+    }
+    fn stop(&mut self) -> sluice_connect_api::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_a_put_refuses_go_to_the_dead_letter_queue_and_the_rest_are_put() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    produce(&broker, 0..100).await;
+    let props: BTreeMap<String, String> = [
+        ("errors.tolerance", "all"),
+        ("errors.deadletterqueue.topic.name", "refused"),
+        ("errors.deadletterqueue.context.headers.enable", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let counters = Arc::new(ErrorCounters::default());
+    let errors = ErrorHandler::new(
+        ErrorSettings::from_config(&props),
+        "picky",
+        0,
+        &props,
+        &broker.client(),
+        Arc::clone(&counters),
+    );
+    let accepted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop = CancellationToken::new();
+    let task = start_task(
+        &broker,
+        Box::new(PickySink {
+            accepted: Arc::clone(&accepted),
+        }),
+        BTreeMap::new(),
+        stop.clone(),
+        errors,
+    );
+    let deadline = Instant::now() + WAIT;
+    while accepted.lock().expect("lock").len() < 90 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("stops in time")
+        .expect("join")
+        .expect("clean stop");
+    let expected: Vec<String> = (0..100)
+        .filter(|i| i % 10 != 7)
+        .map(|i| format!("record-{i:04}"))
+        .collect();
+    assert_eq!(
+        *accepted.lock().expect("lock"),
+        expected,
+        "every other record, once, in order"
+    );
+    assert_eq!(counters.skipped(), 10);
+
+    let consumer: rdkafka::consumer::BaseConsumer = broker
+        .client()
+        .set("group.id", "dlq-check")
+        .create()
+        .expect("consumer");
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    assignment
+        .add_partition_offset("refused", 0, rdkafka::Offset::Beginning)
+        .expect("partition");
+    rdkafka::consumer::Consumer::assign(&consumer, &assignment).expect("assign");
+    let mut refused = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while refused.len() < 10 && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            use rdkafka::message::{Headers as _, Message as _};
+            let stage = m
+                .headers()
+                .and_then(|h| h.iter().find(|h| h.key == "__connect.errors.stage"))
+                .and_then(|h| h.value.map(|v| String::from_utf8_lossy(v).into_owned()));
+            assert_eq!(stage.as_deref(), Some("TASK_PUT"));
+            refused.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+        }
+    }
+    let expected: Vec<String> = (0..100)
+        .filter(|i| i % 10 == 7)
+        .map(|i| format!("record-{i:04}"))
+        .collect();
+    assert_eq!(refused, expected, "the refused records' original bytes");
+    drop(consumer);
     broker.stop().await;
 }

@@ -15,7 +15,7 @@ use sluice_connectors::file::FileStreamSourceConnector;
 use sluice_runtime::converters::{SimpleHeaderConverter, StringConverter};
 use sluice_runtime::transforms::TransformChain;
 use sluice_runtime::worker::{
-    ensure_compacted_topic, Converters, ErrorPolicy, OffsetStore, SourceRunner, SourceSettings,
+    ensure_compacted_topic, Converters, OffsetStore, SourceRunner, SourceSettings,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -95,7 +95,9 @@ async fn start_task(
         task: 0,
         offset_flush_interval: Duration::from_millis(200),
         idle_backoff: Duration::from_millis(20),
-        errors: ErrorPolicy::default(),
+        errors: Arc::new(sluice_runtime::worker::errors::ErrorHandler::failing(
+            "test", 0,
+        )),
         topic_creation: None,
         topic_observer: None,
         status_observer: None,
@@ -104,6 +106,7 @@ async fn start_task(
         key: Box::new(StringConverter),
         value: Box::new(StringConverter),
         header: Box::new(SimpleHeaderConverter),
+        classes: Default::default(),
     };
     let reader = store.reader("file-src");
     let runner = SourceRunner::new(

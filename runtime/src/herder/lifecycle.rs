@@ -19,9 +19,10 @@ use super::{Event, Herder, Inner, Shared};
 use crate::converters;
 use crate::storage::{records, TargetState};
 use crate::transforms::TransformChain;
+use crate::worker::errors::{ErrorHandler, ErrorSettings};
 use crate::worker::sink::SinkTopics;
 use crate::worker::{
-    trace, Converters, ErrorPolicy, SinkRunner, SinkSettings, SourceRunner, SourceSettings,
+    trace, ConverterClasses, Converters, SinkRunner, SinkSettings, SourceRunner, SourceSettings,
     TopicCreation, TopicObserver,
 };
 
@@ -521,28 +522,51 @@ fn build_task(
 ) -> Result<JoinHandle<()>, crate::worker::WorkerError> {
     let config = &shared.config;
     let converters = task_converters(config, props)?;
-    let errors = ErrorPolicy {
-        tolerate_all: props
-            .get("errors.tolerance")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("all")),
-        log: props
-            .get("errors.log.enable")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
-    };
+    let counters = shared.statuses.error_counters(name, id);
+    let errors = Arc::new(ErrorHandler::new(
+        ErrorSettings::from_config(props),
+        name,
+        id,
+        props,
+        &config.client("producer.", props),
+        counters,
+    ));
     let observer = topic_observer(shared, name, id);
     let task_name = name.to_string();
     let shared_for_exit = Arc::clone(shared);
+    let restart_max = props
+        .get("errors.task.restart.max")
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    let restart_delay_max = ErrorSettings::from_config(props).retry_delay_max;
     let report = move |result: Result<(), crate::worker::WorkerError>| {
         if let Err(e) = result {
             let trace = shared_for_exit.statuses.redact(&task_name, &trace(&e));
             tracing::error!(connector = %task_name, task = id, error = %trace, "task failed");
+            let restart = shared_for_exit
+                .statuses
+                .note_restart(&task_name, id, restart_max);
+            let outlook = match restart {
+                Some(_) => "It will be restarted (errors.task.restart.max).",
+                None => "Task is being killed and will not recover until manually restarted.",
+            };
             shared_for_exit.statuses.set_task(
                 &task_name,
                 id,
-                Status::failed(format!(
-                    "Task is being killed and will not recover until manually restarted. {trace}"
-                )),
+                Status::failed(format!("{outlook} {trace}")),
             );
+            if let Some(attempt) = restart {
+                // 1 s, 2 s, 4 s ... up to errors.retry.delay.max.ms.
+                let delay = Duration::from_secs(1)
+                    .saturating_mul(1u32 << (attempt - 1).min(16))
+                    .min(restart_delay_max.max(Duration::from_millis(1)));
+                let events = shared_for_exit.events.clone();
+                let name = task_name.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = events.send(Event::RestartFailedTask(name, id));
+                });
+            }
         }
     };
     match connector {
@@ -588,6 +612,7 @@ fn build_task(
                 offset_flush_interval: config.offset_flush_interval,
                 // Kafka's max.poll.records.
                 max_batch: 500,
+                connector_class: props.get("connector.class").cloned().unwrap_or_default(),
                 errors,
                 topic_observer: observer,
             };
@@ -621,6 +646,11 @@ fn task_converters(
     let (key_class, key_props) = pick("key.converter", &config.key_converter);
     let (value_class, value_props) = pick("value.converter", &config.value_converter);
     let (header_class, header_props) = pick("header.converter", &config.header_converter);
+    let classes = ConverterClasses {
+        key: key_class.clone(),
+        value: value_class.clone(),
+        header: header_class.clone(),
+    };
     let registry = config.schema_registry_url.as_deref();
     let key_props = converters::with_registry_default(&key_props, "key.converter.", registry);
     let value_props = converters::with_registry_default(&value_props, "value.converter.", registry);
@@ -628,6 +658,7 @@ fn task_converters(
         key: converters::create(&key_class, &key_props, "key.converter.", true)?,
         value: converters::create(&value_class, &value_props, "value.converter.", false)?,
         header: converters::create_header(&header_class, &header_props, "header.converter.")?,
+        classes,
     })
 }
 

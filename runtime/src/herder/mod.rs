@@ -57,6 +57,8 @@ pub type Result<T> = std::result::Result<T, HerderError>;
 enum Event {
     Reconfigure(String),
     Failed(String, ConnectError),
+    /// A task failed and may be restarted on its own (`errors.task.restart.max`).
+    RestartFailedTask(String, usize),
 }
 
 /// The target state a connector is created in (`initial_state`).
@@ -299,7 +301,7 @@ impl Herder {
             .tasks(name)
             .iter()
             .map(|(id, s)| {
-                let mut t = statuses.json(s);
+                let mut t = statuses.task_json(name, *id, s);
                 t["id"] = json!(id);
                 reorder_id_first(t)
             })
@@ -323,7 +325,7 @@ impl Herder {
             .statuses
             .task(name, task)
             .ok_or_else(not_found)?;
-        let mut out = self.shared.statuses.json(&status);
+        let mut out = self.shared.statuses.task_json(name, task, &status);
         out["id"] = json!(task);
         Ok(reorder_id_first(out))
     }
@@ -721,7 +723,7 @@ fn reorder_id_first(status: Json) -> Json {
         return status;
     };
     let mut out = serde_json::Map::new();
-    for key in ["id", "state", "worker_id", "trace"] {
+    for key in ["id", "state", "worker_id", "trace", "errors", "restarts"] {
         if let Some(v) = map.get(key) {
             out.insert(key.into(), v.clone());
         }
@@ -776,6 +778,16 @@ async fn event_loop(herder: Weak<Herder>, mut events: mpsc::UnboundedReceiver<Ev
         };
         match event {
             Event::Reconfigure(name) => herder.reconfigure(&name).await,
+            Event::RestartFailedTask(name, id) => {
+                let mut inner = herder.inner.lock().await;
+                // Only if it is still the failed task: not restarted, stopped or deleted since.
+                let failed =
+                    herder.shared.statuses.task(&name, id).map(|s| s.state) == Some(State::Failed);
+                if failed && inner.running.contains_key(&name) {
+                    tracing::info!(connector = %name, task = id, "restarting a failed task (errors.task.restart.max)");
+                    herder.restart_task_locked(&mut inner, &name, id).await;
+                }
+            }
             Event::Failed(name, error) => {
                 let statuses = &herder.shared.statuses;
                 let trace = statuses.redact(&name, &crate::worker::trace(&error));

@@ -2,12 +2,13 @@
 //! (`status-connector-<name>`, `status-task-<name>-<n>`) in Kafka's format.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{json, Value as Json};
 
 use crate::storage::records;
+use crate::worker::errors::ErrorCounters;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -71,6 +72,10 @@ pub struct StatusStore {
             ),
         >,
     >,
+    /// Each task's error counters, shown in its status while it runs.
+    errors: Mutex<BTreeMap<(String, usize), Arc<ErrorCounters>>>,
+    /// How often each task was restarted on its own (`errors.task.restart.max`).
+    restarts: Mutex<BTreeMap<(String, usize), u32>>,
     producer: FutureProducer,
     topic: String,
     worker_id: String,
@@ -81,6 +86,8 @@ impl StatusStore {
         Self {
             statuses: Mutex::new(BTreeMap::new()),
             secrets: Mutex::new(BTreeMap::new()),
+            errors: Mutex::new(BTreeMap::new()),
+            restarts: Mutex::new(BTreeMap::new()),
             producer,
             topic,
             worker_id,
@@ -158,6 +165,14 @@ impl StatusStore {
 
     pub fn remove_connector(&self, name: &str) {
         self.remove_tasks_from(name, 0);
+        self.errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(connector, _), _| connector != name);
+        self.restarts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(connector, _), _| connector != name);
         self.lock().remove(name);
         self.write(&format!("status-connector-{name}"), None);
     }
@@ -177,6 +192,41 @@ impl StatusStore {
             .get(name)
             .map(|c| c.tasks.clone())
             .unwrap_or_default()
+    }
+
+    /// The error counters of a task, kept across its restarts until its connector goes away.
+    pub fn error_counters(&self, name: &str, task: usize) -> Arc<ErrorCounters> {
+        let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(errors.entry((name.to_string(), task)).or_default())
+    }
+
+    /// A task's status as the REST API shows it: its state, and (Sluice's) what its error
+    /// handling did, while it runs too.
+    pub fn task_json(&self, name: &str, task: usize, status: &Status) -> Json {
+        let mut out = self.json(status);
+        let errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(counters) = errors.get(&(name.to_string(), task)).and_then(|c| c.json()) {
+            out["errors"] = counters;
+        }
+        let restarts = self.restarts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = restarts.get(&(name.to_string(), task)).filter(|n| **n > 0) {
+            out["restarts"] = json!(n);
+        }
+        out
+    }
+
+    /// Counts an automatic restart of a failed task: the restart's number, or `None` once
+    /// `max` restarts were made.
+    pub fn note_restart(&self, name: &str, task: usize, max: u32) -> Option<u32> {
+        if max == 0 {
+            return None;
+        }
+        let mut restarts = self.restarts.lock().unwrap_or_else(|p| p.into_inner());
+        let count = restarts.entry((name.to_string(), task)).or_default();
+        (*count < max).then(|| {
+            *count += 1;
+            *count
+        })
     }
 
     /// `{"state","worker_id"}` plus `trace` when there is one, as the REST API shows a state.

@@ -50,6 +50,15 @@ fn common() -> ConfigDef {
         .layout("Error Handling", 4, Width::Short, "Log Errors")
         .define("errors.log.include.messages", ConfigType::Boolean, Some("false"), Importance::Medium, "Whether to include in the log the Connect record that resulted in a failure.")
         .layout("Error Handling", 5, Width::Short, "Log Error Details")
+        .define("errors.deadletterqueue.topic.name", ConfigType::String, Some(""), Importance::Medium, "The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error when processed by this sink connector, or its transformations or converters. On a source connector (Sluice's), records that fail in transformations or converters, as JsonConverter envelopes.")
+        .layout("Error Handling", 6, Width::Medium, "Dead Letter Queue Topic Name")
+        .define("errors.deadletterqueue.topic.replication.factor", ConfigType::Short, Some("3"), Importance::Medium, "Replication factor used to create the dead letter queue topic when it doesn't already exist.")
+        .layout("Error Handling", 7, Width::Medium, "Dead Letter Queue Topic Replication Factor")
+        .define("errors.deadletterqueue.context.headers.enable", ConfigType::Boolean, Some("false"), Importance::Medium, "If true, add headers containing error context to the messages written to the dead letter queue.")
+        .layout("Error Handling", 8, Width::Medium, "Enable Error Context Headers")
+        .define("errors.task.restart.max", ConfigType::Int, Some("0"), Importance::Medium, "Sluice's: how many times a FAILED task is restarted on its own, with exponential backoff, before it stays FAILED. 0 (the default) never restarts it, as Kafka Connect does.")
+        .validator(Validator::AtLeast(0.0))
+        .layout("Error Handling", 9, Width::Short, "Task Restarts")
         // Checked by the converters and clients they configure.
         .foreign("key.converter.")
         .foreign("value.converter.")
@@ -62,16 +71,22 @@ fn common() -> ConfigDef {
 
 fn sink_keys() -> ConfigDef {
     ConfigDef::new()
-        .define("topics", ConfigType::List, Some(""), Importance::High, "List of topics to consume, separated by commas")
+        .define(
+            "topics",
+            ConfigType::List,
+            Some(""),
+            Importance::High,
+            "List of topics to consume, separated by commas",
+        )
         .layout("Common", 4, Width::Long, "Topics")
-        .define("topics.regex", ConfigType::String, Some(""), Importance::High, "Regular expression giving topics to consume.")
+        .define(
+            "topics.regex",
+            ConfigType::String,
+            Some(""),
+            Importance::High,
+            "Regular expression giving topics to consume.",
+        )
         .layout("Common", 4, Width::Long, "Topics regex")
-        .define("errors.deadletterqueue.topic.name", ConfigType::String, Some(""), Importance::Medium, "The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error when processed by this sink connector, or its transformations or converters.")
-        .layout("Error Handling", 6, Width::Medium, "Dead Letter Queue Topic Name")
-        .define("errors.deadletterqueue.topic.replication.factor", ConfigType::Short, Some("3"), Importance::Medium, "Replication factor used to create the dead letter queue topic when it doesn't already exist.")
-        .layout("Error Handling", 7, Width::Medium, "Dead Letter Queue Topic Replication Factor")
-        .define("errors.deadletterqueue.context.headers.enable", ConfigType::Boolean, Some("false"), Importance::Medium, "If true, add headers containing error context to the messages written to the dead letter queue.")
-        .layout("Error Handling", 8, Width::Medium, "Enable Error Context Headers")
 }
 
 fn source_keys() -> ConfigDef {
@@ -200,6 +215,28 @@ pub fn validate(
                     }
                 }
                 (true, false) => {}
+            }
+            // Kafka's rule: a sink must not read its own dead letter queue.
+            let dlq = props
+                .get("errors.deadletterqueue.topic.name")
+                .map(|t| t.trim())
+                .filter(|t| !t.is_empty());
+            if let Some(dlq) = dlq {
+                let topics = props.get("topics").map(String::as_str).unwrap_or_default();
+                if sluice_connect_api::config::split_list(topics)
+                    .iter()
+                    .any(|t| t == dlq)
+                {
+                    extra.push(("errors.deadletterqueue.topic.name".into(), format!("The DLQ topic '{dlq}' may not be included in the list of topics ('topics={topics}') to be consumed.")));
+                } else if let Some(pattern) =
+                    props.get("topics.regex").filter(|p| !p.trim().is_empty())
+                {
+                    if crate::worker::sink::SinkTopics::Regex(pattern.trim().to_string())
+                        .matches(dlq)
+                    {
+                        extra.push(("errors.deadletterqueue.topic.name".into(), format!("The DLQ topic '{dlq}' may not be included in the regex matching the topics ('topics.regex={pattern}') to be consumed.")));
+                    }
+                }
             }
             TransformChain::<SinkRecord>::from_config(props).err()
         }

@@ -3,6 +3,7 @@
 //! says is safe).
 
 mod deliveries;
+pub mod errors;
 pub mod offsets;
 mod partitioning;
 mod sending;
@@ -113,27 +114,25 @@ pub struct Converters {
     pub key: Box<dyn Converter>,
     pub value: Box<dyn Converter>,
     pub header: Box<dyn HeaderConverter>,
+    pub classes: ConverterClasses,
 }
 
-/// `errors.tolerance` and `errors.log.enable` of a connector.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ErrorPolicy {
-    /// `errors.tolerance=all`: skip records that fail in converters or transforms.
-    pub tolerate_all: bool,
-    /// `errors.log.enable`: log each skipped record.
-    pub log: bool,
+/// The class names of a task's converters, for error reports.
+#[derive(Debug, Clone, Default)]
+pub struct ConverterClasses {
+    pub key: String,
+    pub value: String,
+    pub header: String,
 }
 
-impl ErrorPolicy {
-    /// Skips the record when tolerated, or fails the task.
-    fn handle(&self, connector: &str, error: WorkerError) -> Result<(), WorkerError> {
-        if !self.tolerate_all {
-            return Err(error);
+impl ConverterClasses {
+    /// The class that runs in a converter stage.
+    pub fn of(&self, stage: Stage) -> &str {
+        match stage {
+            Stage::KeyConverter => &self.key,
+            Stage::HeaderConverter => &self.header,
+            _ => &self.value,
         }
-        if self.log {
-            tracing::warn!(connector, error = %trace(&error), "skipping a record (errors.tolerance=all)");
-        }
-        Ok(())
     }
 }
 

@@ -21,11 +21,14 @@ use tokio::sync::mpsc::{Receiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
 use super::deliveries::{Deliveries, DeliveryContext, TrackedProducer};
+use super::errors::{Failure, RawRecord};
 use super::partitioning::KeylessPartitions;
 use super::source::SourceSettings;
 use super::{create_topic, Converters, OffsetStore, Stage, WorkerError};
+use crate::converters::JsonConverter;
 use crate::storage::records;
 use crate::transforms::TransformError;
+use sluice_connect_api::Converter as _;
 
 /// Records sent but not yet acknowledged before the task waits for the oldest. Enough to keep
 /// librdkafka's five requests in flight full while the next batches queue behind them (half
@@ -98,6 +101,8 @@ pub struct RecordSender {
     header_cache: Vec<CachedHeader>,
     /// The shared headers (see `Headers::shared`) whose conversions lead `header_cache`.
     last_shared: Option<Arc<[sluice_connect_api::Header]>>,
+    /// Writes a failed record to the dead letter queue as JsonConverter envelopes.
+    envelopes: JsonConverter,
 }
 
 impl RecordSender {
@@ -139,6 +144,7 @@ impl RecordSender {
             last_topic: String::new(),
             header_cache: Vec::new(),
             last_shared: None,
+            envelopes: JsonConverter::default(),
         })
     }
 
@@ -243,22 +249,32 @@ impl RecordSender {
             // Dropped by a transform: its offset counts once those before it do.
             Some(Ok(None)) => return Ok(false),
             Some(Err(e)) => {
-                let error = WorkerError::record(Stage::Transformation, coordinates(), e);
-                self.settings
-                    .errors
-                    .handle(&self.settings.connector, error)?;
+                let errors = Arc::clone(&self.settings.errors);
+                let class = errors.transform_class(&e.alias).to_string();
+                self.set_aside(record, Stage::Transformation, &class, coordinates(), &e)
+                    .await?;
                 return Ok(false);
             }
         };
         let out = transformed.as_ref().unwrap_or(record);
         let encoded = match self.encode(out) {
             Ok(encoded) => encoded,
-            Err((stage, e)) => {
-                let error = WorkerError::record(stage, coordinates(), e);
-                self.settings
-                    .errors
-                    .handle(&self.settings.connector, error)?;
-                return Ok(false);
+            Err((stage, error)) => {
+                let errors = Arc::clone(&self.settings.errors);
+                let retried = errors
+                    .retry_after(error, || {
+                        std::future::ready(Ok(self.encode(out).map_err(|(_, e)| e)))
+                    })
+                    .await?;
+                match retried {
+                    Ok(encoded) => encoded,
+                    Err(error) => {
+                        let class = self.converters.classes.of(stage).to_string();
+                        self.set_aside(out, stage, &class, coordinates(), &error)
+                            .await?;
+                        return Ok(false);
+                    }
+                }
             }
         };
         self.prepare_topic(&out.topic).await?;
@@ -269,6 +285,44 @@ impl RecordSender {
         enqueue(&self.producer, out, partition, encoded, self.next_seq).await?;
         self.next_seq += 1;
         Ok(true)
+    }
+
+    /// Reports a record that failed for good (log, dead letter queue as a JsonConverter envelope
+    /// of the Connect record) and skips it, or fails the task, as `errors.tolerance` says.
+    async fn set_aside(
+        &self,
+        record: &SourceRecord,
+        stage: Stage,
+        class: &str,
+        coordinates: String,
+        error: &(dyn std::error::Error + Send + Sync + 'static),
+    ) -> Result<(), WorkerError> {
+        let envelope = |schema: Option<&SchemaRef>, value: &Value| {
+            self.envelopes
+                .from_connect_data(&record.topic, schema, value)
+                .ok()
+                .flatten()
+        };
+        let key = envelope(record.key_schema.as_ref(), &record.key);
+        let value = envelope(record.value_schema.as_ref(), &record.value);
+        let failure = Failure {
+            stage,
+            class,
+            coordinates,
+            record: RawRecord {
+                topic: &record.topic,
+                partition: record.kafka_partition,
+                offset: None,
+                key: key.as_deref(),
+                value: value.as_deref(),
+                headers: Vec::new(),
+                source_position: Some((
+                    serde_json::Value::Object((*record.source_partition).clone()),
+                    serde_json::Value::Object(record.source_offset.to_map()),
+                )),
+            },
+        };
+        self.settings.errors.fail(failure, error).await
     }
 
     #[allow(clippy::type_complexity)]

@@ -14,8 +14,9 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use sluice_connect_api::{Headers, Props, SinkRecord, SinkTask, TimestampType, TopicPartition};
 use tokio_util::sync::CancellationToken;
 
+use super::errors::{transform_alias, ErrorHandler, Failure, RawRecord};
 use super::task_thread::TaskThread;
-use super::{Converters, ErrorPolicy, Stage, TopicObserver, WorkerError};
+use super::{Converters, Stage, TopicObserver, WorkerError};
 use crate::transforms::TransformChain;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -68,8 +69,69 @@ pub struct SinkSettings {
     pub offset_flush_interval: Duration,
     /// Most records handed to one `put`.
     pub max_batch: usize,
-    pub errors: ErrorPolicy,
+    /// The connector's class, named when `put` fails.
+    pub connector_class: String,
+    pub errors: Arc<ErrorHandler>,
     pub topic_observer: Option<TopicObserver>,
+}
+
+/// A consumed record's bytes, kept while its batch is put when a dead letter queue may need them.
+#[derive(Clone)]
+struct RawCopy {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl RawCopy {
+    fn of(m: &BorrowedMessage<'_>) -> Self {
+        Self {
+            topic: m.topic().to_string(),
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key().map(<[u8]>::to_vec),
+            value: m.payload().map(<[u8]>::to_vec),
+            headers: m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    fn raw(&self) -> RawRecord<'_> {
+        RawRecord {
+            topic: &self.topic,
+            partition: Some(self.partition),
+            offset: Some(self.offset),
+            key: self.key.as_deref(),
+            value: self.value.as_deref(),
+            headers: self
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_deref()))
+                .collect(),
+            source_position: None,
+        }
+    }
+}
+
+/// A batch read from the topics: its records, the next offset per partition once it is put, and
+/// the records' raw bytes when failures may need them.
+struct Batch {
+    records: Vec<SinkRecord>,
+    consumed: Vec<(TopicPartition, i64)>,
+    raw: Option<Vec<RawCopy>>,
+}
+
+fn coordinates(topic: &str, partition: i32, offset: i64) -> String {
+    format!("topic={topic} partition={partition} offset={offset}")
 }
 
 pub struct SinkRunner {
@@ -152,24 +214,19 @@ impl SinkRunner {
                 batch = self.next_batch() => batch,
             };
             match batch {
-                Ok(records) if !records.is_empty() => {
-                    // A put that never returns holds up only the task's own thread.
-                    let put = self
-                        .task
-                        .call(move |t, runtime| runtime.block_on(t.put(records)));
-                    let put = tokio::select! {
+                Ok(batch) => {
+                    let consumed = batch.consumed.clone();
+                    let delivered = tokio::select! {
                         _ = shutdown.cancelled() => break Ok(()),
-                        put = put => put,
+                        delivered = self.deliver(batch) => delivered,
                     };
-                    match put {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
-                            break Err(WorkerError::record(Stage::TaskPut, self.task_name(), e))
-                        }
-                        Err(e) => break Err(e.into()),
+                    if let Err(e) = delivered {
+                        break Err(e);
                     }
+                    // Only now may these offsets be committed: a batch whose put failed is read
+                    // again by the task that follows.
+                    self.consumed.extend(consumed);
                 }
-                Ok(_) => {}
                 Err(e) => break Err(e),
             }
             if last_flush.elapsed() >= self.decoder.settings.offset_flush_interval {
@@ -195,25 +252,72 @@ impl SinkRunner {
         result.and(committed).and(stopped)
     }
 
+    /// Puts a batch. A retriable failure is retried within `errors.retry.timeout`; under
+    /// `errors.tolerance=all` a batch that still fails is put record by record, and the records
+    /// that fail alone are reported (log, dead letter queue) and skipped.
+    async fn deliver(&mut self, batch: Batch) -> Result<(), WorkerError> {
+        let Batch { records, raw, .. } = batch;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let errors = Arc::clone(&self.decoder.settings.errors);
+        // A put consumes its records: a copy is kept only when a failure could use it.
+        let spare = errors.may_redeliver().then(|| records.clone());
+        let error = match put(&self.task, records).await? {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let Some(spare) = spare else {
+            return Err(WorkerError::record(Stage::TaskPut, self.task_name(), error));
+        };
+        let task = &self.task;
+        let retried = errors
+            .retry_after(error, || put(task, spare.clone()))
+            .await?;
+        let Err(error) = retried else { return Ok(()) };
+        if !errors.tolerates() {
+            return Err(WorkerError::record(Stage::TaskPut, self.task_name(), error));
+        }
+        tracing::warn!(connector = %self.decoder.settings.connector, task = self.decoder.settings.task, error = %error, "put failed for a batch; putting its records one by one");
+        let class = self.decoder.settings.connector_class.clone();
+        for (i, record) in spare.into_iter().enumerate() {
+            let at = coordinates(&record.topic, record.kafka_partition, record.kafka_offset);
+            let topic = record.topic.clone();
+            let Err(e) = put(&self.task, vec![record]).await? else {
+                continue;
+            };
+            let copy = raw.as_ref().and_then(|r| r.get(i));
+            let record = match copy {
+                Some(copy) => copy.raw(),
+                None => RawRecord::bare(&topic),
+            };
+            let failure = Failure {
+                stage: Stage::TaskPut,
+                class: &class,
+                coordinates: at,
+                record,
+            };
+            errors.fail(failure, &e).await?;
+        }
+        Ok(())
+    }
+
     /// Waits for one record, then takes whatever else is ready, up to `max_batch`.
-    async fn next_batch(&mut self) -> Result<Vec<SinkRecord>, WorkerError> {
-        let mut records = Vec::with_capacity(self.decoder.settings.max_batch);
-        let mut consumed = Vec::new();
+    async fn next_batch(&mut self) -> Result<Batch, WorkerError> {
+        let mut batch = Batch {
+            records: Vec::with_capacity(self.decoder.settings.max_batch),
+            consumed: Vec::new(),
+            raw: self.decoder.settings.errors.keeps_raw().then(Vec::new),
+        };
         let first = tokio::time::timeout(Duration::from_millis(200), self.consumer.recv()).await;
-        let Ok(first) = first else { return Ok(records) };
+        let Ok(first) = first else { return Ok(batch) };
         let first =
             first.map_err(|e| WorkerError::record(Stage::KafkaConsume, self.task_name(), e))?;
-        if let Some(record) = self.decoder.convert(&first, &mut consumed)? {
-            records.push(record);
-        }
+        self.decoder.take(&first, &mut batch).await?;
         drop(first);
-        while consumed.len() < self.decoder.settings.max_batch {
+        while batch.consumed.len() < self.decoder.settings.max_batch {
             match ready_now(self.consumer.recv()) {
-                Some(Ok(m)) => {
-                    if let Some(record) = self.decoder.convert(&m, &mut consumed)? {
-                        records.push(record);
-                    }
-                }
+                Some(Ok(m)) => self.decoder.take(&m, &mut batch).await?,
                 Some(Err(e)) => {
                     return Err(WorkerError::record(
                         Stage::KafkaConsume,
@@ -224,8 +328,7 @@ impl SinkRunner {
                 None => break,
             }
         }
-        self.consumed.extend(consumed);
-        Ok(records)
+        Ok(batch)
     }
 
     fn task_name(&self) -> String {
@@ -233,55 +336,88 @@ impl SinkRunner {
     }
 }
 
+/// One `put` on the task's thread: a put that never returns holds up only that thread.
+async fn put(
+    task: &TaskThread<Box<dyn SinkTask>>,
+    records: Vec<SinkRecord>,
+) -> Result<Result<(), sluice_connect_api::ConnectError>, WorkerError> {
+    Ok(task
+        .call(move |t, runtime| runtime.block_on(t.put(records)))
+        .await?)
+}
+
 impl Decoder {
     fn task_name(&self) -> String {
         format!("{}-{}", self.settings.connector, self.settings.task)
     }
 
-    /// Decodes and transforms one message; `None` when a transform dropped it or the error policy
-    /// skipped it. Either way its offset counts as consumed.
+    /// Decodes and transforms one message into `batch`; a failure is retried or reported as the
+    /// connector's `errors.*` keys say. Either way its offset counts as consumed.
+    async fn take(
+        &mut self,
+        m: &BorrowedMessage<'_>,
+        batch: &mut Batch,
+    ) -> Result<(), WorkerError> {
+        let topic = m.topic();
+        match batch.consumed.last_mut() {
+            Some(((t, p), next)) if t == topic && *p == m.partition() => *next = m.offset() + 1,
+            _ => batch
+                .consumed
+                .push(((topic.to_string(), m.partition()), m.offset() + 1)),
+        }
+        if !self.seen_topics.contains(topic) {
+            if let Some(observer) = &self.settings.topic_observer {
+                observer(topic);
+            }
+            self.seen_topics.insert(topic.to_string());
+        }
+        let errors = Arc::clone(&self.settings.errors);
+        let converted = match self.convert(m) {
+            Err((stage, error)) => match errors
+                .retry_after(error, || {
+                    std::future::ready(Ok(self.convert(m).map_err(|(_, e)| e)))
+                })
+                .await?
+            {
+                Ok(converted) => converted,
+                Err(error) => {
+                    let class = match stage {
+                        Stage::Transformation => transform_alias(&*error)
+                            .map(|alias| errors.transform_class(alias).to_string())
+                            .unwrap_or_default(),
+                        _ => self.converters.classes.of(stage).to_string(),
+                    };
+                    let copy = RawCopy::of(m);
+                    let failure = Failure {
+                        stage,
+                        class: &class,
+                        coordinates: coordinates(topic, m.partition(), m.offset()),
+                        record: copy.raw(),
+                    };
+                    errors.fail(failure, &*error).await?;
+                    return Ok(());
+                }
+            },
+            Ok(converted) => converted,
+        };
+        if let Some(record) = converted {
+            batch.records.push(record);
+            if let Some(raw) = &mut batch.raw {
+                raw.push(RawCopy::of(m));
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes and transforms one message; `None` when a transform dropped it.
     fn convert(
         &mut self,
         m: &BorrowedMessage<'_>,
-        consumed: &mut Vec<(TopicPartition, i64)>,
-    ) -> Result<Option<SinkRecord>, WorkerError> {
-        let topic = m.topic().to_string();
-        match consumed.last_mut() {
-            Some(((t, p), next)) if *t == topic && *p == m.partition() => *next = m.offset() + 1,
-            _ => consumed.push(((topic.clone(), m.partition()), m.offset() + 1)),
-        }
-        if !self.seen_topics.contains(&topic) {
-            if let Some(observer) = &self.settings.topic_observer {
-                observer(&topic);
-            }
-            self.seen_topics.insert(topic.clone());
-        }
-        let coordinates = || {
-            format!(
-                "topic={topic} partition={} offset={}",
-                m.partition(),
-                m.offset()
-            )
-        };
-        let decoded = self.decode(m).and_then(|record| {
-            self.transforms
-                .apply(record)
-                .map_err(|e| (Stage::Transformation, Box::new(e) as BoxError))
-        });
-        match decoded {
-            Ok(record) => Ok(record),
-            Err((stage, e)) => {
-                let error = WorkerError::Record {
-                    stage,
-                    record: coordinates(),
-                    source: e,
-                };
-                self.settings
-                    .errors
-                    .handle(&self.settings.connector, error)?;
-                Ok(None)
-            }
-        }
+    ) -> Result<Option<SinkRecord>, (Stage, BoxError)> {
+        let record = self.decode(m)?;
+        self.transforms
+            .apply(record)
+            .map_err(|e| (Stage::Transformation, Box::new(e) as BoxError))
     }
 
     fn decode(&self, m: &BorrowedMessage<'_>) -> Result<SinkRecord, (Stage, BoxError)> {

@@ -15,9 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::sending::{PolledBatch, RecordSender, Settled};
 use super::task_thread::TaskThread;
-use super::{
-    Converters, ErrorPolicy, OffsetStore, Stage, TopicCreation, TopicObserver, WorkerError,
-};
+use super::{Converters, OffsetStore, Stage, TopicCreation, TopicObserver, WorkerError};
 use crate::transforms::TransformChain;
 
 /// Batches polled ahead of the one being sent.
@@ -32,7 +30,7 @@ pub struct SourceSettings {
     pub offset_flush_interval: Duration,
     /// Pause between polls that returned nothing.
     pub idle_backoff: Duration,
-    pub errors: ErrorPolicy,
+    pub errors: Arc<super::errors::ErrorHandler>,
     pub topic_creation: Option<TopicCreation>,
     pub topic_observer: Option<TopicObserver>,
     /// Told of what the task wants shown in its status (see `SourceTask::take_status_note`).
