@@ -8,7 +8,8 @@ registry (no schema.registry.url anywhere in the connector configs):
    enum, array, map); a FileStreamSink and `sluice transform --input raw` read them through
    AvroConverter with the expected Connect values;
 3. a compatible change of the source's schema registers version 2; an incompatible one fails
-   the task with the registry's 409 message.
+   the task with the registry's 409 message, or lands in the dead letter queue under
+   errors.tolerance=all.
 
     python3 avro_connect.py BOOTSTRAP REST_URL REGISTRY_URL WORK_DIR SLUICE_BINARY
 """
@@ -201,7 +202,7 @@ def avro_serializer_to_sink(bootstrap, rest_url, registry, registry_base, work, 
     print(f"  AvroSerializer -> FileStreamSink through AvroConverter: {lines[1]}")
 
 
-def evolution(rest_url, registry, work):
+def evolution(bootstrap, rest_url, registry, work):
     registry.set_compatibility("orders-avro-value", "BACKWARD")
     compatible = json.loads(json.dumps(ORDER_SCHEMA))
     compatible["fieldSchemas"]["note"] = {"type": "STRING", "isOptional": True}
@@ -230,13 +231,29 @@ def evolution(rest_url, registry, work):
     assert registry.get_versions("orders-avro-value") == [1, 2]
     print(f"  an incompatible change failed the task: {trace.splitlines()[0][:160]}")
 
+    # The same change under errors.tolerance=all: the record lands in the dead letter queue.
+    config = spooldir(work, "orders-tolerated", "orders-avro", incompatible,
+                      "id,customer,amount,qty,day,site\n5,Bo,3.00,2,2024-03-04,oslo\n")
+    config.update({"errors.tolerance": "all", "errors.deadletterqueue.topic.name": "orders-dlq",
+                   "errors.deadletterqueue.context.headers.enable": "true"})
+    status, body = rest(rest_url, "POST", "/connectors", {"name": "orders-tolerated", "config": config})
+    assert status == 201, (status, body)
+    dead = consume(bootstrap, "orders-dlq", 1, lambda m: (json.loads(m.value()), dict(m.headers())))
+    envelope, headers = dead[0]
+    assert envelope["payload"]["id"] == 5 and envelope["payload"]["site"] == "oslo", envelope
+    assert headers["__connect.errors.stage"] == b"VALUE_CONVERTER", headers
+    assert b"409" in headers["__connect.errors.exception.message"], headers
+    _, status = rest(rest_url, "GET", "/connectors/orders-tolerated/status")
+    assert status["tasks"][0]["state"] == "RUNNING", status
+    print("  under errors.tolerance=all the refused record went to the dead letter queue")
+
 
 def main():
     bootstrap, rest_url, registry_base, work, sluice = sys.argv[1:6]
     registry = SchemaRegistryClient({"url": registry_base})
     source_to_avro_consumer(bootstrap, rest_url, registry, work)
     avro_serializer_to_sink(bootstrap, rest_url, registry, registry_base, work, sluice)
-    evolution(rest_url, registry, work)
+    evolution(bootstrap, rest_url, registry, work)
 
 
 if __name__ == "__main__":
