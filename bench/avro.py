@@ -39,17 +39,7 @@ TIMEOUT = 900
 rest = functools.partial(benchlib.rest, REST_PORT)
 safe = benchlib.safe
 
-CSV_SCHEMA = json.dumps({
-    "name": "com.example.Reading", "type": "STRUCT", "isOptional": False,
-    "fieldSchemas": {
-        "id": {"type": "INT64", "isOptional": False},
-        "sensor": {"type": "STRING", "isOptional": False},
-        "value": {"type": "FLOAT64", "isOptional": False},
-        "ok": {"type": "BOOLEAN", "isOptional": False},
-        "at": {"name": "org.apache.kafka.connect.data.Timestamp", "type": "INT64", "isOptional": False},
-        "note": {"type": "STRING", "isOptional": True},
-    },
-})
+CSV_SCHEMA = benchlib.CSV_SCHEMA
 
 CONVERTERS = {
     "string": {"value.converter": "org.apache.kafka.connect.storage.StringConverter"},
@@ -102,8 +92,7 @@ def write_files(directory):
         path = os.path.join(directory, f"rows-{n:02d}.csv")
         with open(path, "w") as f:
             for i in range(LINES):
-                row = f"{n * LINES + i},sensor-{i % 100:03d},{i * 0.25:.2f},{'true' if i % 2 else 'false'},2024-01-01T00:00:00,"
-                f.write(row + "n" * (99 - len(row)) + "\n")
+                f.write(benchlib.csv_row(n, i, LINES) + "\n")
         paths.append(path)
     return paths
 
@@ -111,7 +100,7 @@ def write_files(directory):
 def main():
     if not os.access(SLUICE, os.X_OK):
         sys.exit("build first: cargo build --release --bin sluice")
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer
 
     work = tempfile.mkdtemp(prefix="sluice-avro-bench.")
     process = None
@@ -127,15 +116,7 @@ def main():
         proxy = CountingProxy(f"http://127.0.0.1:{REGISTRY_PORT}")
         consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{BROKER_PORT}", "group.id": "bench"})
 
-        def topic_end(topic):
-            try:
-                consumer.list_topics(topic, timeout=5)
-                return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5, cached=False)[1]
-            except Exception as e:
-                # The topic appears with its first record.
-                if "Unknown partition" not in str(e):
-                    print(f"watermark of {topic}: {e}", file=sys.stderr)
-                return 0
+        topic_end = functools.partial(benchlib.topic_end, consumer)
 
         def lines_in(path):
             try:

@@ -78,3 +78,36 @@ def stop(process):
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+# The typed CSV rows the spooldir and AvroConverter benchmarks send: six fields, 100 bytes a row.
+CSV_SCHEMA = json.dumps({
+    "name": "com.example.Reading", "type": "STRUCT", "isOptional": False,
+    "fieldSchemas": {
+        "id": {"type": "INT64", "isOptional": False},
+        "sensor": {"type": "STRING", "isOptional": False},
+        "value": {"type": "FLOAT64", "isOptional": False},
+        "ok": {"type": "BOOLEAN", "isOptional": False},
+        "at": {"name": "org.apache.kafka.connect.data.Timestamp", "type": "INT64", "isOptional": False},
+        "note": {"type": "STRING", "isOptional": True},
+    },
+})
+
+
+def csv_row(n, i, lines):
+    """Row `i` of file `n` (of `lines` rows each), 99 characters."""
+    row = f"{n * lines + i},sensor-{i % 100:03d},{i * 0.25:.2f},{'true' if i % 2 else 'false'},2024-01-01T00:00:00,"
+    return row + "n" * (99 - len(row))
+
+
+def topic_end(consumer, topic):
+    """The high watermark of partition 0 of `topic`; 0 while the topic does not exist yet."""
+    from confluent_kafka import TopicPartition
+    try:
+        # Refreshes the client's metadata: the topic appears with the first record.
+        consumer.list_topics(topic, timeout=5)
+        return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5, cached=False)[1]
+    except Exception as e:
+        if "Unknown partition" not in str(e):
+            print(f"watermark of {topic}: {e}", file=sys.stderr)
+        return 0

@@ -45,17 +45,7 @@ safe = benchlib.safe
 def wait(what, check, interval=0.02):
     return benchlib.wait(what, check, interval, TIMEOUT)
 
-CSV_SCHEMA = json.dumps({
-    "name": "com.example.Reading", "type": "STRUCT", "isOptional": False,
-    "fieldSchemas": {
-        "id": {"type": "INT64", "isOptional": False},
-        "sensor": {"type": "STRING", "isOptional": False},
-        "value": {"type": "FLOAT64", "isOptional": False},
-        "ok": {"type": "BOOLEAN", "isOptional": False},
-        "at": {"name": "org.apache.kafka.connect.data.Timestamp", "type": "INT64", "isOptional": False},
-        "note": {"type": "STRING", "isOptional": True},
-    },
-})
+CSV_SCHEMA = benchlib.CSV_SCHEMA
 
 
 # Five transforms a CSV pipeline might run: add the source topic, drop and rename fields, narrow
@@ -89,8 +79,7 @@ def write_files(directory, kind):
                 if kind == "lines":
                     f.write(f"{n:02d}{i:018d}" + "x" * 79 + "\n")
                 else:
-                    row = f"{n * LINES + i},sensor-{i % 100:03d},{i * 0.25:.2f},{'true' if i % 2 else 'false'},2024-01-01T00:00:00,"
-                    f.write(row + "n" * (99 - len(row)) + "\n")
+                    f.write(benchlib.csv_row(n, i, LINES) + "\n")
         paths.append(path)
     return paths
 
@@ -98,7 +87,7 @@ def write_files(directory, kind):
 def main():
     if not os.access(SLUICE, os.X_OK) or not os.access(CEILING, os.X_OK):
         sys.exit("build first: cargo build --release --bin sluice --example producer_ceiling")
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer
 
     work = tempfile.mkdtemp(prefix="sluice-spooldir-bench.")
     process = None
@@ -127,14 +116,7 @@ def main():
         wait("the REST API", lambda: safe(lambda: rest("GET", "/")[0] == 200), 0.05)
         consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{BROKER_PORT}", "group.id": "bench"})
 
-        def topic_end(topic):
-            try:
-                # Refreshes the client's metadata: the topic appears with the first record.
-                consumer.list_topics(topic, timeout=5)
-                return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5, cached=False)[1]
-            except Exception as e:
-                print(f"watermark of {topic}: {e}", file=sys.stderr)
-                return 0
+        topic_end = functools.partial(benchlib.topic_end, consumer)
 
         connectors = {
             "lines": {
