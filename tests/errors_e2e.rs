@@ -412,3 +412,39 @@ fn a_registry_down_for_a_few_seconds_loses_nothing_with_a_retry_timeout() {
     let _ = registry.wait();
     sluice.stop();
 }
+
+#[test]
+fn a_source_record_the_producer_refuses_is_skipped_under_tolerance() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let input = root.path().join("mixed.txt");
+    std::fs::write(&input, format!("small-1\n{}\nsmall-2\n", "x".repeat(5000))).expect("input");
+    let sluice = Standalone::spawn(root.path());
+    let http = Client::new();
+    create(
+        &http,
+        &sluice,
+        "mixed",
+        json!({
+            "connector.class": "FileStreamSource", "file": input, "topic": "mixed",
+            "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "producer.override.message.max.bytes": "2000",
+            "errors.tolerance": "all",
+        }),
+    );
+    let sent = eventually("the two small lines", || {
+        Some(consume_if_exists(&sluice.bootstrap, "mixed", 0)).filter(|m| m.len() >= 2)
+    });
+    let values: Vec<&[u8]> = sent
+        .iter()
+        .map(|m| m.payload().unwrap_or_default())
+        .collect();
+    assert_eq!(values, [&b"small-1"[..], &b"small-2"[..]]);
+    let task = &status(&http, &sluice, "mixed")["tasks"][0];
+    assert_eq!(task["state"], "RUNNING", "{task}");
+    assert_eq!(task["errors"]["total-records-skipped"], 1, "{task}");
+    assert_eq!(
+        task["errors"]["last-error"]["stage"], "KAFKA_PRODUCE",
+        "{task}"
+    );
+    sluice.stop();
+}

@@ -35,6 +35,9 @@ use sluice_connect_api::Converter as _;
 /// as many cost about a sixth of the throughput of a spooldir source), about 1.2 kB each.
 const MAX_IN_FLIGHT: usize = 40_000;
 
+/// The class Kafka Connect names for the `KAFKA_PRODUCE` stage.
+const PRODUCER_CLASS: &str = "org.apache.kafka.clients.producer.KafkaProducer";
+
 /// What a transform chain made of one polled record: the record to send, `None` when a
 /// transform dropped it, or the failure.
 pub type Transformed = Result<Option<SourceRecord>, TransformError>;
@@ -282,7 +285,14 @@ impl RecordSender {
             (None, None) => self.keyless.as_mut().and_then(|k| k.partition(&out.topic)),
             (given, _) => given,
         };
-        enqueue(&self.producer, out, partition, encoded, self.next_seq).await?;
+        if let Err(e) = enqueue(&self.producer, out, partition, encoded, self.next_seq).await {
+            // Refused before it was sent (a record over `message.max.bytes`): the error policy
+            // decides, as for a converter's failure.
+            let at = format!("topic={}", out.topic);
+            self.set_aside(out, Stage::KafkaProduce, PRODUCER_CLASS, at, &e)
+                .await?;
+            return Ok(false);
+        }
         self.next_seq += 1;
         Ok(true)
     }
@@ -469,7 +479,7 @@ async fn enqueue(
     partition: Option<i32>,
     (key, value, headers): (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>),
     seq: usize,
-) -> Result<(), WorkerError> {
+) -> Result<(), KafkaError> {
     let mut out: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(&record.topic, seq);
     if let Some(k) = key.as_deref() {
         out = out.key(k);
@@ -494,13 +504,7 @@ async fn enqueue(
                 out = back;
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
-            Err((e, _)) => {
-                return Err(WorkerError::record(
-                    Stage::KafkaProduce,
-                    format!("topic={}", record.topic),
-                    e,
-                ))
-            }
+            Err((e, _)) => return Err(e),
         }
     }
 }
