@@ -448,3 +448,113 @@ fn a_source_record_the_producer_refuses_is_skipped_under_tolerance() {
     );
     sluice.stop();
 }
+
+/// A small HTTP/1.1 server on a thread: answers 400 to a body containing `bad`, 200 otherwise,
+/// and keeps the bodies it accepted. Stops when the test process ends.
+fn http_target() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let kept = std::sync::Arc::clone(&kept);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let header = line.trim_end();
+                        if header.is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':') {
+                            if name.eq_ignore_ascii_case("content-length") {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length.min(1 << 20)];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let body = String::from_utf8_lossy(&body).into_owned();
+                    let status = if body.contains("bad") {
+                        "400 Bad Request"
+                    } else {
+                        "200 OK"
+                    };
+                    if status.starts_with("200") {
+                        kept.lock().expect("lock").push(body);
+                    }
+                    let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\n\r\nok");
+                    if reader.get_mut().write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{address}"), accepted)
+}
+
+#[test]
+fn an_http_sink_sends_a_permanently_refused_record_to_the_dead_letter_queue() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let sluice = Standalone::spawn(root.path());
+    let http = Client::new();
+    let (url, accepted) = http_target();
+    send(
+        &sluice.bootstrap,
+        "events",
+        &[b"good-1", b"bad-2", b"good-3"],
+    );
+    create(
+        &http,
+        &sluice,
+        "to-http",
+        json!({
+            "connector.class": "io.confluent.connect.http.HttpSinkConnector",
+            "topics": "events", "http.api.url": format!("{url}/ingest"),
+            "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "batch.max.size": "10", "retry.on.status.codes": "500-", "max.retries": "1",
+            "errors.tolerance": "all", "errors.deadletterqueue.topic.name": "events-dlq",
+            "errors.deadletterqueue.context.headers.enable": "true",
+        }),
+    );
+    let dlq = eventually("the refused record in events-dlq", || {
+        Some(consume_if_exists(&sluice.bootstrap, "events-dlq", 0)).filter(|m| !m.is_empty())
+    });
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].payload(), Some(&b"bad-2"[..]));
+    let h = headers(&dlq[0]);
+    assert_eq!(h["__connect.errors.stage"], "TASK_PUT");
+    assert_eq!(
+        h["__connect.errors.class.name"],
+        "io.confluent.connect.http.HttpSinkConnector"
+    );
+    assert!(
+        h["__connect.errors.exception.message"].contains("400"),
+        "{h:?}"
+    );
+    let got = eventually("both good records accepted", || {
+        let got = accepted.lock().expect("lock").clone();
+        got.iter().any(|b| b == "good-3").then_some(got)
+    });
+    // The batch of three was refused whole, then put record by record.
+    assert!(
+        got.contains(&"good-1".to_string()) && got.contains(&"good-3".to_string()),
+        "{got:?}"
+    );
+    assert!(!got.iter().any(|b| b.contains("bad")), "{got:?}");
+    sluice.stop();
+}
