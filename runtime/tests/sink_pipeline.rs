@@ -302,3 +302,29 @@ async fn records_a_put_refuses_go_to_the_dead_letter_queue_and_the_rest_are_put(
     drop(consumer);
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_started_before_its_topic_exists_waits_for_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    let file = dir.path().join("sink.txt");
+    let stop = CancellationToken::new();
+    let task = start(&broker, &file, stop.clone());
+    // Long enough for the consumer to learn the topic is missing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !task.is_finished(),
+        "the task must not fail on a topic that is not there yet"
+    );
+    produce(&broker, 0..50).await;
+    let lines = wait_for_lines(&file, 50).await;
+    stop.cancel();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("stops in time")
+        .expect("join")
+        .expect("clean stop");
+    let expected: Vec<String> = (0..50).map(|i| format!("record-{i:04}")).collect();
+    assert_eq!(lines, expected);
+    broker.stop().await;
+}

@@ -311,13 +311,25 @@ impl SinkRunner {
         };
         let first = tokio::time::timeout(Duration::from_millis(200), self.consumer.recv()).await;
         let Ok(first) = first else { return Ok(batch) };
-        let first =
-            first.map_err(|e| WorkerError::record(Stage::KafkaConsume, self.task_name(), e))?;
+        let first = match first {
+            Ok(m) => m,
+            // A subscribed topic that does not exist yet: the sink waits for it, as Kafka
+            // Connect's does.
+            Err(e) if topic_not_there_yet(&e) => return Ok(batch),
+            Err(e) => {
+                return Err(WorkerError::record(
+                    Stage::KafkaConsume,
+                    self.task_name(),
+                    e,
+                ))
+            }
+        };
         self.decoder.take(&first, &mut batch).await?;
         drop(first);
         while batch.consumed.len() < self.decoder.settings.max_batch {
             match ready_now(self.consumer.recv()) {
                 Some(Ok(m)) => self.decoder.take(&m, &mut batch).await?,
+                Some(Err(e)) if topic_not_there_yet(&e) => break,
                 Some(Err(e)) => {
                     return Err(WorkerError::record(
                         Stage::KafkaConsume,
@@ -334,6 +346,17 @@ impl SinkRunner {
     fn task_name(&self) -> String {
         self.decoder.task_name()
     }
+}
+
+/// librdkafka's report that a subscribed topic does not exist (yet): not an error for a sink.
+fn topic_not_there_yet(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode;
+    matches!(
+        e,
+        rdkafka::error::KafkaError::MessageConsumption(
+            RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic
+        )
+    )
 }
 
 /// One `put` on the task's thread: a put that never returns holds up only that thread.
