@@ -65,7 +65,7 @@ pub struct Broker {
     pub cluster_id: String,
     /// Next producer id InitProducerId hands out.
     pub next_producer_id: AtomicI64,
-    _lock: fs::File,
+    lock: fs::File,
 }
 
 impl Broker {
@@ -114,7 +114,7 @@ impl Broker {
             groups,
             cluster_id,
             next_producer_id: AtomicI64::new(now_ms().saturating_mul(1000)),
-            _lock: lock,
+            lock,
         }))
     }
 
@@ -168,8 +168,12 @@ impl Broker {
         if drained.is_err() {
             tracing::warn!("some connections did not finish within 5 s; closing them");
             connections.abort_all();
+            while connections.join_next().await.is_some() {}
         }
+        // Aborted tasks are dropped only when joined: until then they hold the broker, and with
+        // it the log directory's lock that a restarted broker needs.
         background.abort_all();
+        while background.join_next().await.is_some() {}
         self.close()
     }
 
@@ -179,6 +183,9 @@ impl Broker {
         let marker = self.config.log_dir.join(CLEAN_SHUTDOWN_MARKER);
         fs::File::create(&marker)?.sync_all()?;
         fs::File::open(&self.config.log_dir)?.sync_all()?;
+        // Released now, not when the last holder of the broker goes: a broker started on the same
+        // directory right after this one stopped must find it free.
+        self.lock.unlock()?;
         tracing::info!("broker stopped cleanly");
         Ok(())
     }
