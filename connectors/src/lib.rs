@@ -14,6 +14,7 @@ pub fn plugins() -> Vec<PluginDesc> {
         file::sink_plugin(),
         http::plugin(),
         jdbc::sink_plugin(),
+        jdbc::source_plugin(),
     ];
     plugins.extend(spooldir::plugins());
     plugins

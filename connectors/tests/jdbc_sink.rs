@@ -13,6 +13,8 @@ use sluice_connectors::jdbc::JdbcSinkTask;
 use sqlx::any::AnyPoolOptions;
 use sqlx::Row;
 
+#[path = "support/mariadb.rs"]
+mod mariadb;
 #[path = "support/postgres.rs"]
 mod postgres;
 
@@ -102,6 +104,12 @@ async fn rows(sqlx_url: &str, table: &str, extra: &str) -> Vec<String> {
     let sql = format!(
         "SELECT CAST(id AS TEXT) AS id, CAST(customer AS TEXT) AS customer, CAST(amount AS TEXT) AS amount, CAST(qty AS TEXT) AS qty, CAST(at AS TEXT) AS at{extra} FROM \"{table}\" ORDER BY id"
     );
+    // MySQL casts to CHAR and quotes with backticks.
+    let sql = if sqlx_url.starts_with("mysql") {
+        sql.replace("AS TEXT)", "AS CHAR)").replace('"', "`")
+    } else {
+        sql
+    };
     let out = sqlx::query(&sql)
         .fetch_all(&pool)
         .await
@@ -110,7 +118,12 @@ async fn rows(sqlx_url: &str, table: &str, extra: &str) -> Vec<String> {
         .map(|r| {
             (0..r.len())
                 .map(|i| {
+                    // MySQL sends long text as a blob.
                     r.try_get::<Option<String>, _>(i)
+                        .or_else(|_| {
+                            r.try_get::<Option<Vec<u8>>, _>(i)
+                                .map(|b| b.map(|b| String::from_utf8_lossy(&b).into_owned()))
+                        })
                         .ok()
                         .flatten()
                         .unwrap_or_else(|| "NULL".into())
@@ -284,4 +297,12 @@ async fn postgresql_insert_upsert_update_delete_create_and_evolve() {
         "2024-05-01 12:00:00.123",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs MariaDB's server: .ci/run installs it and runs this with --ignored"]
+async fn mariadb_insert_upsert_update_delete_create_and_evolve() {
+    let server = mariadb::MariaDb::start();
+    let url = format!("jdbc:mariadb://127.0.0.1:{}/test?user=root", server.port);
+    exercise(&url, &server.sqlx_url(), "2024-05-01 12:00:00.123").await;
 }

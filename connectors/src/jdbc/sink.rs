@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::any::{AnyArguments, AnyPoolOptions};
+use sqlx::any::AnyArguments;
 use sqlx::{AnyPool, Arguments};
 
 use sluice_connect_api::schema::logical;
@@ -18,6 +18,7 @@ use sluice_connect_api::{
     SinkRecord, SinkTask, Validator, Value,
 };
 
+use super::connection::{connect, db_error};
 use super::dialect::Dialect;
 use super::url::Database;
 
@@ -206,7 +207,6 @@ pub struct JdbcSinkTask {
 impl SinkTask for JdbcSinkTask {
     fn start(&mut self, props: &Props) -> Result<()> {
         let config = SinkConfig::parse(props)?;
-        sqlx::any::install_default_drivers();
         self.state = Some(Writer {
             config,
             pool: None,
@@ -333,21 +333,6 @@ struct Writer {
     columns: HashMap<String, HashSet<String>>,
 }
 
-/// A database error as the task sees it: a connection problem is worth retrying, a statement
-/// the database refused is about the data.
-fn db_error(context: &str, e: sqlx::Error) -> ConnectError {
-    match e {
-        sqlx::Error::Database(db) => ConnectError::data(format!("{context}: {db}")),
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::Tls(_) => ConnectError::Retriable(format!("{context}: {e}")),
-        other => ConnectError::data(format!("{context}: {other}")),
-    }
-}
-
 impl Writer {
     fn dialect(&self) -> Dialect {
         self.config.database.dialect
@@ -357,17 +342,7 @@ impl Writer {
         if let Some(pool) = &self.pool {
             return Ok(pool.clone());
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(&self.config.database.url)
-            .await
-            .map_err(|e| match e {
-                sqlx::Error::Database(db) => {
-                    ConnectError::Retriable(format!("connecting to the database: {db}"))
-                }
-                other => ConnectError::Retriable(format!("connecting to the database: {other}")),
-            })?;
+        let pool = connect(&self.config.database).await?;
         self.pool = Some(pool.clone());
         Ok(pool)
     }

@@ -95,13 +95,16 @@ mod tests {
     use crate::transforms::ChainRecord;
     use sluice_connect_api::{props_of, Schema, SchemaRef, SinkRecord, Value};
 
-    /// For each `$Key`/`$Value` pair: a config and an operand it changes.
-    fn operand_cases() -> Vec<(
+    /// A transform's alias, its config, and an operand (schema and value) it changes.
+    type OperandCase = (
         &'static str,
         Vec<(&'static str, &'static str)>,
         Option<SchemaRef>,
         Value,
-    )> {
+    );
+
+    /// For each `$Key`/`$Value` pair: a config and an operand it changes.
+    fn operand_cases() -> Vec<OperandCase> {
         let nested = || {
             map(vec![
                 ("a", Value::Int32(1)),
