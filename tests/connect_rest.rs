@@ -335,6 +335,7 @@ fn every_endpoint_answers_with_kafka_connects_codes_and_shapes() {
             spooldir("elf.SpoolDirELFSourceConnector"),
             {"class": "io.confluent.connect.http.HttpSinkConnector", "type": "sink", "version": v},
             {"class": "io.confluent.connect.jdbc.JdbcSinkConnector", "type": "sink", "version": v},
+            {"class": "io.confluent.connect.jdbc.JdbcSourceConnector", "type": "source", "version": v},
             {"class": "org.apache.kafka.connect.file.FileStreamSinkConnector", "type": "sink", "version": v},
             {"class": "org.apache.kafka.connect.file.FileStreamSourceConnector", "type": "source", "version": v},
         ])
