@@ -558,3 +558,55 @@ fn an_http_sink_sends_a_permanently_refused_record_to_the_dead_letter_queue() {
     assert!(!got.iter().any(|b| b.contains("bad")), "{got:?}");
     sluice.stop();
 }
+
+#[test]
+fn an_http_sink_reports_each_record_to_its_result_or_error_topic() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let sluice = Standalone::spawn(root.path());
+    let http = Client::new();
+    let (url, _accepted) = http_target();
+    send(
+        &sluice.bootstrap,
+        "calls",
+        &[b"good-1", b"bad-2", b"good-3"],
+    );
+    create(
+        &http,
+        &sluice,
+        "reported",
+        json!({
+            "connector.class": "io.confluent.connect.http.HttpSinkConnector",
+            "topics": "calls", "http.api.url": format!("{url}/ingest"),
+            "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "retry.on.status.codes": "500-", "max.retries": "0", "behavior.on.error": "log",
+            "reporter.bootstrap.servers": sluice.bootstrap,
+        }),
+    );
+    let success = eventually("two results in reported-success", || {
+        Some(consume_if_exists(&sluice.bootstrap, "reported-success", 0)).filter(|m| m.len() >= 2)
+    });
+    let errors = eventually("one error in reported-error", || {
+        Some(consume_if_exists(&sluice.bootstrap, "reported-error", 0)).filter(|m| !m.is_empty())
+    });
+    assert_eq!(success.len(), 2);
+    assert_eq!(success[0].payload(), Some(&b"ok"[..]), "the response body");
+    let h = headers(&success[1]);
+    assert_eq!(
+        (
+            h["input_record_topic"].as_str(),
+            h["input_record_offset"].as_str(),
+            h["status_code"].as_str()
+        ),
+        ("calls", "2", "200")
+    );
+    assert_eq!(errors.len(), 1);
+    let h = headers(&errors[0]);
+    assert_eq!(h["input_record_offset"], "1");
+    assert_eq!(h["status_code"], "400");
+    assert_eq!(h["payload"], "bad-2");
+    let value = String::from_utf8_lossy(errors[0].payload().unwrap_or_default()).into_owned();
+    assert!(value.contains("400"), "{value}");
+    let task = &status(&http, &sluice, "reported")["tasks"][0];
+    assert_eq!(task["state"], "RUNNING", "{task}");
+    sluice.stop();
+}

@@ -53,9 +53,15 @@ pub fn config_def() -> ConfigDef {
         .define("regex.patterns", ConfigType::String, Some(""), Importance::Low, "Patterns replaced in each record's text, separated by regex.separator.")
         .define("regex.replacements", ConfigType::String, Some(""), Importance::Low, "Their replacements.")
         .define("regex.separator", ConfigType::String, Some("~"), Importance::Low, "Separator of regex.patterns and regex.replacements.")
-        .define("reporter.result.topic.name", ConfigType::String, Some(""), Importance::Low, "Not supported by Sluice: use errors.deadletterqueue.topic.name.")
-        .define("reporter.error.topic.name", ConfigType::String, Some(""), Importance::Low, "Not supported by Sluice: use errors.deadletterqueue.topic.name.")
-        .define("reporter.bootstrap.servers", ConfigType::String, Some(""), Importance::Low, "Not supported by Sluice.")
+        .define("reporter.bootstrap.servers", ConfigType::String, Some(""), Importance::Medium, "The Kafka cluster result and error records are written to; empty: the worker's. When set, the result and error topics are on by default, as in Confluent's connector.")
+        .define("reporter.result.topic.name", ConfigType::String, Some("${connector}-success"), Importance::Medium, "The topic each record sent successfully is reported to, with the response body; ${connector} is the connector's name. Written when set, or when reporter.bootstrap.servers is.")
+        .define("reporter.error.topic.name", ConfigType::String, Some("${connector}-error"), Importance::Medium, "The topic each record that failed for good is reported to; ${connector} is the connector's name. Written when set, or when reporter.bootstrap.servers is.")
+        .define("reporter.result.topic.replication.factor", ConfigType::Int, Some("3"), Importance::Low, "Sluice creates report topics with one partition and the broker's default replication.")
+        .define("reporter.result.topic.partitions", ConfigType::Int, Some("1"), Importance::Low, "Sluice creates report topics with one partition.")
+        .define("reporter.error.topic.replication.factor", ConfigType::Int, Some("3"), Importance::Low, "Sluice creates report topics with one partition and the broker's default replication.")
+        .define("reporter.error.topic.partitions", ConfigType::Int, Some("1"), Importance::Low, "Sluice creates report topics with one partition.")
+        .define("report.errors.as", ConfigType::String, Some("error_string"), Importance::Low, "The value of an error record: error_string (the error) or http_response (the response body).")
+        .validator(one_of(&["error_string", "http_response"]))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,8 +132,18 @@ impl StatusCodes {
     }
 }
 
+/// Where results and errors are reported (`reporter.*`); `None`: not reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reports {
+    pub result_topic: Option<String>,
+    pub error_topic: Option<String>,
+    /// `report.errors.as=http_response`: an error record's value is the response body.
+    pub errors_as_response: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpSinkConfig {
+    pub reports: Reports,
     pub url: String,
     pub method: String,
     pub headers: Vec<(String, String)>,
@@ -169,15 +185,19 @@ impl HttpSinkConfig {
             _ => 0,
         };
         let flag = |k: &str| matches!(parsed.get(k), Some(ConfigValue::Boolean(true)));
-        for key in [
-            "reporter.result.topic.name",
-            "reporter.error.topic.name",
-            "reporter.bootstrap.servers",
-        ] {
-            if !text(key).is_empty() {
-                return Err(invalid(key, "Sluice's HTTP sink has no reporter topics: use errors.tolerance=all with errors.deadletterqueue.topic.name for failed records"));
-            }
-        }
+        let connector = props.get("name").map_or("", String::as_str);
+        let reporting_by_default = !text("reporter.bootstrap.servers").trim().is_empty();
+        let report_topic = |key: &str| {
+            let explicit = props.get(key).is_some_and(|v| !v.trim().is_empty());
+            (explicit || reporting_by_default)
+                .then(|| text(key).trim().replace("${connector}", connector))
+                .filter(|t| !t.is_empty())
+        };
+        let reports = Reports {
+            result_topic: report_topic("reporter.result.topic.name"),
+            error_topic: report_topic("reporter.error.topic.name"),
+            errors_as_response: text("report.errors.as") == "http_response",
+        };
         let separator = text("header.separator");
         let mut headers = Vec::new();
         for header in text("headers")
@@ -240,6 +260,7 @@ impl HttpSinkConfig {
         }
         let choice = |k: &str| text(k).to_ascii_lowercase();
         Ok(Self {
+            reports,
             url: text("http.api.url"),
             method: text("request.method").to_ascii_uppercase(),
             headers,
@@ -325,13 +346,33 @@ mod tests {
             matches!(&missing, ConnectError::Config { key, .. } if key == "http.api.url"),
             "{missing}"
         );
-        let reporter = HttpSinkConfig::parse(&props(&[
-            ("http.api.url", "http://h"),
-            ("reporter.error.topic.name", "errors"),
-        ]))
-        .expect_err("reporter");
-        assert!(
-            matches!(&reporter, ConnectError::Config { key, .. } if key == "reporter.error.topic.name")
+        // Reports: off unless a topic or Confluent's reporter.bootstrap.servers is set.
+        assert_eq!(config.reports, Reports::default());
+        let reports = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("http.api.url", "http://h"), ("name", "hooks")];
+            all.extend_from_slice(pairs);
+            HttpSinkConfig::parse(&props(&all))
+                .expect("reports")
+                .reports
+        };
+        assert_eq!(
+            reports(&[("reporter.error.topic.name", "${connector}-failed")]),
+            Reports {
+                result_topic: None,
+                error_topic: Some("hooks-failed".into()),
+                errors_as_response: false
+            }
+        );
+        assert_eq!(
+            reports(&[
+                ("reporter.bootstrap.servers", "kafka:9092"),
+                ("report.errors.as", "http_response")
+            ]),
+            Reports {
+                result_topic: Some("hooks-success".into()),
+                error_topic: Some("hooks-error".into()),
+                errors_as_response: true
+            }
         );
         let headers = HttpSinkConfig::parse(&props(&[
             ("http.api.url", "http://h"),

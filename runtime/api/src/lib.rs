@@ -23,8 +23,8 @@ pub use offset::SourceOffset;
 pub use plugin::{
     find_named, props_of, BoxFuture, Connector, ConnectorContext, Converter, ConverterDesc,
     HeaderConverter, HeaderConverterDesc, Named, OffsetReader, PluginDesc, PluginKind, Predicate,
-    PredicateDesc, Props, SinkConnector, SinkTask, SourceConnector, SourceTask, TopicPartition,
-    TransformDesc, Transformation,
+    PredicateDesc, Props, Report, Reporter, SinkConnector, SinkTask, SourceConnector, SourceTask,
+    TopicPartition, TransformDesc, Transformation,
 };
 pub use record::{ConnectRecord, SinkRecord, SourceMap, SourceRecord, TimestampType};
 pub use schema::{Field, Schema, SchemaBuilder, SchemaRef, SchemaType};

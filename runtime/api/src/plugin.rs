@@ -96,7 +96,26 @@ pub trait SourceTask: Send {
     fn stop(&mut self) -> Result<()>;
 }
 
+/// A record a sink task asks the worker to write to Kafka (the HTTP sink's result and error
+/// topics): bytes as they go on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub topic: String,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// Writes records to Kafka for a sink task, with the worker's producer: plugins never hold
+/// Kafka clients.
+pub trait Reporter: Send + Sync {
+    /// Resolves once Kafka stored every record.
+    fn report(&self, records: Vec<Report>) -> BoxFuture<'static, Result<()>>;
+}
+
 pub trait SinkTask: Send {
+    /// Called before `start` with the worker's reporter, for tasks that write results to topics.
+    fn set_reporter(&mut self, _reporter: Arc<dyn Reporter>) {}
     fn start(&mut self, props: &Props) -> Result<()>;
     fn open(&mut self, _partitions: &[TopicPartition]) -> Result<()> {
         Ok(())

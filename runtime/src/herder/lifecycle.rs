@@ -21,6 +21,7 @@ use crate::storage::{records, TargetState};
 use crate::transforms::TransformChain;
 use crate::worker::errors::{ErrorHandler, ErrorSettings};
 use crate::worker::sink::SinkTopics;
+use crate::worker::topic_writer::TopicReporter;
 use crate::worker::{
     trace, ConverterClasses, Converters, SinkRunner, SinkSettings, SourceRunner, SourceSettings,
     TopicCreation, TopicObserver,
@@ -603,7 +604,12 @@ fn build_task(
             Ok(tokio::spawn(async move { report(runner.run(stop).await) }))
         }
         Instance::Sink(c) => {
-            let task = c.new_task();
+            let mut task = c.new_task();
+            // Its producer is made only if the task reports something.
+            task.set_reporter(Arc::new(TopicReporter::new(
+                &config.client("producer.", props),
+                props,
+            )));
             let topics = SinkTopics::from_config(props);
             let settings = SinkSettings {
                 connector: name.to_string(),

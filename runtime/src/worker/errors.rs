@@ -9,21 +9,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rdkafka::admin::{NewTopic, TopicReplication};
-use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 use serde_json::{json, Value as Json};
 use sluice_connect_api::{ConnectError, Props};
 
-use super::{create_topic, trace, Stage, WorkerError};
+use super::topic_writer::{Outgoing, TopicWriter};
+use super::{trace, Stage, WorkerError};
 
 /// Kafka's first retry delay (`RetryWithToleranceOperator.RETRIES_DELAY_MIN_MS`).
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(300);
-/// How long a dead letter queue write may take.
-const DLQ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most bytes of a key or value written to the log with `errors.log.include.messages`.
 const LOGGED_BYTES: usize = 1024;
 
@@ -186,9 +180,7 @@ impl ErrorHandler {
             .collect();
         let dlq = settings.dlq_topic.clone().map(|topic| DeadLetterQueue {
             topic,
-            replication_factor: settings.dlq_replication_factor,
-            client: client.clone(),
-            producer: tokio::sync::OnceCell::new(),
+            writer: TopicWriter::new(client, settings.dlq_replication_factor),
         });
         Self {
             settings,
@@ -451,77 +443,30 @@ fn java_exception_class(error: Option<&ConnectError>) -> &'static str {
     }
 }
 
-/// A connector's dead letter queue topic and the producer writing it, both made on first use.
+/// A connector's dead letter queue topic and what writes it.
 struct DeadLetterQueue {
     topic: String,
-    replication_factor: i16,
-    client: ClientConfig,
-    producer: tokio::sync::OnceCell<FutureProducer>,
+    writer: TopicWriter,
 }
 
 impl DeadLetterQueue {
-    async fn producer(&self) -> Result<&FutureProducer, WorkerError> {
-        self.producer
-            .get_or_try_init(|| async {
-                self.create_topic().await?;
-                let mut config = self.client.clone();
-                config.set("acks", "all").set("enable.idempotence", "true");
-                Ok::<_, WorkerError>(config.create::<FutureProducer>()?)
-            })
-            .await
-    }
-
-    /// One partition, as Kafka creates it. A replication factor the cluster cannot meet (the
-    /// default 3 on a single broker) falls back to the broker's default, with a warning.
-    async fn create_topic(&self) -> Result<(), WorkerError> {
-        let topic = NewTopic::new(
-            &self.topic,
-            1,
-            TopicReplication::Fixed(self.replication_factor.into()),
-        );
-        match create_topic(&self.client, topic).await {
-            Err(WorkerError::Kafka(KafkaError::AdminOp(
-                RDKafkaErrorCode::InvalidReplicationFactor,
-            ))) => {
-                tracing::warn!(topic = %self.topic, replication_factor = self.replication_factor, "the cluster has too few brokers for the dead letter queue's replication factor; creating it with the broker default");
-                create_topic(
-                    &self.client,
-                    NewTopic::new(&self.topic, 1, TopicReplication::Fixed(-1)),
-                )
-                .await
-            }
-            other => other,
-        }
-    }
-
     async fn send(
         &self,
         record: &RawRecord<'_>,
         context: Option<Vec<(&'static str, String)>>,
     ) -> Result<(), WorkerError> {
-        let producer = self.producer().await?;
-        let mut headers = OwnedHeaders::new();
-        for (key, value) in &record.headers {
-            headers = headers.insert(Header { key, value: *value });
-        }
+        let mut headers = record.headers.clone();
         for (key, value) in context.iter().flatten() {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value.as_bytes()),
-            });
+            headers.push((key, Some(value.as_bytes())));
         }
-        let mut out: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic).headers(headers);
-        if let Some(key) = record.key {
-            out = out.key(key);
-        }
-        if let Some(value) = record.value {
-            out = out.payload(value);
-        }
-        producer
-            .send(out, DLQ_TIMEOUT)
+        self.writer
+            .send(Outgoing {
+                topic: &self.topic,
+                key: record.key,
+                value: record.value,
+                headers,
+            })
             .await
-            .map(|_| ())
-            .map_err(|(e, _)| WorkerError::Kafka(e))
     }
 }
 

@@ -11,6 +11,7 @@ pub mod sink;
 pub mod source;
 pub mod task_thread;
 pub mod topic_creation;
+pub mod topic_writer;
 
 use std::sync::Arc;
 use std::time::Duration;
