@@ -319,6 +319,12 @@ fn sql_value(schema: &Schema, value: &Value) -> Result<SqlValue> {
 }
 
 /// One row to write: its table, its columns (key columns first) and what to do.
+/// Bind parameters one statement may hold: under SQLite's limit of 32766, and PostgreSQL's and
+/// MySQL's of 65535.
+const MAX_PARAMETERS: usize = 30_000;
+/// Rows one multi-row `INSERT` may hold.
+const MAX_ROWS_PER_STATEMENT: usize = 1000;
+
 struct Row {
     table: String,
     keys: Vec<(String, SchemaRef, SqlValue)>,
@@ -524,8 +530,14 @@ impl Writer {
             .begin()
             .await
             .map_err(|e| db_error("starting a transaction", e))?;
-        for row in rows {
-            let (sql, values) = self.statement(row);
+        let mut rest = rows;
+        while let Some(first) = rest.first() {
+            let taken = self.statement_group(rest);
+            let (sql, values) = if taken == 1 {
+                self.statement(first)
+            } else {
+                self.insert_statement(&rest[..taken])
+            };
             let mut args = AnyArguments::default();
             for value in values {
                 bind(&mut args, value)?;
@@ -533,9 +545,57 @@ impl Writer {
             sqlx::query_with(&sql, args)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| db_error(&format!("writing to {}", row.table), e))?;
+                .map_err(|e| db_error(&format!("writing to {}", first.table), e))?;
+            rest = &rest[taken..];
         }
         tx.commit().await.map_err(|e| db_error("committing", e))
+    }
+
+    /// How many rows from the start of `rows` one statement writes: consecutive inserts (or
+    /// upserts) into the same table with the same columns share a multi-row `INSERT`, as many
+    /// as the parameter limits allow. An upsert group ends before a key it already holds, as
+    /// PostgreSQL refuses to change one row twice in a statement.
+    fn statement_group(&self, rows: &[Row]) -> usize {
+        let Some(first) = rows.first() else {
+            return 0;
+        };
+        if first.delete || self.config.insert_mode == InsertMode::Update {
+            return 1;
+        }
+        let per_row = (first.keys.len() + first.others.len()).max(1);
+        let most = (MAX_PARAMETERS / per_row).clamp(1, MAX_ROWS_PER_STATEMENT);
+        let same_shape = |row: &Row| {
+            let columns = |r: &Row| {
+                r.keys
+                    .iter()
+                    .chain(&r.others)
+                    .map(|(name, schema, _)| (name.clone(), schema.logical().map(str::to_string)))
+                    .collect::<Vec<_>>()
+            };
+            !row.delete
+                && row.table == first.table
+                && row.keys.len() == first.keys.len()
+                && columns(row) == columns(first)
+        };
+        let upsert = self.config.insert_mode == InsertMode::Upsert;
+        let key_of = |row: &Row| {
+            format!(
+                "{:?}",
+                row.keys.iter().map(|(_, _, v)| v).collect::<Vec<_>>()
+            )
+        };
+        let mut keys = HashSet::new();
+        let mut taken = 0;
+        for row in rows.iter().take(most) {
+            if taken > 0 && !same_shape(row) {
+                break;
+            }
+            if upsert && !keys.insert(key_of(row)) {
+                break;
+            }
+            taken += 1;
+        }
+        taken.max(1)
     }
 
     /// The statement for a row and its parameters in order.
@@ -583,24 +643,41 @@ impl Writer {
                 values,
             );
         }
-        let all: Vec<&(String, SchemaRef, SqlValue)> = row.keys.iter().chain(&row.others).collect();
-        let columns: Vec<String> = all.iter().map(|(n, _, _)| d.quote(n)).collect();
-        let params: Vec<String> = all
-            .iter()
-            .enumerate()
-            .map(|(i, (_, s, _))| d.parameter(i + 1, s))
-            .collect();
+        self.insert_statement(std::slice::from_ref(row))
+    }
+
+    /// One `INSERT` (or upsert) of `rows`, which share the first row's table and columns.
+    fn insert_statement<'a>(&self, rows: &'a [Row]) -> (String, Vec<&'a SqlValue>) {
+        let d = self.dialect();
+        let Some(first) = rows.first() else {
+            return (String::new(), Vec::new());
+        };
+        let columns: Vec<&(String, SchemaRef, SqlValue)> =
+            first.keys.iter().chain(&first.others).collect();
+        let names: Vec<String> = columns.iter().map(|(n, _, _)| d.quote(n)).collect();
+        let mut tuples = Vec::with_capacity(rows.len());
+        let mut values = Vec::with_capacity(rows.len() * columns.len());
+        for row in rows {
+            let params: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, schema, _))| d.parameter(values.len() + i + 1, schema))
+                .collect();
+            tuples.push(format!("({})", params.join(",")));
+            values.extend(row.keys.iter().chain(&row.others).map(|(_, _, v)| v));
+        }
         let mut sql = format!(
-            "INSERT INTO {table} ({}) VALUES ({})",
-            columns.join(","),
-            params.join(",")
+            "INSERT INTO {} ({}) VALUES {}",
+            d.quote(&first.table),
+            names.join(","),
+            tuples.join(",")
         );
         if self.config.insert_mode == InsertMode::Upsert {
-            let keys: Vec<String> = row.keys.iter().map(|(n, _, _)| n.clone()).collect();
-            let others: Vec<String> = row.others.iter().map(|(n, _, _)| n.clone()).collect();
+            let keys: Vec<String> = first.keys.iter().map(|(n, _, _)| n.clone()).collect();
+            let others: Vec<String> = first.others.iter().map(|(n, _, _)| n.clone()).collect();
             sql.push_str(&d.upsert_suffix(&keys, &others));
         }
-        (sql, all.iter().map(|(_, _, v)| v).collect())
+        (sql, values)
     }
 
     /// Creates the table (`auto.create`) or adds missing columns (`auto.evolve`); without them
