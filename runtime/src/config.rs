@@ -7,6 +7,8 @@ use rdkafka::ClientConfig;
 use sluice_connect_api::config::closest;
 use sluice_connect_api::Props;
 
+use crate::client_keys;
+
 /// A worker config that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerConfigError {
@@ -211,17 +213,26 @@ impl WorkerConfig {
         for (k, v) in &self.props {
             if let Some(key) = k.strip_prefix(prefix) {
                 if !key.starts_with("override.") {
-                    client.set(key, v);
+                    client_keys::set(&mut client, key, v);
                 }
             }
         }
         let overrides = format!("{prefix}override.");
         for (k, v) in connector {
             if let Some(key) = k.strip_prefix(&overrides) {
-                client.set(key, v);
+                client_keys::set(&mut client, key, v);
             }
         }
         client
+    }
+
+    /// A client setting by its Java name, as `client` would resolve it (the connector's
+    /// override first, then the worker's): for the settings the worker reads itself.
+    pub fn client_setting(&self, prefix: &str, connector: &Props, key: &str) -> Option<String> {
+        connector
+            .get(&format!("{prefix}override.{key}"))
+            .or_else(|| self.props.get(&format!("{prefix}{key}")))
+            .map(|v| v.trim().to_string())
     }
 }
 

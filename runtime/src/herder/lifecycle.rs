@@ -616,8 +616,12 @@ fn build_task(
                 task: id,
                 topics,
                 offset_flush_interval: config.offset_flush_interval,
-                // Kafka's max.poll.records.
-                max_batch: 500,
+                // Kafka's max.poll.records, 500 unless the consumer settings say otherwise.
+                max_batch: config
+                    .client_setting("consumer.", props, "max.poll.records")
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .filter(|n| *n > 0)
+                    .unwrap_or(500),
                 connector_class: props.get("connector.class").cloned().unwrap_or_default(),
                 errors,
                 topic_observer: observer,
