@@ -237,41 +237,22 @@ pub async fn query_columns(
         .execute(pool)
         .await
         .map_err(|e| db_error("reading the columns of query", e))?;
-    let columns = match dialect {
+    let probe_table = |schema: Option<String>| TableId {
+        catalog: None,
+        schema,
+        name: probe.into(),
+    };
+    let mut columns = match dialect {
         Dialect::Postgres => {
-            let sql = format!(
-                "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT), CAST(udt_name AS TEXT), CAST(is_nullable AS TEXT), \
-                 CAST(numeric_precision AS BIGINT), CAST(numeric_scale AS BIGINT), CAST(0 AS BIGINT) \
-                 FROM information_schema.columns WHERE table_schema = (SELECT CAST(nspname AS TEXT) FROM pg_namespace WHERE oid = pg_my_temp_schema()) \
-                 AND table_name = '{probe}' ORDER BY ordinal_position"
-            );
-            let rows = sqlx::query(&sql)
-                .fetch_all(pool)
-                .await
-                .map_err(|e| db_error("reading the columns of query", e))?;
-            rows.iter()
-                .map(|row| {
-                    Ok(ColumnDef {
-                        name: row.try_get(0)?,
-                        type_name: row.try_get::<String, _>(1)?.to_ascii_lowercase(),
-                        declared: row.try_get::<String, _>(2)?.to_ascii_lowercase(),
-                        // A view's columns may be null whatever their source says.
-                        nullable: true,
-                        precision: row.try_get(4)?,
-                        scale: row.try_get(5)?,
-                        auto_increment: false,
-                    })
-                })
-                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
-                .map_err(|e| db_error("reading the columns of query", e))?
+            let temp_schema: String = sqlx::query_scalar(
+                "SELECT CAST(nspname AS TEXT) FROM pg_namespace WHERE oid = pg_my_temp_schema()",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(|e| db_error("reading the columns of query", e))?;
+            table_columns(pool, dialect, &probe_table(Some(temp_schema))).await?
         }
-        Dialect::Sqlite => {
-            let mut columns = sqlite_columns_on(pool, probe).await?;
-            for c in &mut columns {
-                c.nullable = true;
-            }
-            columns
-        }
+        Dialect::Sqlite => table_columns(pool, dialect, &probe_table(None)).await?,
         Dialect::MySql => {
             let rows = sqlx::query(&format!("SHOW COLUMNS FROM {probe}"))
                 .fetch_all(pool)
@@ -286,28 +267,11 @@ pub async fn query_columns(
                 .map_err(|e| db_error("reading the columns of query", e))?
         }
     };
+    // A query's columns may be null whatever their source says.
+    for column in &mut columns {
+        column.nullable = true;
+    }
     Ok(columns)
-}
-
-/// The columns of a temporary SQLite view.
-async fn sqlite_columns_on(pool: &AnyPool, table: &str) -> Result<Vec<ColumnDef>> {
-    let name = sql_string(table);
-    let sql = format!("SELECT name, type FROM pragma_table_info({name}) ORDER BY cid");
-    let rows = sqlx::query(&sql)
-        .fetch_all(pool)
-        .await
-        .map_err(|e| db_error("reading the columns of query", e))?;
-    rows.iter()
-        .map(|row| {
-            Ok(sqlite_column(
-                row.try_get(0)?,
-                row.try_get(1)?,
-                false,
-                false,
-            ))
-        })
-        .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
-        .map_err(|e| db_error("reading the columns of query", e))
 }
 
 /// A text column MySQL may send as a blob.

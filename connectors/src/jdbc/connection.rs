@@ -8,10 +8,29 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
-use sluice_connect_api::{ConnectError, Result};
+use sluice_connect_api::{ConfigDef, ConfigType, ConnectError, Importance, Result, Validator};
 
 use super::dialect::Dialect;
 use super::url::Database;
+
+/// The keys both JDBC connectors take: where to connect, and how SQL is written.
+pub fn config_def() -> ConfigDef {
+    let only = |value: &str| Validator::OneOf(vec![value.to_string()]);
+    ConfigDef::new()
+        .define("connection.url", ConfigType::String, None, Importance::High, "JDBC connection URL (jdbc:postgresql://host:5432/db, jdbc:mysql://..., jdbc:sqlite:/path) or an sqlx URL.")
+        .validator(Validator::NonEmptyString)
+        .define("connection.user", ConfigType::String, Some(""), Importance::High, "JDBC connection user.")
+        .define("connection.password", ConfigType::Password, Some(""), Importance::High, "JDBC connection password.")
+        .define("connection.attempts", ConfigType::Int, Some("3"), Importance::Low, "Maximum number of attempts to retrieve a valid JDBC connection.")
+        .validator(Validator::AtLeast(1.0))
+        .define("connection.backoff.ms", ConfigType::Long, Some("10000"), Importance::Low, "Backoff time in milliseconds between connection attempts.")
+        .validator(Validator::AtLeast(0.0))
+        .define("dialect.name", ConfigType::String, Some(""), Importance::Low, "The dialect; by default taken from connection.url.")
+        .define("db.timezone", ConfigType::String, Some("UTC"), Importance::Medium, "Only UTC is supported: timestamps without a time zone are read and written as UTC.")
+        .validator(only("UTC"))
+        .define("quote.sql.identifiers", ConfigType::String, Some("ALWAYS"), Importance::Medium, "Identifiers are always quoted.")
+        .validator(only("ALWAYS"))
+}
 
 /// A pool of one connection to `database`.
 pub async fn connect(database: &Database) -> Result<AnyPool> {

@@ -24,13 +24,7 @@ use super::url::Database;
 
 pub fn config_def() -> ConfigDef {
     let one_of = |values: &[&str]| Validator::OneOf(values.iter().map(|v| v.to_string()).collect());
-    ConfigDef::new()
-        .define("connection.url", ConfigType::String, None, Importance::High, "JDBC connection URL (jdbc:postgresql://host:5432/db, jdbc:mysql://..., jdbc:sqlite:/path) or an sqlx URL.")
-        .validator(Validator::NonEmptyString)
-        .define("connection.user", ConfigType::String, Some(""), Importance::High, "JDBC connection user.")
-        .define("connection.password", ConfigType::Password, Some(""), Importance::High, "JDBC connection password.")
-        .define("connection.attempts", ConfigType::Int, Some("3"), Importance::Low, "Maximum number of attempts to retrieve a valid JDBC connection.")
-        .define("connection.backoff.ms", ConfigType::Long, Some("10000"), Importance::Low, "Backoff time in milliseconds between connection attempts.")
+    let own = ConfigDef::new()
         .define("insert.mode", ConfigType::String, Some("insert"), Importance::High, "The insertion mode to use: insert, upsert or update.")
         .validator(one_of(&["insert", "upsert", "update"]))
         .define("pk.mode", ConfigType::String, Some("none"), Importance::High, "The primary key mode: none, kafka, record_key or record_value.")
@@ -47,12 +41,8 @@ pub fn config_def() -> ConfigDef {
         .validator(Validator::AtLeast(0.0))
         .define("retry.backoff.ms", ConfigType::Int, Some("3000"), Importance::Medium, "The time in milliseconds to wait following an error before a retry attempt is made.")
         .validator(Validator::AtLeast(0.0))
-        .define("dialect.name", ConfigType::String, Some(""), Importance::Low, "The dialect; by default taken from connection.url.")
-        .define("db.timezone", ConfigType::String, Some("UTC"), Importance::Medium, "Only UTC is supported.")
-        .validator(one_of(&["UTC"]))
-        .define("quote.sql.identifiers", ConfigType::String, Some("ALWAYS"), Importance::Medium, "Identifiers are always quoted.")
-        .validator(one_of(&["ALWAYS"]))
-        .define("replace.null.with.default", ConfigType::Boolean, Some("true"), Importance::Low, "Whether a null field with a default value is written as that default.")
+        .define("replace.null.with.default", ConfigType::Boolean, Some("true"), Importance::Low, "Whether a null field with a default value is written as that default.");
+    super::connection::config_def().merge(&own)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,15 +12,7 @@ use super::super::url::Database;
 
 pub fn config_def() -> ConfigDef {
     let one_of = |values: &[&str]| Validator::OneOf(values.iter().map(|v| v.to_string()).collect());
-    ConfigDef::new()
-        .define("connection.url", ConfigType::String, None, Importance::High, "JDBC connection URL (jdbc:postgresql://host:5432/db, jdbc:mysql://..., jdbc:sqlite:/path) or an sqlx URL.")
-        .validator(Validator::NonEmptyString)
-        .define("connection.user", ConfigType::String, Some(""), Importance::High, "JDBC connection user.")
-        .define("connection.password", ConfigType::Password, Some(""), Importance::High, "JDBC connection password.")
-        .define("connection.attempts", ConfigType::Int, Some("3"), Importance::Low, "Maximum number of attempts to retrieve a valid JDBC connection.")
-        .validator(Validator::AtLeast(1.0))
-        .define("connection.backoff.ms", ConfigType::Long, Some("10000"), Importance::Low, "Backoff time in milliseconds between connection attempts.")
-        .validator(Validator::AtLeast(0.0))
+    let own = ConfigDef::new()
         .define("mode", ConfigType::String, Some(""), Importance::High, "The mode for updating a table each time it is polled: bulk, incrementing, timestamp or timestamp+incrementing.")
         .validator(one_of(&["", "bulk", "incrementing", "timestamp", "timestamp+incrementing"]))
         .define("incrementing.column.name", ConfigType::String, Some(""), Importance::Medium, "The name of the strictly incrementing column to use to detect new rows. An empty value auto-detects an auto-incrementing column.")
@@ -47,12 +39,8 @@ pub fn config_def() -> ConfigDef {
         .define("topic.prefix", ConfigType::String, None, Importance::High, "Prefix to prepend to table names to generate the name of the topic to publish data to, or in query mode the full topic name.")
         .define("numeric.mapping", ConfigType::String, Some("none"), Importance::Low, "Map NUMERIC values by precision and optionally scale to integral or decimal types: none, precision_only, best_fit, best_fit_eager_double.")
         .validator(one_of(&NumericMapping::NAMES))
-        .define("numeric.precision.mapping", ConfigType::Boolean, Some("false"), Importance::Low, "Deprecated: numeric.mapping=precision_only.")
-        .define("dialect.name", ConfigType::String, Some(""), Importance::Low, "The dialect; by default taken from connection.url.")
-        .define("db.timezone", ConfigType::String, Some("UTC"), Importance::Medium, "Only UTC is supported: timestamps without a time zone are read as UTC.")
-        .validator(one_of(&["UTC"]))
-        .define("quote.sql.identifiers", ConfigType::String, Some("ALWAYS"), Importance::Medium, "Identifiers are always quoted.")
-        .validator(one_of(&["ALWAYS"]))
+        .define("numeric.precision.mapping", ConfigType::Boolean, Some("false"), Importance::Low, "Deprecated: numeric.mapping=precision_only.");
+    super::super::connection::config_def().merge(&own)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
