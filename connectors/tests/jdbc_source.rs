@@ -442,6 +442,26 @@ async fn exercise(db: &Db) {
             ("table.whitelist", "orders")
         ]))
         .is_empty());
+
+    // A column added while the task runs comes with the rows after it, in a new schema.
+    let offsets = Offsets::default();
+    let mut task = source_task(db, &[("mode", "incrementing")], &["orders"], &offsets);
+    assert_eq!(poll_records(&mut task, 5, &offsets).await.len(), 5);
+    db.exec("ALTER TABLE orders ADD COLUMN note VARCHAR(20)")
+        .await;
+    db.exec(&format!(
+        "INSERT INTO orders (customer, amount, placed, due, updated, paid, data, note) VALUES ('Fay', 3.00, '2024-05-01', '12:30:00', '2024-05-01 10:00:05', true, {}, 'rush')",
+        db.bytes("01")
+    ))
+    .await;
+    let got = poll_records(&mut task, 1, &offsets).await;
+    assert_eq!(ids(&got), [6]);
+    assert_eq!(text(&got[0], "note").as_deref(), Some("rush"));
+    assert!(got[0]
+        .value_schema
+        .as_ref()
+        .is_some_and(|s| s.field("note").is_some()));
+    task.stop().expect("stop");
 }
 
 #[derive(Default)]

@@ -226,7 +226,11 @@ impl Connector for JdbcSourceConnector {
                 }
             };
             for target in &targets {
-                if let Err(e) = Plan::build(&pool, &config, target, config.batch_max_rows).await {
+                let planned = match target.columns(&pool, config.database.dialect).await {
+                    Ok(columns) => Plan::build(&config, target, columns, config.batch_max_rows),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = planned {
                     errors.push(match e {
                         ConnectError::Config { key, message } => (key, message),
                         other => (config.tables_key().to_string(), other.to_string()),

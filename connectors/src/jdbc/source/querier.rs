@@ -119,6 +119,8 @@ impl Position {
 /// The statements for one target, built once from its columns.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The columns it was built from: a change (a column added or dropped) rebuilds it.
+    columns: Vec<ColumnDef>,
     kinds: Vec<ColumnKind>,
     schema: SchemaRef,
     /// The next rows after the position.
@@ -134,19 +136,26 @@ fn config_error(key: &str, message: String) -> ConnectError {
     }
 }
 
+impl Target {
+    /// The columns the target has now.
+    pub async fn columns(&self, pool: &AnyPool, dialect: Dialect) -> Result<Vec<ColumnDef>> {
+        match self {
+            Target::Table(table) => table_columns(pool, dialect, table).await,
+            Target::Query(query) => query_columns(pool, dialect, query).await,
+        }
+    }
+}
+
 impl Plan {
-    /// Reads `target`'s columns and checks them against the mode; errors name the key at fault.
-    pub async fn build(
-        pool: &AnyPool,
+    /// Checks `target`'s columns against the mode and builds its statements; errors name the
+    /// key at fault.
+    pub fn build(
         config: &SourceConfig,
         target: &Target,
+        columns: Vec<ColumnDef>,
         batch_rows: usize,
     ) -> Result<Self> {
         let dialect = config.database.dialect;
-        let columns = match target {
-            Target::Table(table) => table_columns(pool, dialect, table).await?,
-            Target::Query(query) => query_columns(pool, dialect, query).await?,
-        };
         if columns.is_empty() {
             return Err(config_error(
                 config.tables_key(),
@@ -325,6 +334,7 @@ impl Plan {
             _ => return Err(ConnectError::Fatal("no column for the mode".into())),
         };
         Ok(Self {
+            columns,
             kinds,
             schema: builder.build(),
             sql,
@@ -410,6 +420,8 @@ pub struct Querier {
     /// Whether the position came from the configs alone (no stored offset): the initial
     /// timestamp is then read from the database at the first query.
     fresh: bool,
+    /// When the columns were last read.
+    columns_checked: Option<Instant>,
     pub due: Instant,
 }
 
@@ -430,6 +442,7 @@ impl Querier {
             partition: Arc::new(partition),
             topic,
             plan: None,
+            columns_checked: None,
             fresh: stored.is_none(),
             position: stored
                 .as_ref()
@@ -447,9 +460,18 @@ impl Querier {
         config: &SourceConfig,
     ) -> Result<Vec<SourceRecord>> {
         let dialect = config.database.dialect;
-        if self.plan.is_none() {
-            let plan = Plan::build(pool, config, &self.target, config.batch_max_rows).await?;
-            self.plan = Some(plan);
+        // The columns are read again once a poll interval, so a column added to the table
+        // shows up in the records (with a new schema) as it does with Confluent's connector.
+        let stale = self
+            .columns_checked
+            .is_none_or(|at| at.elapsed() >= config.poll_interval);
+        if self.plan.is_none() || stale {
+            let columns = self.target.columns(pool, dialect).await?;
+            self.columns_checked = Some(Instant::now());
+            if self.plan.as_ref().is_none_or(|p| p.columns != columns) {
+                let plan = Plan::build(config, &self.target, columns, config.batch_max_rows)?;
+                self.plan = Some(plan);
+            }
         }
         let Some(plan) = self.plan.clone() else {
             return Ok(Vec::new());
