@@ -251,3 +251,57 @@ fn kill_minus_nine_loses_no_acknowledged_line() {
     );
     sluice.stop();
 }
+
+/// A SIGTERM with connectors running and the registry used logs nothing a user would read as
+/// something broken: the worker's and registry's clients close before the broker does.
+#[test]
+fn a_clean_stop_logs_no_error_or_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("input.txt");
+    let output = dir.path().join("output.txt");
+    append(&input, 0..10);
+    let sluice = Standalone::spawn(dir.path());
+    let http = Client::new();
+    assert!(create(
+        &http,
+        &sluice,
+        json!({"name": "lines-in", "config": source_config(&input, "lines")})
+    )
+    .status()
+    .is_success());
+    assert!(create(
+        &http,
+        &sluice,
+        json!({"name": "lines-out", "config": {
+            "connector.class": "FileStreamSink", "file": output.display().to_string(),
+            "topics": "lines", "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        }})
+    )
+    .status()
+    .is_success());
+    let registered = http
+        .post(format!("{}/subjects/lines-value/versions", sluice.registry))
+        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        .body(r#"{"schema": "\"string\""}"#)
+        .send()
+        .expect("register");
+    assert!(registered.status().is_success());
+    eventually("the lines written back", || {
+        let text = std::fs::read_to_string(&output).unwrap_or_default();
+        (text.lines().count() >= 10).then_some(())
+    });
+    let log = std::sync::Arc::clone(&sluice.log);
+    sluice.stop();
+    // The stderr reader may still be taking the last lines.
+    std::thread::sleep(Duration::from_millis(300));
+    let lines = log.lock().expect("log lock").clone();
+    let noisy: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains(" ERROR ") || l.contains(" WARN "))
+        .collect();
+    assert!(noisy.is_empty(), "{noisy:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("broker stopped cleanly")),
+        "{lines:#?}"
+    );
+}

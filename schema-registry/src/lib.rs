@@ -30,12 +30,12 @@ pub async fn run(
     // The topic reader stops with the registry, whatever ends it.
     let reader_stop = shutdown.child_token();
     let _stop_reader = reader_stop.clone().drop_guard();
-    let store = store::Store::open(
+    let (store, reader) = store::Store::open(
         &client,
         &config.topic,
         config.replication_factor,
         config.store_timeout,
-        reader_stop,
+        reader_stop.clone(),
     )
     .await?;
     let registry = Arc::new(registry::Registry::new(
@@ -47,8 +47,11 @@ pub async fn run(
         .local_addr()
         .map_err(|e| RegistryError::Store(format!("the listener: {e}")))?;
     tracing::info!(%address, "schema registry listening");
-    axum::serve(listener, rest::router(registry))
+    let served = axum::serve(listener, rest::router(registry))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
-        .map_err(|e| RegistryError::Store(format!("serving: {e}")))
+        .map_err(|e| RegistryError::Store(format!("serving: {e}")));
+    reader_stop.cancel();
+    reader.join().await;
+    served
 }

@@ -45,7 +45,7 @@ impl Store {
         replication_factor: i32,
         timeout: Duration,
         shutdown: CancellationToken,
-    ) -> Result<Self, RegistryError> {
+    ) -> Result<(Self, Reader), RegistryError> {
         create_topic(client, topic, replication_factor).await?;
         let state = Arc::new(RwLock::new(State::default()));
         // An empty topic is read to its end from the start: offset 0.
@@ -58,20 +58,24 @@ impl Store {
             .set("fetch.wait.max.ms", "10")
             .create()
             .map_err(store_error)?;
-        let mut assignment = TopicPartitionList::new();
-        assignment
-            .add_partition_offset(topic, 0, Offset::Beginning)
-            .map_err(store_error)?;
-        consumer.assign(&assignment).map_err(store_error)?;
-        let (_, end) = consumer
+        // The start is asked for before assigning, and given as an offset: assigned at
+        // `Beginning` before the client knows the partition's leader, librdkafka retries the
+        // offset lookup only after half a second, which every restart would wait out.
+        let (start, end) = consumer
             .fetch_watermarks(topic, 0, Duration::from_secs(10))
             .map_err(store_error)?;
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(topic, 0, Offset::Offset(start))
+            .map_err(store_error)?;
+        consumer.assign(&assignment).map_err(store_error)?;
+        applied_tx.send_replace(start);
         let cluster_id = consumer
             .client()
             .fetch_cluster_id(Duration::from_secs(10))
             .unwrap_or_default();
         let reader_state = Arc::clone(&state);
-        std::thread::Builder::new()
+        let reader = std::thread::Builder::new()
             .name("schemas-reader".into())
             .spawn(move || tail(consumer, reader_state, applied_tx, shutdown))
             .map_err(|e| RegistryError::Store(format!("starting the reader: {e}")))?;
@@ -91,7 +95,7 @@ impl Store {
             timeout,
         };
         store.wait_applied(end, STARTUP_TIMEOUT).await?;
-        Ok(store)
+        Ok((store, Reader(Some(reader))))
     }
 
     pub fn state(&self) -> RwLockReadGuard<'_, State> {
@@ -164,6 +168,19 @@ async fn create_topic(
         }
     }
     Ok(())
+}
+
+/// The reader thread, stopped by the `shutdown` token given to [`Store::open`].
+pub struct Reader(Option<std::thread::JoinHandle<()>>);
+
+impl Reader {
+    /// Waits for the reader thread to end (its token must be cancelled), so its client is
+    /// closed before whatever comes next, such as the broker stopping.
+    pub async fn join(mut self) {
+        if let Some(handle) = self.0.take() {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
 }
 
 /// The reader thread: applies every record in order and publishes how far it got.

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::config::WorkerConfig;
 use crate::storage::{reader, records, ConfigState, TargetState};
-use crate::worker::{ensure_compacted_topic, OffsetStore, WorkerError};
+use crate::worker::{ensure_compacted_topics, OffsetStore, WorkerError};
 use lifecycle::Running;
 use plugins::Plugins;
 use status::{State, Status, StatusStore};
@@ -109,17 +109,30 @@ impl Herder {
     /// stored connector in its stored state.
     pub async fn start(config: WorkerConfig, connectors: Vec<PluginDesc>) -> Result<Arc<Self>> {
         let client = config.base_client();
-        ensure_compacted_topic(&client, &config.config_topic, 1).await?;
-        ensure_compacted_topic(&client, &config.offsets_topic, config.offsets_partitions).await?;
-        ensure_compacted_topic(&client, &config.status_topic, config.status_partitions).await?;
-
-        let (configs, offsets, topics) = {
+        // The readers connect while the topics are being made, and read once they are.
+        let (created_tx, created) = std::sync::mpsc::channel();
+        let loading = {
             let client = client.clone();
             let config = config.clone();
-            tokio::task::spawn_blocking(move || load(&client, &config))
-                .await
-                .map_err(|e| HerderError::Internal(e.to_string()))??
+            tokio::task::spawn_blocking(move || load(&client, &config, created))
         };
+        let ensured = ensure_compacted_topics(
+            &client,
+            &[
+                (&config.config_topic, 1),
+                (&config.offsets_topic, config.offsets_partitions),
+                (&config.status_topic, config.status_partitions),
+            ],
+        )
+        .await;
+        for _ in 0..3 {
+            // One signal per reader; a reader that already failed has dropped its end.
+            let _ = created_tx.send(ensured.is_ok());
+        }
+        ensured?;
+        let (configs, offsets, topics) = loading
+            .await
+            .map_err(|e| HerderError::Internal(e.to_string()))??;
         let store: FutureProducer = client
             .clone()
             .set("acks", "all")
@@ -737,38 +750,68 @@ fn props_text(props: &Props) -> String {
     format!("{{{}}}", entries.join(", "))
 }
 
-/// Reads the config topic, the offsets topic and the topic-tracking records of the status topic.
+/// Reads the config topic, the offsets topic and the topic-tracking records of the status topic,
+/// the three at once, each reader connecting first and reading once `created` says the topics
+/// exist (a client's start costs a round of client timers, paid while the topics are made).
 #[allow(clippy::type_complexity)]
 fn load(
     client: &rdkafka::ClientConfig,
     config: &WorkerConfig,
+    created: std::sync::mpsc::Receiver<bool>,
 ) -> std::result::Result<(ConfigState, OffsetStore, BTreeMap<String, BTreeSet<String>>), WorkerError>
 {
-    let mut configs = ConfigState::default();
-    reader::read_to_end(client, &config.config_topic, LOAD_TIMEOUT, |k, v| {
-        configs.apply(k, v)
-    })?;
-    let offsets = OffsetStore::load(client, &config.offsets_topic, LOAD_TIMEOUT)?;
-    let mut topics: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    reader::read_to_end(client, &config.status_topic, LOAD_TIMEOUT, |k, v| {
-        let Some(rest) = std::str::from_utf8(k)
-            .ok()
-            .and_then(|k| k.strip_prefix("status-topic-"))
-        else {
-            return;
-        };
-        let Some((topic, connector)) = rest.split_once(":connector-") else {
-            return;
-        };
-        let set = topics.entry(connector.to_string()).or_default();
-        if v.is_some() {
-            set.insert(topic.to_string());
-        } else {
-            set.remove(topic);
+    let created = std::sync::Mutex::new(created);
+    // Connects a reader, then waits for the topics.
+    let reader = || -> std::result::Result<reader::Reader, WorkerError> {
+        let reader = reader::Reader::connect(client, LOAD_TIMEOUT)?;
+        let made = created
+            .lock()
+            .map_err(|_| WorkerError::Timeout("waiting for the internal topics".into()))?
+            .recv_timeout(LOAD_TIMEOUT);
+        match made {
+            Ok(true) => Ok(reader),
+            _ => Err(WorkerError::Timeout(
+                "the internal topics were not created".into(),
+            )),
         }
-    })?;
-    topics.retain(|_, set| !set.is_empty());
-    Ok((configs, offsets, topics))
+    };
+    std::thread::scope(|scope| {
+        let configs = scope.spawn(|| {
+            let mut configs = ConfigState::default();
+            reader()?
+                .read(&config.config_topic, |k, v| configs.apply(k, v))
+                .map(|()| configs)
+        });
+        let offsets = scope.spawn(|| OffsetStore::load_with(reader()?, &config.offsets_topic));
+        let topics = scope.spawn(|| {
+            let mut topics: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            reader()?.read(&config.status_topic, |k, v| {
+                let Some(rest) = std::str::from_utf8(k)
+                    .ok()
+                    .and_then(|k| k.strip_prefix("status-topic-"))
+                else {
+                    return;
+                };
+                let Some((topic, connector)) = rest.split_once(":connector-") else {
+                    return;
+                };
+                let set = topics.entry(connector.to_string()).or_default();
+                if v.is_some() {
+                    set.insert(topic.to_string());
+                } else {
+                    set.remove(topic);
+                }
+            })?;
+            topics.retain(|_, set| !set.is_empty());
+            Ok::<_, WorkerError>(topics)
+        });
+        let joined = |what: &str| WorkerError::Timeout(format!("reading {what} panicked"));
+        Ok((
+            configs.join().map_err(|_| joined("the config topic"))??,
+            offsets.join().map_err(|_| joined("the offsets topic"))??,
+            topics.join().map_err(|_| joined("the status topic"))??,
+        ))
+    })
 }
 
 async fn event_loop(herder: Weak<Herder>, mut events: mpsc::UnboundedReceiver<Event>) {

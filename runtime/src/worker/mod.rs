@@ -146,16 +146,34 @@ pub async fn ensure_compacted_topic(
     name: &str,
     partitions: i32,
 ) -> Result<(), WorkerError> {
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(-1))
-        .set("cleanup.policy", "compact");
-    create_topic(client, topic).await
+    ensure_compacted_topics(client, &[(name, partitions)]).await
+}
+
+/// [`ensure_compacted_topic`] for several topics in one request.
+pub async fn ensure_compacted_topics(
+    client: &ClientConfig,
+    topics: &[(&str, i32)],
+) -> Result<(), WorkerError> {
+    let topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|(name, partitions)| {
+            NewTopic::new(name, *partitions, TopicReplication::Fixed(-1))
+                .set("cleanup.policy", "compact")
+        })
+        .collect();
+    create_topics(client, &topics).await
 }
 
 /// Creates a topic; one that already exists is fine.
 pub async fn create_topic(client: &ClientConfig, topic: NewTopic<'_>) -> Result<(), WorkerError> {
+    create_topics(client, std::slice::from_ref(&topic)).await
+}
+
+/// Creates topics in one request; those that already exist are fine.
+async fn create_topics(client: &ClientConfig, topics: &[NewTopic<'_>]) -> Result<(), WorkerError> {
     let admin: AdminClient<DefaultClientContext> = client.create()?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    for result in admin.create_topics([&topic], &options).await? {
+    for result in admin.create_topics(topics, &options).await? {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((_, code)) => return Err(KafkaError::AdminOp(code).into()),

@@ -24,8 +24,13 @@ impl OffsetStore {
         topic: &str,
         timeout: Duration,
     ) -> Result<Self, WorkerError> {
+        Self::load_with(reader::Reader::connect(client, timeout)?, topic)
+    }
+
+    /// [`load`](Self::load) with a reader already connected.
+    pub fn load_with(reader: reader::Reader, topic: &str) -> Result<Self, WorkerError> {
         let store = Self::default();
-        reader::read_to_end(client, topic, timeout, |key, value| store.apply(key, value))?;
+        reader.read(topic, |key, value| store.apply(key, value))?;
         Ok(store)
     }
 
