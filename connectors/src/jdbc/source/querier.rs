@@ -571,9 +571,14 @@ impl Querier {
                 extra += 1;
             }
             if mode.uses_incrementing() {
-                position.incrementing = row
+                // A null id (possible in query mode) leaves the position where it was, rather
+                // than sending it back to the start.
+                if let Some(id) = row
                     .try_get::<Option<i64>, _>(extra)
-                    .map_err(|e| db_error(&context(), e))?;
+                    .map_err(|e| db_error(&context(), e))?
+                {
+                    position.incrementing = Some(id);
+                }
             }
             records.push(SourceRecord::new(
                 Arc::clone(&self.partition),
