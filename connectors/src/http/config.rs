@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sluice_connect_api::{
-    ConfigDef, ConfigType, ConfigValue, ConnectError, Importance, Props, Result, Validator,
+    ConfigDef, ConfigType, ConnectError, Importance, Props, Result, Validator,
 };
 
 pub fn config_def() -> ConfigDef {
@@ -175,16 +175,10 @@ fn invalid(key: &str, message: impl Into<String>) -> ConnectError {
 
 impl HttpSinkConfig {
     pub fn parse(props: &Props) -> Result<Self> {
-        let parsed = config_def().parse_or_error(props)?;
-        let text = |k: &str| match parsed.get(k) {
-            Some(ConfigValue::String(s) | ConfigValue::Password(s)) => s.clone(),
-            _ => String::new(),
-        };
-        let number = |k: &str| match parsed.get(k) {
-            Some(ConfigValue::Int(n)) => *n,
-            _ => 0,
-        };
-        let flag = |k: &str| matches!(parsed.get(k), Some(ConfigValue::Boolean(true)));
+        let values = config_def().parse_values(props)?;
+        let text = |k: &str| values.text(k);
+        let number = |k: &str| values.int(k).unwrap_or(0);
+        let flag = |k: &str| values.flag(k);
         let connector = props.get("name").map_or("", String::as_str);
         let reporting_by_default = !text("reporter.bootstrap.servers").trim().is_empty();
         let report_topic = |key: &str| {

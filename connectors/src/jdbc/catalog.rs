@@ -6,6 +6,7 @@ use sqlx::{AnyPool, Row};
 
 use sluice_connect_api::Result;
 
+use super::columns::read_text;
 use super::connection::db_error;
 use super::dialect::{sql_string, Dialect};
 
@@ -274,17 +275,12 @@ pub async fn query_columns(
     Ok(columns)
 }
 
-/// A text column MySQL may send as a blob.
+/// A text column that is never null here (catalog names and types).
 fn text_or_bytes(
     row: &sqlx::any::AnyRow,
     index: usize,
 ) -> std::result::Result<String, sqlx::Error> {
-    match row.try_get::<String, _>(index) {
-        Ok(text) => Ok(text),
-        Err(_) => row
-            .try_get::<Vec<u8>, _>(index)
-            .map(|b| String::from_utf8_lossy(&b).into_owned()),
-    }
+    read_text(row, index).map(Option::unwrap_or_default)
 }
 
 /// A MySQL column from `SHOW COLUMNS`' type (`decimal(10,2)`, `int(11) unsigned`).

@@ -317,7 +317,7 @@ pub fn timestamp_micros(dialect: Dialect, column: &str) -> String {
 }
 
 /// Text, which MySQL sends as a blob when it is long.
-fn read_text(row: &AnyRow, index: usize) -> std::result::Result<Option<String>, sqlx::Error> {
+pub fn read_text(row: &AnyRow, index: usize) -> std::result::Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<String>, _>(index).or_else(|_| {
         row.try_get::<Option<Vec<u8>>, _>(index)
             .map(|bytes| bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))

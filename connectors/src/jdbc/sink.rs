@@ -13,9 +13,9 @@ use sqlx::{AnyPool, Arguments};
 
 use sluice_connect_api::schema::logical;
 use sluice_connect_api::{
-    calendar, BoxFuture, ConfigDef, ConfigType, ConfigValue, ConnectError, Connector,
-    ConnectorContext, Importance, Props, Result, Schema, SchemaRef, SchemaType, SinkConnector,
-    SinkRecord, SinkTask, Validator, Value,
+    calendar, BoxFuture, ConfigDef, ConfigType, ConnectError, Connector, ConnectorContext,
+    Importance, Props, Result, Schema, SchemaRef, SchemaType, SinkConnector, SinkRecord, SinkTask,
+    Validator, Value,
 };
 
 use super::connection::{connect, db_error};
@@ -77,29 +77,13 @@ struct SinkConfig {
     replace_null_with_default: bool,
 }
 
-fn config_error(key: &str, message: impl Into<String>) -> ConnectError {
-    ConnectError::Config {
-        key: key.into(),
-        message: message.into(),
-    }
-}
-
 impl SinkConfig {
     fn parse(props: &Props) -> Result<Self> {
-        let parsed = config_def().parse_or_error(props)?;
-        let text = |k: &str| match parsed.get(k) {
-            Some(ConfigValue::String(s) | ConfigValue::Password(s)) => s.clone(),
-            _ => String::new(),
-        };
-        let list = |k: &str| match parsed.get(k) {
-            Some(ConfigValue::List(l)) => l.clone(),
-            _ => Vec::new(),
-        };
-        let number = |k: &str| match parsed.get(k) {
-            Some(ConfigValue::Int(n)) => *n,
-            _ => 0,
-        };
-        let flag = |k: &str| matches!(parsed.get(k), Some(ConfigValue::Boolean(true)));
+        let values = config_def().parse_values(props)?;
+        let text = |k: &str| values.text(k);
+        let list = |k: &str| values.list(k);
+        let number = |k: &str| values.int(k).unwrap_or(0);
+        let flag = |k: &str| values.flag(k);
         let database = Database::parse(
             &text("connection.url"),
             Some(&text("connection.user")),
@@ -118,7 +102,7 @@ impl SinkConfig {
         };
         let pk_fields = list("pk.fields");
         if pk_mode == PkMode::None && insert_mode != InsertMode::Insert {
-            return Err(config_error(
+            return Err(ConnectError::config(
                 "pk.mode",
                 format!(
                     "insert.mode={} needs a primary key: set pk.mode",
@@ -127,11 +111,11 @@ impl SinkConfig {
             ));
         }
         if pk_mode == PkMode::Kafka && !pk_fields.is_empty() && pk_fields.len() != 3 {
-            return Err(config_error("pk.fields", "PK mode for table is kafka; pk.fields must be empty or name exactly three columns (topic, partition, offset)"));
+            return Err(ConnectError::config("pk.fields", "PK mode for table is kafka; pk.fields must be empty or name exactly three columns (topic, partition, offset)"));
         }
         let delete_enabled = flag("delete.enabled");
         if delete_enabled && pk_mode != PkMode::RecordKey {
-            return Err(config_error(
+            return Err(ConnectError::config(
                 "delete.enabled",
                 "Deletes are only supported for pk.mode record_key",
             ));
@@ -437,7 +421,7 @@ impl Writer {
                         [one] => one.clone(),
                         [] => "__connect_key".to_string(),
                         _ => {
-                            return Err(config_error(
+                            return Err(ConnectError::config(
                                 "pk.fields",
                                 "a primitive key names exactly one pk.fields column",
                             ))

@@ -79,6 +79,40 @@ pub enum ConfigValue {
     Password(String),
 }
 
+/// Parsed values, read by type: what a plugin builds its own config struct from. A key of
+/// another type, or without a value, reads as empty, 0 (`None`) or false.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigValues(pub BTreeMap<String, ConfigValue>);
+
+impl ConfigValues {
+    /// A string or password.
+    pub fn text(&self, key: &str) -> String {
+        match self.0.get(key) {
+            Some(ConfigValue::String(s) | ConfigValue::Password(s)) => s.clone(),
+            _ => String::new(),
+        }
+    }
+
+    pub fn list(&self, key: &str) -> Vec<String> {
+        match self.0.get(key) {
+            Some(ConfigValue::List(l)) => l.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// An int or long.
+    pub fn int(&self, key: &str) -> Option<i64> {
+        match self.0.get(key) {
+            Some(ConfigValue::Int(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(self.0.get(key), Some(ConfigValue::Boolean(true)))
+    }
+}
+
 impl ConfigValue {
     /// The value as the REST API shows it: strings, lists joined with commas, passwords hidden.
     pub fn display(&self) -> String {
@@ -225,6 +259,11 @@ impl ConfigDef {
         } else {
             Err(errors)
         }
+    }
+
+    /// Like [`parse_or_error`](Self::parse_or_error), with typed reads of the values.
+    pub fn parse_values(&self, props: &BTreeMap<String, String>) -> crate::Result<ConfigValues> {
+        self.parse_or_error(props).map(ConfigValues)
     }
 
     /// Like [`parse`](Self::parse), but the first error becomes a [`ConnectError::Config`].

@@ -27,6 +27,14 @@ impl ConnectError {
         ConnectError::Data(message.into())
     }
 
+    /// A configuration error naming its key.
+    pub fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConnectError::Config {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
     /// The message alone, as Kafka's exception would carry it (no kind prefix).
     pub fn message(&self) -> &str {
         match self {

@@ -15,7 +15,9 @@ pub mod schema;
 pub mod time;
 pub mod value;
 
-pub use config::{ConfigDef, ConfigKey, ConfigType, ConfigValue, Importance, Validator, Width};
+pub use config::{
+    ConfigDef, ConfigKey, ConfigType, ConfigValue, ConfigValues, Importance, Validator, Width,
+};
 pub use config_infos::{ConfigInfo, ConfigInfos, ConfigProblem, ProblemKind};
 pub use error::{ConnectError, Result};
 pub use headers::{Header, Headers};

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sluice_connect_api::{
-    ConfigDef, ConfigType, ConfigValue, ConnectError, Importance, Props, Result, Validator,
+    ConfigDef, ConfigType, ConnectError, Importance, Props, Result, Validator,
 };
 
 use super::super::columns::NumericMapping;
@@ -87,40 +87,25 @@ pub struct SourceConfig {
     pub connection_backoff: Duration,
 }
 
-fn config_error(key: &str, message: impl Into<String>) -> ConnectError {
-    ConnectError::Config {
-        key: key.into(),
-        message: message.into(),
-    }
-}
-
 /// Whole-match regular expressions from a list key.
 fn patterns(key: &str, list: &[String]) -> Result<Vec<regex::Regex>> {
     list.iter()
         .map(|p| {
-            regex::Regex::new(&format!("^(?:{p})$"))
-                .map_err(|e| config_error(key, format!("'{p}' is not a regular expression: {e}")))
+            regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                ConnectError::config(key, format!("'{p}' is not a regular expression: {e}"))
+            })
         })
         .collect()
 }
 
 impl SourceConfig {
     pub fn parse(props: &Props) -> Result<Self> {
-        let parsed = config_def().parse_or_error(props)?;
-        let text = |k: &str| match parsed.get(k) {
-            Some(ConfigValue::String(s) | ConfigValue::Password(s)) => s.trim().to_string(),
-            _ => String::new(),
-        };
-        let list = |k: &str| match parsed.get(k) {
-            Some(ConfigValue::List(l)) => l.clone(),
-            _ => Vec::new(),
-        };
-        let number = |k: &str| match parsed.get(k) {
-            Some(ConfigValue::Int(n)) => Some(*n),
-            _ => None,
-        };
+        let values = config_def().parse_values(props)?;
+        let text = |k: &str| values.text(k).trim().to_string();
+        let list = |k: &str| values.list(k);
+        let number = |k: &str| values.int(k);
         let millis = |k: &str| Duration::from_millis(number(k).unwrap_or(0).max(0) as u64);
-        let flag = |k: &str| matches!(parsed.get(k), Some(ConfigValue::Boolean(true)));
+        let flag = |k: &str| values.flag(k);
         let database = Database::parse(
             &text("connection.url"),
             Some(&text("connection.user")),
@@ -132,7 +117,7 @@ impl SourceConfig {
             "timestamp" => Mode::Timestamp,
             "timestamp+incrementing" => Mode::TimestampIncrementing,
             _ => {
-                return Err(config_error(
+                return Err(ConnectError::config(
                     "mode",
                     "mode must be set: bulk, incrementing, timestamp or timestamp+incrementing",
                 ))
@@ -140,7 +125,7 @@ impl SourceConfig {
         };
         let timestamp_columns = list("timestamp.column.name");
         if mode.uses_timestamp() && timestamp_columns.is_empty() {
-            return Err(config_error(
+            return Err(ConnectError::config(
                 "timestamp.column.name",
                 format!("mode {} needs timestamp.column.name", text("mode")),
             ));
@@ -153,26 +138,26 @@ impl SourceConfig {
             .find(|l| !l.is_empty())
             .is_some();
         if query.is_some() && selects_tables {
-            return Err(config_error(
+            return Err(ConnectError::config(
                 "query",
                 "query mode copies one query: leave table.whitelist, table.blacklist, table.include.list and table.exclude.list empty",
             ));
         }
         if !whitelist.is_empty() && !blacklist.is_empty() {
-            return Err(config_error(
+            return Err(ConnectError::config(
                 "table.blacklist",
                 "table.whitelist and table.blacklist cannot both be set",
             ));
         }
         if !include.is_empty() && !exclude.is_empty() {
-            return Err(config_error(
+            return Err(ConnectError::config(
                 "table.exclude.list",
                 "table.include.list and table.exclude.list cannot both be set",
             ));
         }
         let topic_prefix = text("topic.prefix");
         if topic_prefix.is_empty() && query.is_some() {
-            return Err(config_error(
+            return Err(ConnectError::config(
                 "topic.prefix",
                 "in query mode topic.prefix is the topic's whole name and cannot be empty",
             ));

@@ -129,13 +129,6 @@ pub struct Plan {
     tie_sql: Option<String>,
 }
 
-fn config_error(key: &str, message: String) -> ConnectError {
-    ConnectError::Config {
-        key: key.into(),
-        message,
-    }
-}
-
 impl Target {
     /// The columns the target has now.
     pub async fn columns(&self, pool: &AnyPool, dialect: Dialect) -> Result<Vec<ColumnDef>> {
@@ -157,7 +150,7 @@ impl Plan {
     ) -> Result<Self> {
         let dialect = config.database.dialect;
         if columns.is_empty() {
-            return Err(config_error(
+            return Err(ConnectError::config(
                 config.tables_key(),
                 format!("{} does not exist or has no columns", target.describe()),
             ));
@@ -169,7 +162,7 @@ impl Plan {
         }
         for column in &columns {
             let kind = ColumnKind::of(dialect, column, config.numeric_mapping).map_err(|why| {
-                config_error(
+                ConnectError::config(
                     config.tables_key(),
                     format!(
                         "{}: {why}; leave the table out, or copy it in query mode with the column cast to a type Sluice maps",
@@ -182,7 +175,7 @@ impl Plan {
         }
         let find = |name: &str, key: &str| {
             columns.iter().find(|c| c.name == name).ok_or_else(|| {
-                config_error(
+                ConnectError::config(
                     key,
                     format!("{} has no column named {name}", target.describe()),
                 )
@@ -190,7 +183,7 @@ impl Plan {
         };
         let non_null = |column: &ColumnDef, key: &str| {
             if config.validate_non_null && column.nullable {
-                return Err(config_error(
+                return Err(ConnectError::config(
                     key,
                     format!(
                         "Cannot make incremental queries using column {} on {} because this column is nullable",
@@ -206,7 +199,7 @@ impl Plan {
             let key = "incrementing.column.name";
             let column = if config.incrementing_column.is_empty() {
                 columns.iter().find(|c| c.auto_increment).ok_or_else(|| {
-                    config_error(
+                    ConnectError::config(
                         key,
                         format!(
                             "{} has no auto-incrementing column: set incrementing.column.name",
@@ -231,7 +224,7 @@ impl Plan {
                         | ColumnKind::Decimal(0)
                 )
             ) {
-                return Err(config_error(
+                return Err(ConnectError::config(
                     key,
                     format!(
                         "column {} of {} is {}, not an integer",
@@ -253,7 +246,7 @@ impl Plan {
                 if ColumnKind::of(dialect, column, config.numeric_mapping)
                     != Ok(ColumnKind::Timestamp)
                 {
-                    return Err(config_error(
+                    return Err(ConnectError::config(
                         key,
                         format!(
                             "column {name} of {} is {}, not a timestamp",
