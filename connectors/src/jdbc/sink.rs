@@ -538,18 +538,20 @@ impl Writer {
         }
         let per_row = (first.keys.len() + first.others.len()).max(1);
         let most = (MAX_PARAMETERS / per_row).clamp(1, MAX_ROWS_PER_STATEMENT);
+        // Compared without copying: the same column names with the same logical types (which
+        // decide each parameter's cast).
+        fn columns(r: &Row) -> impl Iterator<Item = (&str, Option<&str>)> + '_ {
+            r.keys
+                .iter()
+                .chain(&r.others)
+                .map(|(name, schema, _)| (name.as_str(), schema.logical()))
+        }
         let same_shape = |row: &Row| {
-            let columns = |r: &Row| {
-                r.keys
-                    .iter()
-                    .chain(&r.others)
-                    .map(|(name, schema, _)| (name.clone(), schema.logical().map(str::to_string)))
-                    .collect::<Vec<_>>()
-            };
             !row.delete
                 && row.table == first.table
                 && row.keys.len() == first.keys.len()
-                && columns(row) == columns(first)
+                && row.others.len() == first.others.len()
+                && columns(row).eq(columns(first))
         };
         let upsert = self.config.insert_mode == InsertMode::Upsert;
         let key_of = |row: &Row| {
