@@ -536,3 +536,85 @@ async fn compacted_topics_keep_the_latest_value_per_key_and_refuse_null_keys() {
     assert_eq!(latest, expected);
     broker.stop().await;
 }
+
+/// The Confluent compose layout: one listener for containers on an inner network, one for the
+/// host. Each client must be told the address of the listener it came through, or a client on
+/// the host would be sent to a name only containers resolve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_listener_advertises_its_own_address() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inner = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let outer = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let inner_port = inner.local_addr().expect("addr").port();
+    let outer_port = outer.local_addr().expect("addr").port();
+    let props: std::collections::BTreeMap<String, String> = [
+        ("log.dirs", dir.path().display().to_string()),
+        (
+            "listeners",
+            format!(
+                "PLAINTEXT://127.0.0.1:{inner_port},CONTROLLER://127.0.0.1:1,PLAINTEXT_HOST://127.0.0.1:{outer_port}"
+            ),
+        ),
+        (
+            "advertised.listeners",
+            format!("PLAINTEXT://127.0.0.1:{inner_port},PLAINTEXT_HOST://localhost:{outer_port}"),
+        ),
+        (
+            "listener.security.protocol.map",
+            "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT".into(),
+        ),
+        ("controller.listener.names", "CONTROLLER".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let (config, warnings) = sluice_broker::BrokerConfig::from_properties(&props).expect("config");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let broker = tokio::spawn(sluice_broker::run(config, vec![inner, outer], stop.clone()));
+
+    let inner_bootstrap = format!("127.0.0.1:{inner_port}");
+    let outer_bootstrap = format!("127.0.0.1:{outer_port}");
+    let told = |bootstrap: String| {
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = common::client(&bootstrap).create().expect("consumer");
+            let metadata = consumer.fetch_metadata(None, WAIT).expect("metadata");
+            metadata
+                .brokers()
+                .iter()
+                .map(|b| format!("{}:{}", b.host(), b.port()))
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(
+        told(inner_bootstrap.clone()).await.expect("join"),
+        std::slice::from_ref(&inner_bootstrap)
+    );
+    assert_eq!(
+        told(outer_bootstrap).await.expect("join"),
+        [format!("localhost:{outer_port}")]
+    );
+
+    // Written through the host's listener, read through the inner one.
+    create_topic(&inner_bootstrap, "both-ways", 1, &[]).await;
+    let producer = common::producer(&format!("localhost:{outer_port}"), &[]);
+    producer
+        .send(
+            FutureRecord::<(), _>::to("both-ways").payload("hello"),
+            WAIT,
+        )
+        .await
+        .expect("produce through the host listener");
+    let read = tokio::task::spawn_blocking(move || {
+        consume(&inner_bootstrap, "both-ways", 1, Offset::Beginning, 1)
+    })
+    .await
+    .expect("join");
+    assert_eq!(payloads(&read), ["hello"]);
+    stop.cancel();
+    broker.await.expect("join").expect("broker");
+}

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use sluice_connect_api::config::closest;
 
+use crate::listeners::endpoints;
+pub use crate::listeners::{Endpoint, Listener};
 use crate::log::compaction::CompactionPolicy;
 use crate::log::LogPolicy;
 
@@ -361,64 +363,12 @@ pub enum ConfigSource {
     Default = 5,
 }
 
-/// A listener address `PLAINTEXT://host:port`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listener {
-    pub name: String,
-    pub host: String,
-    pub port: u16,
-}
-
-impl Listener {
-    pub fn parse(key: &str, spec: &str) -> Result<Self, ConfigError> {
-        let invalid = |reason: &str| ConfigError::Invalid {
-            key: key.to_string(),
-            value: spec.to_string(),
-            reason: reason.to_string(),
-        };
-        let (name, addr) = spec
-            .split_once("://")
-            .ok_or_else(|| invalid("expected NAME://host:port"))?;
-        let (host, port) = addr
-            .rsplit_once(':')
-            .ok_or_else(|| invalid("missing :port"))?;
-        let port = port.parse().map_err(|_| invalid("port is not a number"))?;
-        if !name.eq_ignore_ascii_case("PLAINTEXT") {
-            return Err(ConfigError::Unsupported(format!(
-                "listener '{spec}' in {key}: only PLAINTEXT listeners are supported"
-            )));
-        }
-        Ok(Self {
-            name: name.to_string(),
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string(),
-            port,
-        })
-    }
-
-    pub fn bind_address(&self) -> String {
-        let host = if self.host.is_empty() {
-            "0.0.0.0"
-        } else {
-            &self.host
-        };
-        if host.contains(':') {
-            format!("[{host}]:{}", self.port)
-        } else {
-            format!("{host}:{}", self.port)
-        }
-    }
-}
-
 /// The broker's configuration.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
     pub node_id: i32,
-    pub listener: Listener,
-    /// The listener clients are told to use; its port may be 0 until the socket is bound.
-    pub advertised: Listener,
+    /// Where clients connect, each with the address it advertises; at least one.
+    pub endpoints: Vec<Endpoint>,
     pub log_dir: PathBuf,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
@@ -451,6 +401,12 @@ pub struct BrokerConfig {
     topic_overrides: BTreeMap<String, String>,
 }
 
+static FALLBACK_LISTENER: Listener = Listener {
+    name: String::new(),
+    host: String::new(),
+    port: 9092,
+};
+
 /// Broker keys that are not topic config synonyms.
 const BROKER_KEYS: &[&str] = &[
     "advertised.listeners",
@@ -482,11 +438,11 @@ const BROKER_KEYS: &[&str] = &[
     "node.id",
     "num.partitions",
     "socket.request.max.bytes",
-    // Accepted so that existing server.properties files load; they have no effect on one node.
     "controller.listener.names",
+    "listener.security.protocol.map",
+    // Accepted so that existing server.properties files load; they have no effect on one node.
     "controller.quorum.voters",
     "inter.broker.listener.name",
-    "listener.security.protocol.map",
     "num.io.threads",
     "num.network.threads",
     "num.recovery.threads.per.data.dir",
@@ -500,6 +456,16 @@ const BROKER_KEYS: &[&str] = &[
 ];
 
 impl BrokerConfig {
+    /// The address to give a client that connected through endpoint `index`.
+    pub fn advertised_for(&self, index: usize) -> &Listener {
+        let endpoint = self.endpoints.get(index).or(self.endpoints.first());
+        match endpoint {
+            Some(e) => &e.advertised,
+            // Parsing refuses a config without endpoints; kept total for hand-built configs.
+            None => &FALLBACK_LISTENER,
+        }
+    }
+
     /// Builds the config from Kafka-named keys. Unknown keys are returned as warnings (with the
     /// nearest known key), as Kafka logs them, rather than refused.
     pub fn from_properties(
@@ -521,20 +487,12 @@ impl BrokerConfig {
             }
         }
         let get = |k: &str| props.get(k).map(|v| v.trim());
-        let listener = Listener::parse(
-            "listeners",
-            first_listener(get("listeners").unwrap_or("PLAINTEXT://127.0.0.1:9092")),
+        let endpoints = endpoints(
+            get("listeners").unwrap_or("PLAINTEXT://127.0.0.1:9092"),
+            get("advertised.listeners"),
+            get("listener.security.protocol.map"),
+            get("controller.listener.names"),
         )?;
-        let advertised = match get("advertised.listeners") {
-            Some(spec) => Listener::parse("advertised.listeners", first_listener(spec))?,
-            None => {
-                let mut a = listener.clone();
-                if a.host.is_empty() || a.host == "0.0.0.0" || a.host == "::" {
-                    a.host = "127.0.0.1".to_string();
-                }
-                a
-            }
-        };
         let dirs = get("log.dirs")
             .or_else(|| get("log.dir"))
             .unwrap_or("./data/broker");
@@ -582,8 +540,7 @@ impl BrokerConfig {
                 Some(v) => parse_num("node.id", v)?,
                 None => 1,
             },
-            listener,
-            advertised,
+            endpoints,
             log_dir: PathBuf::from(dirs),
             num_partitions: parse_at_least(props, "num.partitions", 1, 1)?,
             default_replication_factor: parse_at_least(props, "default.replication.factor", 1, 1)?,
@@ -707,10 +664,6 @@ pub struct TopicSettings {
     pub flush_ms: i64,
 }
 
-fn first_listener(spec: &str) -> &str {
-    spec.split(',').next().unwrap_or(spec).trim()
-}
-
 fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
     value.trim().parse().map_err(|_| ConfigError::Invalid {
         key: key.to_string(),
@@ -774,7 +727,7 @@ mod tests {
     fn defaults_are_kafkas() {
         let (c, warnings) = BrokerConfig::from_properties(&BTreeMap::new()).expect("config");
         assert!(warnings.is_empty());
-        assert_eq!(c.listener.port, 9092);
+        assert_eq!(c.endpoints[0].bind.port, 9092);
         assert_eq!(c.num_partitions, 1);
         let s = c.topic_settings(&BTreeMap::new());
         assert_eq!(s.policy.segment_bytes, 1 << 30);

@@ -69,8 +69,8 @@ proptest! {
         let _guard = runtime.enter();
         let mut frame = header(api, version);
         frame.put_slice(&body);
-        let _ = crate::protocol::dispatch::dispatch(broker, frame.freeze(), "fuzz");
-        let _ = crate::protocol::dispatch::dispatch(broker, Bytes::from(raw), "fuzz");
+        let _ = crate::protocol::dispatch::dispatch(broker, frame.freeze(), "fuzz", 0);
+        let _ = crate::protocol::dispatch::dispatch(broker, Bytes::from(raw), "fuzz", 0);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod group;
 mod handlers;
+mod listeners;
 pub mod log;
 pub mod partition;
 mod protocol;

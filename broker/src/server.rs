@@ -2,12 +2,13 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +30,8 @@ pub enum BrokerError {
     LogDir { dir: PathBuf, source: io::Error },
     #[error("log directory {0} is in use by another broker")]
     Locked(PathBuf),
+    #[error("{listeners} bound listeners for {endpoints} configured ones")]
+    Listeners { endpoints: usize, listeners: usize },
     #[error(transparent)]
     Topics(#[from] TopicError),
     #[error(transparent)]
@@ -118,18 +121,20 @@ impl Broker {
         }))
     }
 
-    /// Accepts Kafka clients on `listener` until `shutdown`, then drains connections, flushes
-    /// every log and records a clean shutdown.
+    /// Accepts Kafka clients on `listeners` (one per endpoint, in the config's order) until
+    /// `shutdown`, then drains connections, flushes every log and records a clean shutdown.
     pub async fn serve(
         self: Arc<Self>,
-        listener: TcpListener,
+        listeners: Vec<TcpListener>,
         shutdown: CancellationToken,
     ) -> Result<(), BrokerError> {
-        tracing::info!(
-            address = %listener.local_addr()?,
-            advertised = %format!("{}:{}", self.config.advertised.host, self.config.advertised.port),
-            "broker listening"
-        );
+        for (listener, endpoint) in listeners.iter().zip(&self.config.endpoints) {
+            tracing::info!(
+                address = %listener.local_addr()?,
+                advertised = %endpoint.advertised,
+                "broker listening"
+            );
+        }
         let mut background = self.spawn_background(shutdown.clone());
         let mut connections = JoinSet::new();
         let open_files = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
@@ -144,10 +149,10 @@ impl Broker {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                accepted = listener.accept() => match accepted {
+                (endpoint, accepted) = accept_any(&listeners) => match accepted {
                     Ok((stream, peer)) => match table.admit(peer.ip()) {
                         Ok(admitted) => {
-                            connections.spawn(serve_connection(stream, Arc::clone(&self), shutdown.clone(), admitted));
+                            connections.spawn(serve_connection(stream, endpoint, Arc::clone(&self), shutdown.clone(), admitted));
                         }
                         // Closed at once: a refused client learns now rather than waiting.
                         Err(_) => drop(stream),
@@ -160,7 +165,7 @@ impl Broker {
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
-        drop(listener);
+        drop(listeners);
         let drained = tokio::time::timeout(Duration::from_secs(5), async {
             while connections.join_next().await.is_some() {}
         })
@@ -326,17 +331,40 @@ fn base64_url(bytes: &[u8]) -> String {
     out
 }
 
-/// Binds nothing itself: runs a broker on an already-bound listener until `shutdown`. If the
-/// advertised port is 0 it becomes the listener's port, so tests can bind port 0.
+/// The next connection on any of `listeners`, with the index of the listener it came through.
+fn accept_any(
+    listeners: &[TcpListener],
+) -> impl std::future::Future<Output = (usize, std::io::Result<(TcpStream, SocketAddr)>)> + '_ {
+    std::future::poll_fn(move |cx| {
+        for (i, listener) in listeners.iter().enumerate() {
+            if let std::task::Poll::Ready(accepted) = listener.poll_accept(cx) {
+                return std::task::Poll::Ready((i, accepted));
+            }
+        }
+        std::task::Poll::Pending
+    })
+}
+
+/// Binds nothing itself: runs a broker on already-bound listeners, one per endpoint of the
+/// config, until `shutdown`. An advertised port of 0 becomes its listener's port, so tests can
+/// bind port 0.
 pub async fn run(
     mut config: BrokerConfig,
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), BrokerError> {
-    if config.advertised.port == 0 {
-        config.advertised.port = listener.local_addr()?.port();
+    if listeners.len() != config.endpoints.len() {
+        return Err(BrokerError::Listeners {
+            endpoints: config.endpoints.len(),
+            listeners: listeners.len(),
+        });
     }
-    Broker::open(config)?.serve(listener, shutdown).await
+    for (endpoint, listener) in config.endpoints.iter_mut().zip(&listeners) {
+        if endpoint.advertised.port == 0 {
+            endpoint.advertised.port = listener.local_addr()?.port();
+        }
+    }
+    Broker::open(config)?.serve(listeners, shutdown).await
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ impl TestBroker {
             sluice_broker::BrokerConfig::from_properties(&props).expect("config");
         assert!(warnings.is_empty(), "{warnings:?}");
         let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(sluice_broker::run(config, listener, shutdown.clone()));
+        let handle = tokio::spawn(sluice_broker::run(config, vec![listener], shutdown.clone()));
         Self {
             bootstrap: format!("127.0.0.1:{port}"),
             dir: dir.to_path_buf(),

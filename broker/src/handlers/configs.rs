@@ -88,13 +88,16 @@ fn broker_config(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseErr
             format!("Unknown broker {name}; this is broker {}.", c.node_id),
         ));
     }
-    let listener = |l: &crate::config::Listener| format!("PLAINTEXT://{}:{}", l.host, l.port);
+    let listeners = |pick: fn(&crate::config::Endpoint) -> &crate::config::Listener| {
+        let shown: Vec<String> = c.endpoints.iter().map(|e| pick(e).to_string()).collect();
+        shown.join(",")
+    };
     let plain = [
         ("node.id", c.node_id.to_string(), ConfigType::Int),
-        ("listeners", listener(&c.listener), ConfigType::String),
+        ("listeners", listeners(|e| &e.bind), ConfigType::String),
         (
             "advertised.listeners",
-            listener(&c.advertised),
+            listeners(|e| &e.advertised),
             ConfigType::String,
         ),
         (

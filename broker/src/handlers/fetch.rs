@@ -329,6 +329,7 @@ mod tests {
                 api: ApiKey::Fetch,
                 version,
                 correlation_id: 77,
+                endpoint: 0,
             };
             let streamed = encode(&ctx, &fetched);
             let mut ours = Vec::new();

@@ -31,9 +31,11 @@ async fn durable(broker: &Broker, write: DurableWrite) -> bool {
 pub fn find_coordinator(
     broker: &Broker,
     req: FindCoordinatorRequest,
-    version: i16,
+    ctx: Ctx,
 ) -> FindCoordinatorResponse {
+    let version = ctx.version;
     let config = &broker.config;
+    let advertised = config.advertised_for(ctx.endpoint);
     let keys = if version >= 4 {
         req.coordinator_keys.clone()
     } else {
@@ -44,8 +46,8 @@ pub fn find_coordinator(
         c.key = str_bytes(key);
         if req.key_type == 0 {
             c.node_id = config.node_id.into();
-            c.host = str_bytes(config.advertised.host.clone());
-            c.port = i32::from(config.advertised.port);
+            c.host = str_bytes(advertised.host.clone());
+            c.port = i32::from(advertised.port);
         } else {
             c.error_code = ResponseError::CoordinatorNotAvailable.code();
             c.error_message = Some(str_bytes("transactions are not supported"));

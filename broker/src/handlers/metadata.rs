@@ -8,16 +8,19 @@ use kafka_protocol::messages::{MetadataRequest, MetadataResponse, TopicName};
 use uuid::Uuid;
 
 use super::str_bytes;
+use crate::protocol::dispatch::Ctx;
 use crate::server::Broker;
 use crate::topics::{Topic, TopicError};
 
-pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataResponse {
+pub fn handle(broker: &Broker, req: MetadataRequest, ctx: Ctx) -> MetadataResponse {
+    let version = ctx.version;
     let config = &broker.config;
+    let advertised = config.advertised_for(ctx.endpoint);
     let mut response = MetadataResponse::default();
     let mut me = MetadataResponseBroker::default();
     me.node_id = config.node_id.into();
-    me.host = str_bytes(config.advertised.host.clone());
-    me.port = i32::from(config.advertised.port);
+    me.host = str_bytes(advertised.host.clone());
+    me.port = i32::from(advertised.port);
     response.brokers = vec![me];
     // Fields a version lacks must keep their defaults, or encoding fails.
     if version >= 2 {

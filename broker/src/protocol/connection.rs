@@ -29,6 +29,7 @@ enum Pending {
 
 pub async fn serve_connection(
     stream: TcpStream,
+    endpoint: usize,
     broker: Arc<Broker>,
     shutdown: CancellationToken,
     admitted: Admitted,
@@ -74,7 +75,7 @@ pub async fn serve_connection(
             }
         };
         admitted.activity.touch();
-        let pending = match dispatch::dispatch(&broker, frame, &peer) {
+        let pending = match dispatch::dispatch(&broker, frame, &peer, endpoint) {
             Ok(Reply::Now(bytes)) => Pending::Ready(bytes),
             Ok(Reply::Nothing) => Pending::Nothing,
             Ok(Reply::Later(future)) => {

@@ -50,6 +50,8 @@ pub struct Ctx {
     pub api: ApiKey,
     pub version: i16,
     pub correlation_id: i32,
+    /// Which of the broker's endpoints the request came through.
+    pub endpoint: usize,
 }
 
 impl Ctx {
@@ -113,8 +115,22 @@ macro_rules! answer_now {
     }};
 }
 
-/// Handles one request frame from the client at `peer`.
-pub fn dispatch(broker: &Arc<Broker>, frame: Bytes, peer: &str) -> Result<Reply, DispatchError> {
+/// Like `answer_now`, for handlers that tell the client where to connect: they are given the
+/// context, whose endpoint decides which advertised address the client sees.
+macro_rules! answer_with_address {
+    ($broker:expr, $ctx:expr, $body:expr, $req:ty, $handler:path) => {{
+        let req = <$req>::decode(&mut $body, $ctx.version).map_err(|e| $ctx.malformed(e))?;
+        Reply::Now($ctx.encode(&$handler($broker, req, $ctx))?)
+    }};
+}
+
+/// Handles one request frame from the client at `peer`, connected through `endpoint`.
+pub fn dispatch(
+    broker: &Arc<Broker>,
+    frame: Bytes,
+    peer: &str,
+    endpoint: usize,
+) -> Result<Reply, DispatchError> {
     if frame.len() < 8 {
         return Err(DispatchError::Short(frame.len()));
     }
@@ -126,6 +142,7 @@ pub fn dispatch(broker: &Arc<Broker>, frame: Bytes, peer: &str) -> Result<Reply,
         api,
         version,
         correlation_id,
+        endpoint,
     };
     if api == ApiKey::ApiVersions && !api_versions::supports(api, version) {
         // KIP-511: answer a newer ApiVersions in the v0 format so the client can retry lower.
@@ -146,7 +163,7 @@ pub fn dispatch(broker: &Arc<Broker>, frame: Bytes, peer: &str) -> Result<Reply,
             ApiVersionsRequest,
             handlers::api_versions::handle
         ),
-        ApiKey::Metadata => answer_now!(
+        ApiKey::Metadata => answer_with_address!(
             broker,
             ctx,
             body,
@@ -206,7 +223,7 @@ pub fn dispatch(broker: &Arc<Broker>, frame: Bytes, peer: &str) -> Result<Reply,
             handlers::configs::alter
         ),
         ApiKey::DescribeCluster => {
-            answer_now!(
+            answer_with_address!(
                 broker,
                 ctx,
                 body,
@@ -227,7 +244,7 @@ pub fn dispatch(broker: &Arc<Broker>, frame: Bytes, peer: &str) -> Result<Reply,
             let req = ProduceRequest::decode(&mut body, version).map_err(|e| ctx.malformed(e))?;
             handlers::produce::handle(broker, req, ctx)?
         }
-        ApiKey::FindCoordinator => answer_now!(
+        ApiKey::FindCoordinator => answer_with_address!(
             broker,
             ctx,
             body,

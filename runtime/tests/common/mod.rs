@@ -50,7 +50,7 @@ impl Broker {
         .into();
         let (config, _) = sluice_broker::BrokerConfig::from_properties(&props).expect("config");
         let stop = CancellationToken::new();
-        let handle = tokio::spawn(sluice_broker::run(config, listener, stop.clone()));
+        let handle = tokio::spawn(sluice_broker::run(config, vec![listener], stop.clone()));
         Self {
             bootstrap: format!("127.0.0.1:{port}"),
             stop,
