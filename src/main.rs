@@ -2,6 +2,7 @@
 //! shutdown.
 
 mod cli;
+mod config_check;
 mod connector_files;
 mod logging;
 mod properties;
@@ -49,6 +50,10 @@ enum Command {
         /// Override a config, key=value; repeatable.
         #[arg(long = "override")]
         overrides: Vec<String>,
+        /// Check the configuration (file, environment, overrides) and exit: non-zero if a key
+        /// would be ignored or a value refused. Binds nothing and touches no data.
+        #[arg(long)]
+        check: bool,
     },
     /// Run everything embedded on this machine (broker on 127.0.0.1:9092, Connect REST API on
     /// 127.0.0.1:8083, schema registry on 127.0.0.1:8081, data under ./data), like
@@ -67,6 +72,10 @@ enum Command {
         /// Override a schema registry config, key=value; repeatable.
         #[arg(long = "registry-override")]
         registry_overrides: Vec<String>,
+        /// Check the configuration (file, environment, overrides) and exit: non-zero if a key
+        /// would be ignored or a value refused. Binds nothing and touches no data.
+        #[arg(long)]
+        check: bool,
     },
     /// Run the schema registry alone against any Kafka cluster
     /// (`kafkastore.bootstrap.servers`), like schema-registry-start.
@@ -76,6 +85,10 @@ enum Command {
         /// Override a config, key=value; repeatable.
         #[arg(long = "override")]
         overrides: Vec<String>,
+        /// Check the configuration (file, environment, overrides) and exit: non-zero if a key
+        /// would be ignored or a value refused. Binds nothing and touches no data.
+        #[arg(long)]
+        check: bool,
     },
     /// Run a Connect worker against any Kafka cluster (`bootstrap.servers`), like
     /// connect-distributed.
@@ -87,6 +100,10 @@ enum Command {
         /// Override a worker config, key=value; repeatable.
         #[arg(long = "override")]
         overrides: Vec<String>,
+        /// Check the configuration (file, environment, overrides) and exit: non-zero if a key
+        /// would be ignored or a value refused. Binds nothing and touches no data.
+        #[arg(long)]
+        check: bool,
     },
     /// Create, list, describe, alter and delete topics, like kafka-topics.
     Topics(cli::topics::TopicsArgs),
@@ -125,6 +142,9 @@ fn main() -> Result<std::process::ExitCode> {
         }
         other => other,
     };
+    if let Some(services) = services_to_check(&command)? {
+        return Ok(config_check::run(services));
+    }
     let log_control = logging::init(cli.log_format == LogFormat::Json);
     raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -144,7 +164,9 @@ fn run(
     log_control: Arc<logging::FilterControl>,
 ) -> Result<()> {
     match command {
-        Command::Broker { config, overrides } => {
+        Command::Broker {
+            config, overrides, ..
+        } => {
             let props = layered_properties(config.as_deref(), "KAFKA", &overrides, "--override")?;
             until_signal(runtime, |stop| run_broker(props, stop))
         }
@@ -154,27 +176,13 @@ fn run(
             overrides,
             worker_overrides,
             registry_overrides,
+            ..
         } => {
-            // A first consumer should not wait for company on a single machine.
-            let defaults = properties::parse(
-                "listeners=PLAINTEXT://127.0.0.1:9092\nlog.dirs=./data/broker\ngroup.initial.rebalance.delay.ms=0\n",
-            )?;
-            let broker = properties::layer([
-                defaults,
-                properties::from_env("KAFKA", std::env::vars()),
-                properties::parse_overrides(&overrides, "--override")?,
-            ]);
-            let worker = layered_properties(
+            let (broker, worker, registry) = standalone_properties(
                 worker_config.as_deref(),
-                "CONNECT",
+                &overrides,
                 &worker_overrides,
-                "--worker-override",
-            )?;
-            let registry = layered_properties(
-                None,
-                "SCHEMA_REGISTRY",
                 &registry_overrides,
-                "--registry-override",
             )?;
             // The broker serves from threads of its own: no connector, REST request or registry
             // check ever runs on them.
@@ -194,7 +202,9 @@ fn run(
             broker_runtime.shutdown_timeout(std::time::Duration::from_secs(5));
             result
         }
-        Command::Registry { config, overrides } => {
+        Command::Registry {
+            config, overrides, ..
+        } => {
             let props = layered_properties(
                 config.as_deref(),
                 "SCHEMA_REGISTRY",
@@ -209,6 +219,7 @@ fn run(
             worker_config,
             connectors,
             overrides,
+            ..
         } => {
             let worker = layered_properties(
                 worker_config.as_deref(),
@@ -229,34 +240,141 @@ fn run(
     }
 }
 
-/// The broker's config, with its warnings logged, and its bound listener (not yet tied to a
-/// runtime: the broker takes it on its own).
-fn bind_broker(props: &Properties) -> Result<(sluice_broker::BrokerConfig, std::net::TcpListener)> {
+/// The services a `--check` run would read, layered as their start would; `None` when the
+/// command is not a service started with `--check`.
+fn services_to_check(command: &Command) -> Result<Option<Vec<config_check::Service>>> {
+    use config_check::Service;
+    let services = match command {
+        Command::Broker {
+            config,
+            overrides,
+            check: true,
+        } => vec![Service::Broker(layered_properties(
+            config.as_deref(),
+            "KAFKA",
+            overrides,
+            "--override",
+        )?)],
+        Command::Standalone {
+            worker_config,
+            connectors,
+            overrides,
+            worker_overrides,
+            registry_overrides,
+            check: true,
+        } => {
+            let (broker, worker, registry) = standalone_properties(
+                worker_config.as_deref(),
+                overrides,
+                worker_overrides,
+                registry_overrides,
+            )?;
+            vec![
+                Service::Broker(broker),
+                Service::Worker {
+                    props: worker,
+                    connectors: connectors.clone(),
+                },
+                Service::Registry(registry),
+            ]
+        }
+        Command::Registry {
+            config,
+            overrides,
+            check: true,
+        } => vec![Service::Registry(layered_properties(
+            config.as_deref(),
+            "SCHEMA_REGISTRY",
+            overrides,
+            "--override",
+        )?)],
+        Command::Worker {
+            worker_config,
+            connectors,
+            overrides,
+            check: true,
+        } => vec![Service::Worker {
+            props: layered_properties(
+                worker_config.as_deref(),
+                "CONNECT",
+                overrides,
+                "--override",
+            )?,
+            connectors: connectors.clone(),
+        }],
+        _ => return Ok(None),
+    };
+    Ok(Some(services))
+}
+
+/// The broker's, worker's and registry's keys for `sluice standalone`.
+fn standalone_properties(
+    worker_config: Option<&std::path::Path>,
+    overrides: &[String],
+    worker_overrides: &[String],
+    registry_overrides: &[String],
+) -> Result<(Properties, Properties, Properties)> {
+    // A first consumer should not wait for company on a single machine.
+    let defaults = properties::parse(
+        "listeners=PLAINTEXT://127.0.0.1:9092\nlog.dirs=./data/broker\ngroup.initial.rebalance.delay.ms=0\n",
+    )?;
+    let broker = properties::layer([
+        defaults,
+        properties::from_env("KAFKA", std::env::vars()),
+        properties::parse_overrides(overrides, "--override")?,
+    ]);
+    let worker = layered_properties(
+        worker_config,
+        "CONNECT",
+        worker_overrides,
+        "--worker-override",
+    )?;
+    let registry = layered_properties(
+        None,
+        "SCHEMA_REGISTRY",
+        registry_overrides,
+        "--registry-override",
+    )?;
+    Ok((broker, worker, registry))
+}
+
+/// The broker's config, with its warnings logged, and its bound listeners, one per endpoint
+/// (not yet tied to a runtime: the broker takes them on its own).
+fn bind_broker(
+    props: &Properties,
+) -> Result<(sluice_broker::BrokerConfig, Vec<std::net::TcpListener>)> {
     let (config, warnings) = sluice_broker::BrokerConfig::from_properties(props)?;
     for warning in warnings {
         tracing::warn!("{warning}");
     }
-    let address = config.listener.bind_address();
-    let listener = std::net::TcpListener::bind(&address)
-        .with_context(|| format!("binding the broker listener {address}"))?;
-    listener.set_nonblocking(true)?;
-    Ok((config, listener))
+    let mut listeners = Vec::with_capacity(config.endpoints.len());
+    for endpoint in &config.endpoints {
+        let address = endpoint.bind.bind_address();
+        let listener = std::net::TcpListener::bind(&address)
+            .with_context(|| format!("binding the broker listener {}", endpoint.bind))?;
+        listener.set_nonblocking(true)?;
+        listeners.push(listener);
+    }
+    Ok((config, listeners))
 }
 
-/// Runs the broker on the runtime it is spawned on, with the listener bound before.
+/// Runs the broker on the runtime it is spawned on, with the listeners bound before.
 async fn serve_broker(
     config: sluice_broker::BrokerConfig,
-    listener: std::net::TcpListener,
+    listeners: Vec<std::net::TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    sluice_broker::run(config, listener, shutdown).await?;
+    let listeners = listeners
+        .into_iter()
+        .map(tokio::net::TcpListener::from_std)
+        .collect::<std::io::Result<Vec<_>>>()?;
+    sluice_broker::run(config, listeners, shutdown).await?;
     Ok(())
 }
 
 async fn run_broker(props: Properties, shutdown: CancellationToken) -> Result<()> {
-    let (config, listener) = bind_broker(&props)?;
-    serve_broker(config, listener, shutdown).await
+    let (config, listeners) = bind_broker(&props)?;
+    serve_broker(config, listeners, shutdown).await
 }
 
 /// Runs a service to its end; SIGINT or SIGTERM cancels the token it was given.
@@ -354,8 +472,12 @@ async fn run_standalone(
     connectors: Vec<PathBuf>,
     log_control: Arc<logging::FilterControl>,
 ) -> Result<()> {
-    let (config, listener) = bind_broker(&broker_props)?;
-    let local = listener.local_addr()?;
+    let (config, listeners) = bind_broker(&broker_props)?;
+    // The embedded services use the first listener, as a client given it would.
+    let local = listeners
+        .first()
+        .context("the broker has no listener")?
+        .local_addr()?;
     let bootstrap = if local.ip().is_unspecified() {
         format!("127.0.0.1:{}", local.port())
     } else {
@@ -368,7 +490,7 @@ async fn run_standalone(
         .entry("bootstrap.servers".into())
         .or_insert(bootstrap);
     let broker_stop = CancellationToken::new();
-    let broker = broker_runtime.spawn(serve_broker(config, listener, broker_stop.clone()));
+    let broker = broker_runtime.spawn(serve_broker(config, listeners, broker_stop.clone()));
     let worker_stop = CancellationToken::new();
     tokio::spawn(cancel_on_signal(worker_stop.clone()));
     let registry_stop = worker_stop.clone();

@@ -102,6 +102,7 @@ const NOT_CONFIGS: &[&str] = &[
     "OPTS",
     "JMX_OPTS",
     "JMX_PORT",
+    "JMX_HOSTNAME",
     "JVM_PERFORMANCE_OPTS",
     "GC_LOG_OPTS",
     "LOG4J_ROOT_LOGLEVEL",

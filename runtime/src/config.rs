@@ -39,6 +39,8 @@ const KNOWN_KEYS: &[&str] = &[
     "offset.flush.interval.ms",
     "offset.flush.timeout.ms",
     "listeners",
+    "rest.host.name",
+    "rest.port",
     "admin.listeners",
     "rest.advertised.host.name",
     "rest.advertised.port",
@@ -133,7 +135,20 @@ impl WorkerConfig {
                 }),
             }
         };
-        let listeners = get("listeners", default_listener);
+        // `rest.host.name` and `rest.port` are the older keys `listeners` replaced; images
+        // configured through CONNECT_REST_PORT still use them.
+        let legacy_listener =
+            (props.contains_key("rest.port") || props.contains_key("rest.host.name")).then(|| {
+                format!(
+                    "http://{}:{}",
+                    get("rest.host.name", ""),
+                    get("rest.port", "8083")
+                )
+            });
+        let listeners = match props.get("listeners") {
+            Some(listeners) => listeners.trim().to_string(),
+            None => legacy_listener.unwrap_or_else(|| default_listener.to_string()),
+        };
         let rest_bind = parse_listener(&listeners)?;
         let (bind_host, bind_port) = rest_bind.rsplit_once(':').unwrap_or(("", "8083"));
         let advertised_host = props
@@ -286,6 +301,21 @@ mod tests {
         assert_eq!(c.offset_flush_interval, Duration::from_secs(60));
         assert_eq!(c.rest_bind, "127.0.0.1:8083");
         assert_eq!(c.worker_id, "127.0.0.1:8083");
+    }
+
+    #[test]
+    fn the_older_rest_port_keys_still_place_the_rest_api() {
+        let (c, warnings) = WorkerConfig::from_properties(
+            &props_of(&[
+                ("rest.port", "18083"),
+                ("rest.advertised.host.name", "connect"),
+            ]),
+            "http://127.0.0.1:8083",
+        )
+        .expect("config");
+        assert!(warnings.is_empty());
+        assert_eq!(c.rest_bind, ":18083");
+        assert_eq!(c.worker_id, "connect:18083");
     }
 
     #[test]
