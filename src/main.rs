@@ -323,12 +323,17 @@ fn standalone_properties(
         properties::from_env("KAFKA", std::env::vars()),
         properties::parse_overrides(overrides, "--override")?,
     ]);
-    let worker = layered_properties(
-        worker_config,
-        "CONNECT",
-        worker_overrides,
-        "--worker-override",
-    )?;
+    // As Kafka's connect-standalone.properties ships it: offsets (and with them spooldir's
+    // finished files) are committed every 10 s rather than every minute.
+    let worker = properties::layer([
+        properties::parse("offset.flush.interval.ms=10000\n")?,
+        layered_properties(
+            worker_config,
+            "CONNECT",
+            worker_overrides,
+            "--worker-override",
+        )?,
+    ]);
     let registry = layered_properties(
         None,
         "SCHEMA_REGISTRY",

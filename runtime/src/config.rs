@@ -263,7 +263,13 @@ fn parse_listener(listeners: &str) -> Result<String, WorkerConfigError> {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .ok_or_else(|| invalid("no listener"))?;
-    let Some(address) = first.strip_prefix("http://") else {
+    // Kafka's own sample files spell it `HTTP://`.
+    let scheme_end = first.find("://").map_or(0, |i| i + 3);
+    let Some(address) = first
+        .get(..scheme_end)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        .map(|_| &first[scheme_end..])
+    else {
         return Err(invalid(
             "only http:// listeners are supported (https is not yet)",
         ));
@@ -316,6 +322,13 @@ mod tests {
         assert!(warnings.is_empty());
         assert_eq!(c.rest_bind, ":18083");
         assert_eq!(c.worker_id, "connect:18083");
+        // As Kafka's connect-distributed.properties spells it.
+        let (c, _) = WorkerConfig::from_properties(
+            &props_of(&[("listeners", "HTTP://:8084")]),
+            "http://127.0.0.1:8083",
+        )
+        .expect("config");
+        assert_eq!(c.rest_bind, ":8084");
     }
 
     #[test]

@@ -51,6 +51,40 @@ pub struct ConsumeArgs {
     consumer_property: Vec<String>,
 }
 
+/// The topic's partitions, waiting for it to be created as kafka-console-consumer does (a
+/// connector or producer often creates it a moment later); `None` if `limit` passed first.
+fn partitions_once_created(
+    consumer: &BaseConsumer,
+    topic: &str,
+    limit: Option<Duration>,
+) -> Result<Option<Vec<i32>>> {
+    let started = Instant::now();
+    let mut said = false;
+    loop {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), TIMEOUT)
+            .context("fetching metadata")?;
+        let found = metadata
+            .topics()
+            .first()
+            .context("no metadata for the topic")?;
+        match found.error().map(rdkafka::types::RDKafkaErrorCode::from) {
+            None => return Ok(Some(found.partitions().iter().map(|p| p.id()).collect())),
+            Some(rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition) => {
+                if !said {
+                    eprintln!("topic {topic} does not exist yet; waiting for it");
+                    said = true;
+                }
+            }
+            Some(error) => bail!("topic {topic}: {error}"),
+        }
+        if limit.is_some_and(|limit| started.elapsed() >= limit) {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 pub fn run(mut args: ConsumeArgs) -> Result<()> {
     for (k, v) in crate::properties::parse_overrides(&args.property, "--property")? {
         let on = v.eq_ignore_ascii_case("true");
@@ -85,25 +119,14 @@ pub fn run(mut args: ConsumeArgs) -> Result<()> {
         .set("enable.auto.commit", "false")
         .set("group.id", "sluice-console-consumer");
     let consumer: BaseConsumer = config.create().context("creating the consumer")?;
+    let idle_limit = args.timeout_ms.map(Duration::from_millis);
     let partitions = match args.partition {
         Some(p) => vec![p],
-        None => {
-            let metadata = consumer
-                .fetch_metadata(Some(&args.topic), TIMEOUT)
-                .context("fetching metadata")?;
-            let topic = metadata
-                .topics()
-                .first()
-                .context("no metadata for the topic")?;
-            if let Some(error) = topic.error() {
-                bail!(
-                    "topic {}: {}",
-                    args.topic,
-                    rdkafka::types::RDKafkaErrorCode::from(error)
-                );
-            }
-            topic.partitions().iter().map(|p| p.id()).collect()
-        }
+        None => match partitions_once_created(&consumer, &args.topic, idle_limit)? {
+            Some(partitions) => partitions,
+            // Like kafka-console-consumer: the timeout passed with nothing to read.
+            None => return Ok(()),
+        },
     };
     let mut assignment = TopicPartitionList::new();
     for p in partitions {
@@ -115,7 +138,6 @@ pub fn run(mut args: ConsumeArgs) -> Result<()> {
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let idle_limit = args.timeout_ms.map(Duration::from_millis);
     let mut last = Instant::now();
     let mut count = 0u64;
     while args.max_messages.is_none_or(|max| count < max) {
