@@ -510,3 +510,59 @@ fn registry_state_survives_restarts_and_is_shared_between_processes() {
     assert!(next["id"].as_u64() > ids[0].as_u64(), "{next}");
     sluice.stop();
 }
+
+/// Check results are remembered (a repeated check is a lookup), so they must follow every change
+/// they depend on: the level, a new version, a deleted one.
+#[test]
+fn a_repeated_compatibility_check_follows_level_and_version_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sluice = Standalone::spawn(dir.path());
+    let r = Registry::new(&sluice.registry);
+    let v1 = record(json!([{"name": "a", "type": "int"}]));
+    let needs_b = record(json!([{"name": "a", "type": "int"}, {"name": "b", "type": "int"}]));
+    let b_defaulted = record(json!([
+        {"name": "a", "type": "int"}, {"name": "b", "type": "int", "default": 0}
+    ]));
+    assert_eq!(r.register("cached-value", &v1).0, 200);
+    let check = |schema: &Value| {
+        let (status, body) = r.call(
+            "POST",
+            "/compatibility/subjects/cached-value/versions?verbose=true",
+            Some(json!({"schema": schema.to_string()})),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["is_compatible"].as_bool().expect("is_compatible")
+    };
+    let set_level = |level: &str| {
+        let (status, body) = r.call(
+            "PUT",
+            "/config/cached-value",
+            Some(json!({"compatibility": level})),
+        );
+        assert_eq!(status, 200, "{body}");
+    };
+    for _ in 0..2 {
+        assert!(
+            !check(&needs_b),
+            "BACKWARD refuses a new field without a default"
+        );
+    }
+    set_level("NONE");
+    assert!(check(&needs_b));
+    set_level("BACKWARD");
+    assert!(!check(&needs_b));
+    // A new version with b defaulted: b needs no default any more against the latest, and
+    // BACKWARD checks only the latest.
+    assert_eq!(r.register("cached-value", &b_defaulted).0, 200);
+    assert!(check(&needs_b));
+    // Under the transitive level version 1 counts again.
+    set_level("BACKWARD_TRANSITIVE");
+    assert!(!check(&needs_b));
+    // Version 1 deleted: only version 2 is left to check against.
+    assert_eq!(
+        r.call("DELETE", "/subjects/cached-value/versions/1", None)
+            .0,
+        200
+    );
+    assert!(check(&needs_b));
+}

@@ -3,6 +3,7 @@
 //! refused with a clear 42201.
 
 pub use sluice_avro as avro;
+mod check_cache;
 pub mod config;
 pub mod error;
 mod records;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::avro::{check_level, AvroSchema, Level};
+use crate::check_cache::{CheckCache, CheckKey, Parsed};
 use crate::error::RegistryError;
 use crate::records::{self, Reference, SchemaValue};
 use crate::state::{State, StoredSchema, Version};
@@ -91,6 +92,8 @@ pub struct Registry {
     mode_mutable: bool,
     /// Parsed stored schemas by id (a stored id never changes its schema).
     parsed: Mutex<HashMap<u32, Arc<AvroSchema>>>,
+    /// Submitted schemas already parsed and compatibility results already found.
+    checks: CheckCache,
 }
 
 impl Registry {
@@ -101,6 +104,7 @@ impl Registry {
             default_level,
             mode_mutable,
             parsed: Mutex::new(HashMap::new()),
+            checks: CheckCache::default(),
         }
     }
 
@@ -269,11 +273,23 @@ impl Registry {
                 MAX_SCHEMA_BYTES,
             ));
         }
-        let references = self.resolve_references(state, &request.references, 0)?;
-        let schema = AvroSchema::parse(&request.schema, &references, strict).map_err(|e| {
-            RegistryError::InvalidSchema(format!("Invalid schema of type AVRO, details: {e}"))
-        })?;
-        let canonical = schema.canonical();
+        let parse = || -> Result<Parsed, RegistryError> {
+            let references = self.resolve_references(state, &request.references, 0)?;
+            let schema = AvroSchema::parse(&request.schema, &references, strict).map_err(|e| {
+                RegistryError::InvalidSchema(format!("Invalid schema of type AVRO, details: {e}"))
+            })?;
+            let canonical = Arc::from(schema.canonical());
+            Ok(Parsed {
+                schema: Arc::new(schema),
+                canonical,
+            })
+        };
+        // A schema with references parses against what they name now, which may change.
+        let Parsed { schema, canonical } = if request.references.is_empty() {
+            self.checks.parsed(&request.schema, strict, parse)?
+        } else {
+            parse()?
+        };
         if canonical.len() > MAX_SCHEMA_BYTES {
             return Err(RegistryError::SchemaTooLarge(
                 canonical.len(),
@@ -281,11 +297,11 @@ impl Registry {
             ));
         }
         let stored = StoredSchema {
-            schema: canonical,
+            schema: canonical.to_string(),
             schema_type: None,
             references: request.references.clone(),
         };
-        Ok((Arc::new(schema), stored))
+        Ok((schema, stored))
     }
 
     /// The schemas `references` name, parsed (with their own references), in order.
@@ -364,12 +380,14 @@ impl Registry {
             .unwrap_or_else(|| DEFAULT_MODE.into())
     }
 
-    /// Messages of the register-time check of `new` against the subject's live versions.
+    /// Messages of the register-time check of `new` (whose canonical form is `canonical`)
+    /// against the subject's live versions; a check made before is not made again.
     fn incompatibilities(
         &self,
         state: &State,
         subject: &str,
         new: &AvroSchema,
+        canonical: &str,
         level: Level,
         only: Option<u32>,
     ) -> Vec<String> {
@@ -379,13 +397,21 @@ impl Registry {
             .filter(|(n, _)| only.is_none_or(|o| o == *n))
             .map(|(n, v)| view(subject, n, v))
             .collect();
-        let parsed: Vec<(Option<u32>, Arc<AvroSchema>)> = previous
-            .iter()
-            .filter_map(|v| self.parsed(state, v).map(|p| (Some(v.version), p)))
-            .collect();
-        let borrowed: Vec<(Option<u32>, &AvroSchema)> =
-            parsed.iter().map(|(n, p)| (*n, p.as_ref())).collect();
-        check_level(level, new, &borrowed)
+        let key = CheckKey {
+            canonical: Arc::from(canonical),
+            level,
+            against: previous.iter().map(|v| (v.version, v.id)).collect(),
+        };
+        let messages = self.checks.result(key, || {
+            let parsed: Vec<(Option<u32>, Arc<AvroSchema>)> = previous
+                .iter()
+                .filter_map(|v| self.parsed(state, v).map(|p| (Some(v.version), p)))
+                .collect();
+            let borrowed: Vec<(Option<u32>, &AvroSchema)> =
+                parsed.iter().map(|(n, p)| (*n, p.as_ref())).collect();
+            check_level(level, new, &borrowed)
+        });
+        messages.as_ref().clone()
     }
 
     /// What a register-time check depends on: the level and the live versions (and their ids).
@@ -409,7 +435,7 @@ impl Registry {
         let details = if importing {
             Vec::new()
         } else {
-            self.incompatibilities(&state, subject, &new, level, None)
+            self.incompatibilities(&state, subject, &new, &stored.schema, level, None)
         };
         Ok(Prepared {
             stored,
@@ -586,8 +612,8 @@ impl Registry {
         verbose: bool,
     ) -> Result<(bool, Vec<String>), RegistryError> {
         let state = self.state();
-        let new = match self.parse_request(&state, request, true) {
-            Ok((new, _)) => new,
+        let (new, stored) = match self.parse_request(&state, request, true) {
+            Ok(parsed) => parsed,
             Err(RegistryError::InvalidSchema(message)) if verbose => {
                 return Ok((false, vec![message]))
             }
@@ -603,7 +629,7 @@ impl Registry {
             },
         };
         let level = effective_level(&state, Some(subject), self.default_level);
-        let messages = self.incompatibilities(&state, subject, &new, level, only);
+        let messages = self.incompatibilities(&state, subject, &new, &stored.schema, level, only);
         Ok((messages.is_empty(), messages))
     }
 
