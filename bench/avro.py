@@ -182,6 +182,10 @@ def main():
             if (run, "avro") in by and (run, "string") in by:
                 (a_src, a_sink), (s_src, s_sink) = by[(run, "avro")], by[(run, "string")]
                 print(f"| {run} | {s_src / a_src:.2f}x | {s_sink / a_sink:.2f}x |")
+                for stage, avro, string in (("source", a_src, s_src), ("sink", a_sink, s_sink)):
+                    benchlib.record(f"AvroConverter: {stage} (run {run})", total / avro,
+                                    "records/s", "StringConverter, same pipeline",
+                                    total / string, "python3 bench/avro.py")
         print(f"\n{FILES} files x {LINES} CSV rows of 100 bytes (six typed fields); SpoolDirCsvSourceConnector, then "
               f"FileStreamSink; the same process, alternating order; page cache dropped before each source run: "
               f"{benchlib.drop_caches()}")

@@ -111,3 +111,16 @@ def topic_end(consumer, topic):
         if "Unknown partition" not in str(e):
             print(f"watermark of {topic}: {e}", file=sys.stderr)
         return 0
+
+
+def record(figure, value, unit, baseline, baseline_value, command, higher_is_better=True):
+    """Adds one line to the table `bench/all.sh` writes (when it runs this benchmark, it names
+    the file in BENCH_RESULTS): a figure, its in-run baseline or peer, and the command."""
+    path = os.environ.get("BENCH_RESULTS")
+    if not path:
+        return
+    with open(path, "a") as out:
+        out.write(json.dumps({
+            "figure": figure, "value": value, "unit": unit, "baseline": baseline,
+            "baseline_value": baseline_value, "command": command,
+            "higher_is_better": higher_is_better}) + "\n")

@@ -36,6 +36,7 @@ if [ -n "$WHEEL_LIBS" ] && ls "$WHEEL_LIBS"/librdkafka-*.so.1 >/dev/null 2>&1; t
 fi
 KCAT_VERSION=$(kcat -V 2>&1 | grep -o 'librdkafka [0-9.]*' | head -1)
 
+source "$ROOT/bench/record.sh"
 now() { date +%s.%N; }
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
@@ -92,6 +93,8 @@ run() {
     c_rate=$(calc "%.0f" "$count / ($t3 - $t2)")
     p_mb=$(calc "%.1f" "$count * $size / 1e6 / ($t1 - $t0)")
     c_mb=$(calc "%.1f" "$count * $size / 1e6 / ($t3 - $t2)")
+    record "broker: produce $name acks=$acks (kcat)" "$p_mb" MB/s "disk, dd with fdatasync" \
+        "$DISK_MBPS" "bash bench/broker.sh"
     echo "| $name | $acks | $p_rate | $p_mb | $(calc "%.2f" "$p_mb / $DISK_MBPS")x | $(calc "%.3f" "($cpu1 - $cpu0) * 1e6 / $count") | $c_rate | $c_mb | $(rss_mb $BROKER_PID) MB |"
 }
 for acks in 1 all; do

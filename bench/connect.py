@@ -129,6 +129,10 @@ def main():
         print("|---|---|---|---|---|")
         print(f"| FileStreamSource -> topic | {LINES} | {source_seconds:.2f} | {source_rate:,.0f} | {source_rate / cat_rate:.3f}x |")
         print(f"| topic -> FileStreamSink | {LINES} | {sink_seconds:.2f} | {sink_rate:,.0f} | {sink_rate / cat_rate:.3f}x |")
+        for stage, rate in (("FileStreamSource -> topic", source_rate),
+                            ("topic -> FileStreamSink", sink_rate)):
+            benchlib.record(f"worker: {stage}", rate, "lines/s", "cat of the same file",
+                            cat_rate, "python3 bench/connect.py")
         print()
         print(f"POST /connectors -> RUNNING: {to_running_ms:.0f} ms")
         print(f"sluice standalone RSS: {idle_rss:.1f} MB idle, {busy_rss:.1f} MB after the runs")

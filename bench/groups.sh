@@ -36,5 +36,8 @@ done
 PLAIN=$(median <"$WORK/plain")
 GROUP=$(median <"$WORK/group")
 echo "First message, new group (kcat -G), median of 5: ${GROUP} ms; without a group (kcat -C): ${PLAIN} ms; ratio $(awk "BEGIN { printf \"%.2f\", $GROUP / $PLAIN }")x"
+source "$ROOT/bench/record.sh"
+record "groups: first message in a new group (median ms)" "$GROUP" ms \
+    "kcat -C without a group, same run" "$PLAIN" "bash bench/groups.sh" lower
 python3 "$ROOT/bench/group_rebalance.py" "$B" 3000
 python3 "$ROOT/bench/group_rebalance.py" "$B" 500

@@ -139,6 +139,9 @@ def main():
             base_rate = (records / batch) / base
             rate = requests / seconds
             print(f"| {batch} | {records} | {base_rate:,.0f} | {rate:,.0f} | {after_first / seconds:,.0f} | {rate / base_rate:.2f} |")
+            benchlib.record(f"HTTP sink: batch.max.size {batch}", rate, "req/s",
+                            "a plain keep-alive Python client", base_rate,
+                            "python3 bench/http_sink.py")
     finally:
         benchlib.stop(sluice)
         shutil.rmtree(work, ignore_errors=True)

@@ -177,10 +177,14 @@ def main():
         for name, rows, secs in results:
             rate = rows / secs
             print(f"| {name} (batch.size 3000) | {rows} | {secs:.2f} | {rate:,.0f} | {rate / copy_in_rate:.2f} |")
+            benchlib.record(f"JDBC: {name}", rate, "rows/s", "PostgreSQL COPY FROM", copy_in_rate,
+                            "python3 bench/jdbc.py")
         copy_out_rate = SOURCE_ROWS / copy_out
         rate = SOURCE_ROWS / seconds
         print(f"| PostgreSQL `COPY TO` (baseline) | {SOURCE_ROWS} | {copy_out:.2f} | {copy_out_rate:,.0f} | 1.00 |")
         print(f"| JDBC source, incrementing (batch.max.rows 5000) | {SOURCE_ROWS} | {seconds:.2f} | {rate:,.0f} | {rate / copy_out_rate:.2f} |")
+        benchlib.record("JDBC: source, incrementing", rate, "rows/s", "PostgreSQL COPY TO",
+                        copy_out_rate, "python3 bench/jdbc.py")
     finally:
         benchlib.stop(sluice)
         pg.stop()

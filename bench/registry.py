@@ -98,6 +98,10 @@ def main():
         for name, (rate, p99) in rows:
             print(f"| {name} | {rate:,.0f} | {p99:.2f} | {rate / base:.2f}x |")
         print(f"\nwrk -t2 -c{CONNECTIONS} -d{DURATION}s on the same 2-vCPU machine as the registry")
+        command = "python3 bench/registry.py"
+        for name, (rate, _) in rows[1:]:
+            benchlib.record(f"registry: {name}", rate, "req/s", "GET / of the same server", base,
+                            command)
     finally:
         if process is not None:
             benchlib.stop(process)

@@ -189,6 +189,10 @@ def main():
                      "chain": "SpoolDirCsv, JsonConverter, five transforms"}[kind]
             plain = f"{ceiling:,.0f} | {rate / ceiling:.2f}x" if ceiling else "- | -"
             print(f"| {run} | {label} | {total} | {seconds:.2f} | {rate:,.0f} | {rate / cats[kind]:.4f}x | {plain} |")
+            if ceiling:
+                benchlib.record(f"spooldir: {label} (run {run})", rate, "records/s",
+                                "a plain rdkafka producer of the same records", ceiling,
+                                "python3 bench/spooldir.py")
         plain_rows = {run: total / seconds for run, kind, seconds, _ in results if kind == "rows"}
         chained = [(run, total / seconds) for run, kind, seconds, _ in results if kind == "chain"]
         if plain_rows and chained:
@@ -197,6 +201,9 @@ def main():
             for run, rate in chained:
                 if run in plain_rows:
                     print(f"| {run} | {plain_rows[run]:,.0f} | {rate:,.0f} | {rate / plain_rows[run]:.2f}x |")
+                    benchlib.record(f"transforms: five-transform chain (run {run})", rate, "rows/s",
+                                    "the same pipeline without transforms", plain_rows[run],
+                                    "KINDS=rows,chain python3 bench/spooldir.py")
         print(f"\n{FILES} files x {LINES} lines of 100 bytes, tasks.max={TASKS}; every file reached finished.path; "
               f"page cache dropped before each measured run: {benchlib.drop_caches()}; "
               f"cat: {cats['lines']:,.0f} lines/s, {cats['rows']:,.0f} rows/s")

@@ -72,3 +72,10 @@ echo "| Start ($RUNS runs) | GET /connectors and GET /subjects answering: median
 echo "|---|---:|---:|---:|"
 printf '| empty data directory | %s |\n' "$(printf '%s\n' "${empty[@]}" | summary)"
 printf '| restart, a connector and a schema stored | %s |\n' "$(printf '%s\n' "${restart[@]}" | summary)"
+
+source "$(dirname "$0")/record.sh"
+median_of() { printf '%s\n' "$@" | summary | cut -d' ' -f1; }
+record "start-up: REST API and registry answering, empty data directory (median ms)" \
+    "$(median_of "${empty[@]}")" ms "target" 300 "bash bench/startup.sh" lower
+record "start-up: REST API and registry answering, restart with data (median ms)" \
+    "$(median_of "${restart[@]}")" ms "target" 300 "bash bench/startup.sh" lower
