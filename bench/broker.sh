@@ -5,6 +5,9 @@
 #   bench/broker.sh            1M x 100 B and 100k x 10 KB, acks=1 and acks=all
 #   SMALL=200000 LARGE=20000 bench/broker.sh   a quicker run
 #
+# With TANSU=path/to/tansu (built with `cargo install tansu --features dynostore`; not in CI) the
+# same workloads also run against Tansu's in-memory engine, in the same run, as a peer.
+#
 # Needs kcat (apt-get install kcat). If the confluent-kafka wheel is installed, kcat runs on its
 # newer librdkafka (as in the reference figures); otherwise on the system one. Prints a Markdown
 # table for BENCHMARKS.md.
@@ -14,11 +17,15 @@ SMALL=${SMALL:-1000000}
 LARGE=${LARGE:-100000}
 PARTITIONS=${PARTITIONS:-4}
 PORT=${PORT:-29092}
+PEER_PORT=${PEER_PORT:-29093}
+TANSU=${TANSU:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SLUICE=${SLUICE:-$ROOT/target/release/sluice}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 BROKER_PID=
+PEER_PID=
 cleanup() {
+    [ -n "$PEER_PID" ] && kill "$PEER_PID" 2>/dev/null && wait "$PEER_PID" 2>/dev/null
     [ -n "$BROKER_PID" ] && kill "$BROKER_PID" 2>/dev/null && wait "$BROKER_PID" 2>/dev/null
     rm -rf "$WORK"
 }
@@ -72,35 +79,83 @@ start_broker
 sleep 1
 IDLE_RSS=$(rss_mb $BROKER_PID)
 
-echo "| workload | acks | produce msg/s | produce MB/s | vs disk | broker CPU s per 1M produced | consume msg/s | consume MB/s | broker RSS after |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| broker | workload | acks | produce msg/s | produce MB/s | vs disk | broker CPU s per 1M produced | consume msg/s | consume MB/s | broker RSS after |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+declare -A FIGURES
+# run BROKER-LABEL PORT PID NAME FILE COUNT SIZE ACKS
 run() {
-    local name=$1 file=$2 count=$3 size=$4 acks=$5
+    local broker=$1 port=$2 pid=$3 name=$4 file=$5 count=$6 size=$7 acks=$8
     local topic="bench-$name-acks$acks"
-    kcat -b "127.0.0.1:$PORT" -L -t "$topic" >/dev/null 2>&1 || true
-    local cpu0 t0 t1 cpu1 t2 t3 got
-    cpu0=$(cpu_seconds $BROKER_PID); t0=$(now)
-    kcat -b "127.0.0.1:$PORT" -P -t "$topic" -X "acks=$acks" -l "$file"
-    t1=$(now); cpu1=$(cpu_seconds $BROKER_PID)
+    kcat -b "127.0.0.1:$port" -L -t "$topic" >/dev/null 2>&1 || true
+    local cpu0 t0 t1 cpu1 t2 t3 cpu2 got
+    cpu0=$(cpu_seconds "$pid"); t0=$(now)
+    kcat -b "127.0.0.1:$port" -P -t "$topic" -X "acks=$acks" -l "$file"
+    t1=$(now); cpu1=$(cpu_seconds "$pid")
     t2=$(now)
     # -c stops at the last message; -e would add the client's fetch.wait.max.ms (500 ms) at the end.
-    kcat -b "127.0.0.1:$PORT" -C -t "$topic" -c "$count" -o beginning -q >/dev/null
-    t3=$(now)
-    got=$(kcat -b "127.0.0.1:$PORT" -C -t "$topic" -e -o beginning -q -f '\n' | wc -l)
+    kcat -b "127.0.0.1:$port" -C -t "$topic" -c "$count" -o beginning -q >/dev/null
+    t3=$(now); cpu2=$(cpu_seconds "$pid")
+    got=$(kcat -b "127.0.0.1:$port" -C -t "$topic" -e -o beginning -q -f '\n' | wc -l)
     [ "$got" -eq "$count" ] || { echo "$topic: consumed $got of $count" >&2; exit 1; }
     local p_rate c_rate p_mb c_mb
     p_rate=$(calc "%.0f" "$count / ($t1 - $t0)")
     c_rate=$(calc "%.0f" "$count / ($t3 - $t2)")
     p_mb=$(calc "%.1f" "$count * $size / 1e6 / ($t1 - $t0)")
     c_mb=$(calc "%.1f" "$count * $size / 1e6 / ($t3 - $t2)")
-    record "broker: produce $name acks=$acks (kcat)" "$p_mb" MB/s "disk, dd with fdatasync" \
-        "$DISK_MBPS" "bash bench/broker.sh"
-    echo "| $name | $acks | $p_rate | $p_mb | $(calc "%.2f" "$p_mb / $DISK_MBPS")x | $(calc "%.3f" "($cpu1 - $cpu0) * 1e6 / $count") | $c_rate | $c_mb | $(rss_mb $BROKER_PID) MB |"
+    local p_cpu c_cpu
+    p_cpu=$(calc "%.3f" "($cpu1 - $cpu0) * 1e6 / $count")
+    c_cpu=$(calc "%.3f" "($cpu2 - $cpu1) * 1e6 / $count")
+    FIGURES["$broker $name $acks"]="$p_rate $p_cpu $c_cpu"
+    echo "| $broker | $name | $acks | $p_rate | $p_mb | $(calc "%.2f" "$p_mb / $DISK_MBPS")x | $p_cpu | $c_rate | $c_mb | $(rss_mb "$pid") MB |"
+    if [ "$broker" = sluice ]; then
+        record "broker: produce $name acks=$acks (kcat)" "$p_mb" MB/s "disk, dd with fdatasync" \
+            "$DISK_MBPS" "bash bench/broker.sh"
+    fi
 }
-for acks in 1 all; do
-    run "${SMALL}x100B" "$WORK/small.txt" "$SMALL" 100 "$acks"
-    run "${LARGE}x10KB" "$WORK/large.txt" "$LARGE" 10240 "$acks"
+workloads() {
+    for acks in 1 all; do
+        run "$@" "${SMALL}x100B" "$WORK/small.txt" "$SMALL" 100 "$acks"
+        run "$@" "${LARGE}x10KB" "$WORK/large.txt" "$LARGE" 10240 "$acks"
+    done
+}
+workloads sluice "$PORT" "$BROKER_PID"
+if [ -n "$TANSU" ]; then
+    "$TANSU" broker --listener-url "tcp://127.0.0.1:$PEER_PORT" \
+        --advertised-listener-url "tcp://127.0.0.1:$PEER_PORT" --storage-engine memory://tansu/ \
+        --silent >"$WORK/tansu.log" 2>&1 &
+    PEER_PID=$!
+    for _ in $(seq 600); do kcat -b "127.0.0.1:$PEER_PORT" -L >/dev/null 2>&1 && break; sleep 0.05; done
+    workloads tansu "$PEER_PORT" "$PEER_PID"
+    kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true; PEER_PID=
+    for acks in 1 all; do
+        read -r s_rate s_pcpu s_ccpu <<<"${FIGURES["sluice ${SMALL}x100B $acks"]}"
+        read -r t_rate t_pcpu t_ccpu <<<"${FIGURES["tansu ${SMALL}x100B $acks"]}"
+        peer="Tansu 0.6, memory engine"
+        record "broker: produce ${SMALL}x100B acks=$acks (msg/s)" "$s_rate" msg/s "$peer" "$t_rate" "TANSU=... bash bench/broker.sh"
+        record "broker: CPU s per 1M produced, ${SMALL}x100B acks=$acks" "$s_pcpu" s "$peer" "$t_pcpu" "TANSU=... bash bench/broker.sh" lower
+        record "broker: CPU s per 1M consumed, ${SMALL}x100B acks=$acks" "$s_ccpu" s "$peer" "$t_ccpu" "TANSU=... bash bench/broker.sh" lower
+    done
+fi
+# Not client-bound: four producers at once, one per partition, 10 KB records at acks=all, against
+# what the disk writes when every write must reach it (dd, oflag=dsync) in the same run.
+DSYNC_OUT=$(dd if=/dev/zero of="$WORK/dd.tmp" bs=1M count=256 oflag=dsync 2>&1 | tail -1)
+rm -f "$WORK/dd.tmp"
+DSYNC_MBPS=$(calc "%.0f" "268.435456 / $(echo "$DSYNC_OUT" | awk -F, '{ print $(NF-1) }' | awk '{ print $1 }')")
+kcat -b "127.0.0.1:$PORT" -L -t bench-four-producers >/dev/null 2>&1 || true
+producers=()
+t0=$(now)
+for p in 0 1 2 3; do
+    kcat -b "127.0.0.1:$PORT" -P -t bench-four-producers -p "$p" -X acks=all -l "$WORK/large.txt" &
+    producers+=($!)
 done
+wait "${producers[@]}"
+t1=$(now)
+FOUR_MBPS=$(calc "%.1f" "4 * $LARGE * 10240 / 1e6 / ($t1 - $t0)")
+echo
+echo "Four producers at once, one per partition, $LARGE x 10 KB each, acks=all: $FOUR_MBPS MB/s; dd with oflag=dsync: $DSYNC_MBPS MB/s ($(calc "%.2f" "$FOUR_MBPS / $DSYNC_MBPS")x)."
+record "broker: four producers, 10 KB records, acks=all" "$FOUR_MBPS" MB/s "disk, dd with oflag=dsync" \
+    "$DSYNC_MBPS" "bash bench/broker.sh"
+
 load_ms() { sed -n 's/.*log loaded.*elapsed_ms=\([0-9]*\).*/\1/p' "$WORK/broker.log" | head -1; }
 
 LOADED_RSS=$(rss_mb $BROKER_PID)
