@@ -167,7 +167,7 @@ fn run(
         Command::Broker {
             config, overrides, ..
         } => {
-            let props = layered_properties(config.as_deref(), "KAFKA", &overrides, "--override")?;
+            let props = broker_properties(config.as_deref(), &overrides)?;
             until_signal(runtime, |stop| run_broker(props, stop))
         }
         Command::Standalone {
@@ -205,12 +205,7 @@ fn run(
         Command::Registry {
             config, overrides, ..
         } => {
-            let props = layered_properties(
-                config.as_deref(),
-                "SCHEMA_REGISTRY",
-                &overrides,
-                "--override",
-            )?;
+            let props = registry_properties(config.as_deref(), &overrides)?;
             until_signal(runtime, |stop| {
                 run_registry(props, "http://0.0.0.0:8081", stop)
             })
@@ -221,12 +216,7 @@ fn run(
             overrides,
             ..
         } => {
-            let worker = layered_properties(
-                worker_config.as_deref(),
-                "CONNECT",
-                &overrides,
-                "--override",
-            )?;
+            let worker = worker_properties(worker_config.as_deref(), &overrides)?;
             until_signal(runtime, |stop| {
                 run_worker(worker, "http://:8083", None, connectors, log_control, stop)
             })
@@ -249,11 +239,9 @@ fn services_to_check(command: &Command) -> Result<Option<Vec<config_check::Servi
             config,
             overrides,
             check: true,
-        } => vec![Service::Broker(layered_properties(
+        } => vec![Service::Broker(broker_properties(
             config.as_deref(),
-            "KAFKA",
             overrides,
-            "--override",
         )?)],
         Command::Standalone {
             worker_config,
@@ -282,11 +270,9 @@ fn services_to_check(command: &Command) -> Result<Option<Vec<config_check::Servi
             config,
             overrides,
             check: true,
-        } => vec![Service::Registry(layered_properties(
+        } => vec![Service::Registry(registry_properties(
             config.as_deref(),
-            "SCHEMA_REGISTRY",
             overrides,
-            "--override",
         )?)],
         Command::Worker {
             worker_config,
@@ -294,17 +280,27 @@ fn services_to_check(command: &Command) -> Result<Option<Vec<config_check::Servi
             overrides,
             check: true,
         } => vec![Service::Worker {
-            props: layered_properties(
-                worker_config.as_deref(),
-                "CONNECT",
-                overrides,
-                "--override",
-            )?,
+            props: worker_properties(worker_config.as_deref(), overrides)?,
             connectors: connectors.clone(),
         }],
         _ => return Ok(None),
     };
     Ok(Some(services))
+}
+
+/// `sluice broker`'s keys: its file, `KAFKA_*` variables, `--override` flags.
+fn broker_properties(file: Option<&std::path::Path>, overrides: &[String]) -> Result<Properties> {
+    layered_properties(file, "KAFKA", overrides, "--override")
+}
+
+/// `sluice worker`'s keys: its file, `CONNECT_*` variables, `--override` flags.
+fn worker_properties(file: Option<&std::path::Path>, overrides: &[String]) -> Result<Properties> {
+    layered_properties(file, "CONNECT", overrides, "--override")
+}
+
+/// `sluice registry`'s keys: its file, `SCHEMA_REGISTRY_*` variables, `--override` flags.
+fn registry_properties(file: Option<&std::path::Path>, overrides: &[String]) -> Result<Properties> {
+    layered_properties(file, "SCHEMA_REGISTRY", overrides, "--override")
 }
 
 /// The broker's, worker's and registry's keys for `sluice standalone`.

@@ -35,7 +35,8 @@ pub struct CheckKey {
 
 #[derive(Default)]
 pub struct CheckCache {
-    parsed: Mutex<Bounded<(bool, String), Parsed>>,
+    /// By text, one map for lenient parses and one for strict ones.
+    parsed: [Mutex<Bounded<String, Parsed>>; 2],
     results: Mutex<Bounded<CheckKey, Arc<Vec<String>>>>,
 }
 
@@ -47,13 +48,13 @@ impl CheckCache {
         strict: bool,
         parse: impl FnOnce() -> Result<Parsed, E>,
     ) -> Result<Parsed, E> {
-        let key = (strict, text.to_string());
-        if let Some(hit) = lock(&self.parsed).get(&key) {
+        let map = &self.parsed[usize::from(strict)];
+        if let Some(hit) = lock(map).get(text) {
             return Ok(hit.clone());
         }
         let parsed = parse()?;
         let size = text.len() + parsed.canonical.len();
-        lock(&self.parsed).insert(key, parsed.clone(), size);
+        lock(map).insert(text.to_string(), parsed.clone(), size);
         Ok(parsed)
     }
 
@@ -91,7 +92,11 @@ impl<K, V> Default for Bounded<K, V> {
 }
 
 impl<K: Hash + Eq, V> Bounded<K, V> {
-    fn get(&self, key: &K) -> Option<&V> {
+    fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.map.get(key)
     }
 
