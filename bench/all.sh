@@ -10,7 +10,7 @@
 # plus wrk). Takes about half an hour on 2 vCPUs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --bin sluice --example producer_ceiling
+cargo build --release --bin sluice --example client_ceiling
 
 ALL="broker.sh groups.sh startup.sh registry.py connect.py spooldir.py avro.py jdbc.py http_sink.py"
 OUT=bench/out

@@ -82,11 +82,19 @@ IDLE_RSS=$(rss_mb $BROKER_PID)
 echo "| broker | workload | acks | produce msg/s | produce MB/s | vs disk | broker CPU s per 1M produced | consume msg/s | consume MB/s | broker RSS after |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 declare -A FIGURES
+# Sluice creates a topic on first metadata request (auto.create.topics.enable); Tansu does not.
+create_topic() {
+    if [ "$1" = tansu ]; then
+        "$TANSU" topic create --broker "tcp://127.0.0.1:$2" --partitions "$PARTITIONS" "$3" >/dev/null
+    else
+        kcat -b "127.0.0.1:$2" -L -t "$3" >/dev/null 2>&1 || true
+    fi
+}
 # run BROKER-LABEL PORT PID NAME FILE COUNT SIZE ACKS
 run() {
     local broker=$1 port=$2 pid=$3 name=$4 file=$5 count=$6 size=$7 acks=$8
     local topic="bench-$name-acks$acks"
-    kcat -b "127.0.0.1:$port" -L -t "$topic" >/dev/null 2>&1 || true
+    create_topic "$broker" "$port" "$topic"
     local cpu0 t0 t1 cpu1 t2 t3 cpu2 got
     cpu0=$(cpu_seconds "$pid"); t0=$(now)
     kcat -b "127.0.0.1:$port" -P -t "$topic" -X "acks=$acks" -l "$file"

@@ -5,9 +5,9 @@ directory of a running connector; lines/s into the topic for SpoolDirLineDelimit
 typed fields). The `chain` kind is the CSV pipeline with five transforms (InsertField,
 ReplaceField, Cast, TimestampConverter, RegexRouter), compared with `rows` of the same run. Baselines measured in the same run: `cat` of the same files, and for lines the
 ceiling a plain rdkafka producer reaches sending the same lines with the same headers to the same
-broker (`bench/producer_ceiling.rs`, no connector).
+broker (`bench/client_ceiling.rs`, no connector).
 
-    cargo build --release --bin sluice --example producer_ceiling && python3 bench/spooldir.py
+    cargo build --release --bin sluice --example client_ceiling && python3 bench/spooldir.py
     RUNS=5 KINDS=lines python3 bench/spooldir.py
     RUNS=4 KINDS=rows,chain python3 bench/spooldir.py
     FILES=4 LINES=50000 TASKS=2 KINDS=lines python3 bench/spooldir.py
@@ -28,7 +28,7 @@ import benchlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.environ.get("SLUICE", os.path.join(ROOT, "target", "release", "sluice"))
-CEILING = os.environ.get("CEILING", os.path.join(ROOT, "target", "release", "examples", "producer_ceiling"))
+CEILING = os.environ.get("CEILING", os.path.join(ROOT, "target", "release", "examples", "client_ceiling"))
 RUNS = int(os.environ.get("RUNS", "1"))
 FILES = int(os.environ.get("FILES", "10"))
 LINES = int(os.environ.get("LINES", "100000"))
@@ -86,7 +86,7 @@ def write_files(directory, kind):
 
 def main():
     if not os.access(SLUICE, os.X_OK) or not os.access(CEILING, os.X_OK):
-        sys.exit("build first: cargo build --release --bin sluice --example producer_ceiling")
+        sys.exit("build first: cargo build --release --bin sluice --example client_ceiling")
     from confluent_kafka import Consumer
 
     work = tempfile.mkdtemp(prefix="sluice-spooldir-bench.")
@@ -154,7 +154,7 @@ def main():
                     # The same lines and headers from a plain producer, to the same broker.
                     benchlib.drop_caches()
                     out = subprocess.run(
-                        [CEILING, f"127.0.0.1:{BROKER_PORT}", f"ceiling-{run}", *files[kind]],
+                        [CEILING, "produce-spooldir", f"127.0.0.1:{BROKER_PORT}", f"ceiling-{run}", *files[kind]],
                         check=True, capture_output=True, text=True).stdout.split()
                     assert int(out[0]) == total, out
                     return total / float(out[1])
