@@ -253,7 +253,8 @@ fn kill_minus_nine_loses_no_acknowledged_line() {
 }
 
 /// A SIGTERM with connectors running and the registry used logs nothing a user would read as
-/// something broken: the worker's and registry's clients close before the broker does.
+/// something broken: the worker's and registry's clients close before the broker does, and a
+/// sink started before its topic exists waits for it.
 #[test]
 fn a_clean_stop_logs_no_error_or_warning() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -262,13 +263,7 @@ fn a_clean_stop_logs_no_error_or_warning() {
     append(&input, 0..10);
     let sluice = Standalone::spawn(dir.path());
     let http = Client::new();
-    assert!(create(
-        &http,
-        &sluice,
-        json!({"name": "lines-in", "config": source_config(&input, "lines")})
-    )
-    .status()
-    .is_success());
+    // The sink first: a topic that does not exist yet is waited for, not an error.
     assert!(create(
         &http,
         &sluice,
@@ -276,6 +271,13 @@ fn a_clean_stop_logs_no_error_or_warning() {
             "connector.class": "FileStreamSink", "file": output.display().to_string(),
             "topics": "lines", "value.converter": "org.apache.kafka.connect.storage.StringConverter",
         }})
+    )
+    .status()
+    .is_success());
+    assert!(create(
+        &http,
+        &sluice,
+        json!({"name": "lines-in", "config": source_config(&input, "lines")})
     )
     .status()
     .is_success());

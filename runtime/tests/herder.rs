@@ -420,7 +420,9 @@ async fn keyed_records_land_where_kafka_puts_them_and_keyless_batches_stay_toget
             ("keyed", keyed),
             ("records", &count.to_string()),
             ("batches", &batches.to_string()),
-            ("pause.ms", "200"),
+            // Long enough for the partition count, fetched in the background, to be known
+            // before the second poll on a loaded machine.
+            ("pause.ms", "400"),
             (
                 "key.converter",
                 "org.apache.kafka.connect.storage.StringConverter",

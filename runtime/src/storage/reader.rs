@@ -2,10 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
-use rdkafka::error::KafkaError;
-use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+use crate::client_errors::ExpectedErrors;
 
 use crate::worker::WorkerError;
 
@@ -23,18 +23,18 @@ pub fn read_to_end(
 /// A consumer for reading internal topics, connected before it is needed: a client's first
 /// requests cost a round of client timers, which can pass while the topics are being created.
 pub struct Reader {
-    consumer: BaseConsumer<EndIsNotAnError>,
+    consumer: BaseConsumer<ExpectedErrors>,
     timeout: Duration,
 }
 
 impl Reader {
     /// Creates the consumer and waits until it knows the cluster.
     pub fn connect(client: &ClientConfig, timeout: Duration) -> Result<Self, WorkerError> {
-        let consumer: BaseConsumer<EndIsNotAnError> = client
+        let consumer: BaseConsumer<ExpectedErrors> = client
             .clone()
             .set("group.id", "sluice-internal-reader")
             .set("enable.auto.commit", "false")
-            .create_with_context(EndIsNotAnError)?;
+            .create_with_context(ExpectedErrors)?;
         consumer.fetch_metadata(None, timeout)?;
         Ok(Self { consumer, timeout })
     }
@@ -106,21 +106,3 @@ impl Reader {
         Ok(())
     }
 }
-
-/// librdkafka also reports each partition end as a client error, which would be logged at ERROR
-/// level on every start; here the end is what the reader waits for, so it is not logged.
-struct EndIsNotAnError;
-
-impl ClientContext for EndIsNotAnError {
-    fn error(&self, error: KafkaError, reason: &str) {
-        let end = matches!(
-            error,
-            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
-        );
-        if !end {
-            tracing::error!(error = %error, "{reason}");
-        }
-    }
-}
-
-impl ConsumerContext for EndIsNotAnError {}

@@ -18,8 +18,10 @@ use super::deliveries::TrackedProducer;
 
 /// As librdkafka's `topic.metadata.refresh.interval.ms` and Kafka's `metadata.max.age.ms`.
 const REFRESH: Duration = Duration::from_secs(300);
-/// After a failed fetch (the topic is being created, say), when to ask again.
-const RETRY: Duration = Duration::from_secs(1);
+/// While a topic is being created its metadata is asked for again this often, as librdkafka's
+/// `topic.metadata.refresh.fast.interval.ms` does, so batches soon stay together.
+const RETRY: Duration = Duration::from_millis(100);
+/// How long one fetch keeps asking before it gives up until the next batch.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a background fetch left in its slot.
@@ -112,19 +114,30 @@ fn start_fetch(producer: &Arc<TrackedProducer>, name: &str, topic: &mut Topic) {
     let producer = Arc::clone(producer);
     let name = name.to_string();
     tokio::task::spawn_blocking(move || {
-        let count = partition_count(&producer, &name).filter(|n| *n > 0);
-        slot.store(count.unwrap_or(FAILED), Ordering::Release);
+        let deadline = Instant::now() + FETCH_TIMEOUT;
+        let count = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match partition_count(&producer, &name, left) {
+                Some(count) => break count,
+                None if left > RETRY => std::thread::sleep(RETRY),
+                None => break FAILED,
+            }
+        };
+        slot.store(count, Ordering::Release);
     });
 }
 
-fn partition_count(producer: &TrackedProducer, topic: &str) -> Option<i32> {
+/// The topic's partition count, None while it has none (not created yet, say).
+fn partition_count(producer: &TrackedProducer, topic: &str, timeout: Duration) -> Option<i32> {
     let metadata = producer
         .client()
-        .fetch_metadata(Some(topic), FETCH_TIMEOUT)
+        .fetch_metadata(Some(topic), timeout)
         .ok()?;
     let found = metadata.topics().iter().find(|t| t.name() == topic)?;
     if found.error().is_some() {
         return None;
     }
-    i32::try_from(found.partitions().len()).ok()
+    i32::try_from(found.partitions().len())
+        .ok()
+        .filter(|n| *n > 0)
 }

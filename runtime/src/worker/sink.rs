@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::errors::{transform_alias, ErrorHandler, Failure, RawRecord};
 use super::task_thread::TaskThread;
 use super::{Converters, Stage, TopicObserver, WorkerError};
+use crate::client_errors::ExpectedErrors;
 use crate::transforms::TransformChain;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -139,7 +140,7 @@ pub struct SinkRunner {
     task: TaskThread<Box<dyn SinkTask>>,
     /// Its config, to start it with when the runner runs.
     start: Option<Props>,
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StreamConsumer<ExpectedErrors>>,
     decoder: Decoder,
     /// Next offset to read, per partition, for everything put so far.
     consumed: BTreeMap<TopicPartition, i64>,
@@ -174,11 +175,11 @@ impl SinkRunner {
                 client.set(key, value);
             }
         }
-        let consumer: StreamConsumer = client
+        let consumer: StreamConsumer<ExpectedErrors> = client
             .set("group.id", format!("connect-{}", settings.connector))
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
-            .create()?;
+            .create_with_context(ExpectedErrors)?;
         match &settings.topics {
             SinkTopics::List(topics) => {
                 let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
