@@ -186,30 +186,20 @@ impl SimpleDateFormat {
         // 1970-01-01 was a Thursday (index 3 from Monday).
         let weekday = (days + 3).rem_euclid(7) as usize;
         let day_of_year = days - days_from_civil(year, 1, 1) + 1;
-        let mut out = String::new();
-        let pad = |out: &mut String, n: i64, width: usize| {
-            let digits = n.unsigned_abs().to_string();
-            if n < 0 {
-                out.push('-');
-            }
-            for _ in digits.len()..width {
-                out.push('0');
-            }
-            out.push_str(&digits);
-        };
+        let mut out = String::with_capacity(32);
         for token in &self.tokens {
             match token {
                 Token::Era => out.push_str(if year > 0 { "AD" } else { "BC" }),
-                Token::Year(2) => pad(&mut out, year.rem_euclid(100), 2),
-                Token::Year(w) => pad(&mut out, year, *w),
+                Token::Year(2) => push_padded(&mut out, year.rem_euclid(100), 2),
+                Token::Year(w) => push_padded(&mut out, year, *w),
                 Token::Month(w) if *w >= 4 => out.push_str(MONTHS[(month - 1) as usize]),
                 Token::Month(3) => out.push_str(&MONTHS[(month - 1) as usize][..3]),
-                Token::Month(w) => pad(&mut out, month, *w),
-                Token::Day(w) => pad(&mut out, day, *w),
-                Token::DayOfYear(w) => pad(&mut out, day_of_year, *w),
+                Token::Month(w) => push_padded(&mut out, month, *w),
+                Token::Day(w) => push_padded(&mut out, day, *w),
+                Token::DayOfYear(w) => push_padded(&mut out, day_of_year, *w),
                 Token::DayName(w) if *w >= 4 => out.push_str(DAYS[weekday]),
                 Token::DayName(_) => out.push_str(&DAYS[weekday][..3]),
-                Token::DayNumber(w) => pad(&mut out, weekday as i64 + 1, *w),
+                Token::DayNumber(w) => push_padded(&mut out, weekday as i64 + 1, *w),
                 Token::AmPm => out.push_str(if hour < 12 { "AM" } else { "PM" }),
                 Token::Hour { letter, width } => {
                     let h = match letter {
@@ -219,13 +209,13 @@ impl SimpleDateFormat {
                         'h' => hour % 12,
                         _ => hour,
                     };
-                    pad(&mut out, h, *width);
+                    push_padded(&mut out, h, *width);
                 }
-                Token::Minute(w) => pad(&mut out, minute, *w),
-                Token::Second(w) => pad(&mut out, second, *w),
-                Token::Millis(w) => pad(&mut out, millis, *w),
-                Token::ZoneName(w) => out.push_str(&zone_name(offset_minutes, *w)),
-                Token::ZoneRfc822 => out.push_str(&zone_offset(offset_minutes, false, true)),
+                Token::Minute(w) => push_padded(&mut out, minute, *w),
+                Token::Second(w) => push_padded(&mut out, second, *w),
+                Token::Millis(w) => push_padded(&mut out, millis, *w),
+                Token::ZoneName(w) => push_zone_name(&mut out, offset_minutes, *w),
+                Token::ZoneRfc822 => push_zone_offset(&mut out, offset_minutes, false, true),
                 Token::ZoneIso(w) if offset_minutes == 0 => {
                     let _ = w;
                     out.push('Z');
@@ -233,10 +223,10 @@ impl SimpleDateFormat {
                 Token::ZoneIso(1) => {
                     let sign = if offset_minutes < 0 { '-' } else { '+' };
                     out.push(sign);
-                    pad(&mut out, offset_minutes.abs() / 60, 2);
+                    push_padded(&mut out, offset_minutes.abs() / 60, 2);
                 }
-                Token::ZoneIso(2) => out.push_str(&zone_offset(offset_minutes, false, false)),
-                Token::ZoneIso(_) => out.push_str(&zone_offset(offset_minutes, true, false)),
+                Token::ZoneIso(2) => push_zone_offset(&mut out, offset_minutes, false, false),
+                Token::ZoneIso(_) => push_zone_offset(&mut out, offset_minutes, true, false),
                 Token::Literal(text) => out.push_str(text),
             }
         }
@@ -409,25 +399,53 @@ impl SimpleDateFormat {
     }
 }
 
-fn zone_name(offset_minutes: i64, width: usize) -> String {
+fn push_zone_name(out: &mut String, offset_minutes: i64, width: usize) {
     match (offset_minutes, width >= 4) {
-        (0, true) => "Coordinated Universal Time".into(),
-        (0, false) => "UTC".into(),
-        (m, _) => format!("GMT{}", zone_offset(m, true, false)),
+        (0, true) => out.push_str("Coordinated Universal Time"),
+        (0, false) => out.push_str("UTC"),
+        (m, _) => {
+            out.push_str("GMT");
+            push_zone_offset(out, m, true, false);
+        }
     }
 }
 
 /// `+HHMM` (or `+HH:MM` with `colon`); `rfc` writes `+0000` for UTC rather than `Z`.
-fn zone_offset(offset_minutes: i64, colon: bool, rfc: bool) -> String {
+fn push_zone_offset(out: &mut String, offset_minutes: i64, colon: bool, rfc: bool) {
     if offset_minutes == 0 && !rfc {
-        return "Z".into();
+        out.push('Z');
+        return;
     }
-    let sign = if offset_minutes < 0 { '-' } else { '+' };
-    let (h, m) = (offset_minutes.abs() / 60, offset_minutes.abs() % 60);
+    out.push(if offset_minutes < 0 { '-' } else { '+' });
+    push_padded(out, offset_minutes.abs() / 60, 2);
     if colon {
-        format!("{sign}{h:02}:{m:02}")
-    } else {
-        format!("{sign}{h:02}{m:02}")
+        out.push(':');
+    }
+    push_padded(out, offset_minutes.abs() % 60, 2);
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits after any sign, without allocating:
+/// formatting runs once per record in TimestampConverter.
+fn push_padded(out: &mut String, n: i64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    for _ in (digits.len() - at)..width {
+        out.push('0');
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
     }
 }
 
@@ -530,6 +548,8 @@ mod tests {
             "Tuesday November 23 318"
         );
         assert_eq!(fmt("HH:mm XXX").format(T, 90), "23:43 +01:30");
+        assert_eq!(fmt("HH:mm Z z").format(T, -330), "16:43 -0530 GMT-05:30");
+        assert_eq!(fmt("yyyyy SSSS").format(T, 0), "02023 0045");
         assert_eq!(fmt("'o''clock' k K h S").format(0, 0), "o'clock 24 0 12 0");
         assert_eq!(fmt("yyyy-MM-dd").format(-86_400_000, 0), "1969-12-31");
     }

@@ -1,6 +1,8 @@
 //! Connect values and structs, and their validation against a schema
 //! (`ConnectSchema.validateValue`).
 
+use std::sync::Arc;
+
 use crate::error::{ConnectError, Result};
 use crate::schema::{logical, Schema, SchemaRef, SchemaType};
 
@@ -321,6 +323,19 @@ impl Struct {
     /// [`put`](Self::put) checks it: what a transform rebuilding a struct uses to move its values
     /// in at once.
     pub fn from_values(schema: SchemaRef, values: Vec<Value>) -> Result<Self> {
+        Self::from_checked_values(schema, values, |_| None)
+    }
+
+    /// [`from_values`](Self::from_values) for a transform rebuilding a struct from another's
+    /// values. `checked_against(i)` is the schema value `i` was checked against when it was put
+    /// in its struct: a value checked against this very field schema (the same `Arc`) is not
+    /// walked again, only a null in it is refused where the field requires a value. Any
+    /// other value is checked in full.
+    pub fn from_checked_values<'a>(
+        schema: SchemaRef,
+        values: Vec<Value>,
+        checked_against: impl Fn(usize) -> Option<&'a SchemaRef>,
+    ) -> Result<Self> {
         if schema.schema_type != SchemaType::Struct {
             return Err(ConnectError::data(
                 "Not a struct schema: ".to_string() + schema.schema_type.name(),
@@ -333,8 +348,11 @@ impl Struct {
                 schema.fields.len()
             )));
         }
-        for (field, value) in schema.fields.iter().zip(&values) {
-            validate_at(&field.schema, value, &field.name)?;
+        for (i, (field, value)) in schema.fields.iter().zip(&values).enumerate() {
+            let checked = checked_against(i).is_some_and(|s| Arc::ptr_eq(s, &field.schema));
+            if !checked || value.is_null() {
+                validate_at(&field.schema, value, &field.name)?;
+            }
         }
         Ok(Self { schema, values })
     }
@@ -533,6 +551,37 @@ mod tests {
             .expect("struct")
             .put("nope", Value::Null)
             .is_err());
+    }
+
+    #[test]
+    fn rebuilt_structs_check_what_was_not_checked_against_the_same_schema() {
+        let schema = person();
+        let field_schema = |i: usize| &schema.fields[i].schema;
+        let values = || vec![Value::Int64(1), Value::Null, Value::Null, Value::Int32(3)];
+        let rebuilt =
+            Struct::from_checked_values(Arc::clone(&schema), values(), |i| Some(field_schema(i)))
+                .expect("checked values");
+        assert_eq!(rebuilt.get("id").expect("id"), &Value::Int64(1));
+        // A null is refused where a value is required, even in a value said to be checked.
+        let mut missing = values();
+        missing[0] = Value::Null;
+        assert!(
+            Struct::from_checked_values(Arc::clone(&schema), missing, |i| Some(field_schema(i)))
+                .is_err()
+        );
+        // A value checked against another schema (here: int32 for an int64 field) is checked.
+        let mut other = values();
+        other[0] = Value::Int32(1);
+        let int32 = Schema::int32();
+        let err = Struct::from_checked_values(Arc::clone(&schema), other, |i| {
+            if i == 0 {
+                Some(&int32)
+            } else {
+                Some(field_schema(i))
+            }
+        })
+        .expect_err("an int32 in an int64 field");
+        assert!(err.to_string().contains("field: \"id\""), "{err}");
     }
 
     #[test]

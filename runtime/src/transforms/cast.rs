@@ -201,7 +201,16 @@ fn cast_struct(
             *v = cast_value(Some(&field.schema), v, target)?;
         }
     }
-    Ok(Value::Struct(Struct::from_values(updated.clone(), values)?))
+    // A value not cast keeps its field schema, against which the input struct checked it.
+    let uncast = |i: usize| match targets.get(i) {
+        Some(None) => schema.fields.get(i).map(|f| &f.schema),
+        _ => None,
+    };
+    Ok(Value::Struct(Struct::from_checked_values(
+        updated.clone(),
+        values,
+        uncast,
+    )?))
 }
 
 /// Reads the `spec` list: `field:type` pairs, or one `type` for the whole value.

@@ -306,9 +306,13 @@ impl InsertField {
                 })?;
                 // The inserted fields follow the original ones in the same order; one the
                 // record lacks (no partition, no timestamp) stays null.
+                let original = std::sync::Arc::clone(value.schema());
                 let mut values = into_field_values(value, self.replace_null_with_default);
                 values.extend(inserted.into_iter().map(|(_, v)| v.unwrap_or(Value::Null)));
-                let out = Struct::from_values(updated.clone(), values)?;
+                // The original fields keep their schemas, against which they were checked.
+                let out = Struct::from_checked_values(updated.clone(), values, |i| {
+                    original.fields.get(i).map(|f| &f.schema)
+                })?;
                 self.operand.set(record, Some(updated), Value::Struct(out));
             }
         }

@@ -23,8 +23,8 @@ pub struct ReplaceField {
     include: BTreeSet<String>,
     renames: BTreeMap<String, String>,
     replace_null_with_default: bool,
-    /// Per struct schema: the new schema, and which fields (by position) it keeps.
-    schemas: SchemaCache<Vec<bool>>,
+    /// Per struct schema: the new schema, and the positions of the fields it keeps.
+    schemas: SchemaCache<Vec<usize>>,
 }
 
 impl ReplaceField {
@@ -167,14 +167,29 @@ impl<R: ConnectRecord> Transformation<R> for ReplaceField {
                     for f in s.fields.iter().filter(|f| this.keeps(&f.name)) {
                         b = b.field(this.renamed(&f.name), f.schema.clone())?;
                     }
-                    let kept = s.fields.iter().map(|f| this.keeps(&f.name)).collect();
+                    let kept = s
+                        .fields
+                        .iter()
+                        .filter(|f| this.keeps(&f.name))
+                        .map(|f| f.index)
+                        .collect();
                     Ok((b.build(), kept))
                 });
                 let out = planned.and_then(|(updated, kept)| {
-                    let mut keep = kept.iter();
+                    let original = std::sync::Arc::clone(value.schema());
                     let mut values = into_field_values(value, self.replace_null_with_default);
-                    values.retain(|_| keep.next().copied().unwrap_or(false));
-                    Ok((updated.clone(), Struct::from_values(updated, values)?))
+                    let (mut at, mut next) = (0, kept.iter().peekable());
+                    values.retain(|_| {
+                        let keep = next.next_if(|p| **p == at).is_some();
+                        at += 1;
+                        keep
+                    });
+                    // Kept fields keep their schemas, against which they were checked.
+                    let out = Struct::from_checked_values(updated.clone(), values, |i| {
+                        let position = kept.get(i)?;
+                        original.fields.get(*position).map(|f| &f.schema)
+                    })?;
+                    Ok((updated, out))
                 });
                 self.schemas = cache;
                 let (updated, out) = out?;

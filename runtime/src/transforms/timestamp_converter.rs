@@ -252,11 +252,11 @@ impl TimestampConverter {
             Value::Null => None,
             other => Some(require_struct(other, PURPOSE)?),
         };
-        let (field, target) = (self.field.clone(), self.target);
+        let (field, target) = (&self.field, self.target);
         let (updated, position) = self.schemas.get_or_plan(schema, |schema| {
             let mut builder = SchemaBuilder::struct_().with_basics_of(schema);
             for f in &schema.fields {
-                let field_schema = if f.name == field {
+                let field_schema = if f.name == *field {
                     target.schema(f.schema.optional)
                 } else {
                     f.schema.clone()
@@ -266,7 +266,7 @@ impl TimestampConverter {
             if schema.optional {
                 builder = builder.optional();
             }
-            Ok((builder.build(), schema.field(&field).map(|f| f.index)))
+            Ok((builder.build(), schema.field(field).map(|f| f.index)))
         })?;
         let position = *position;
         let Some(value) = value else {
@@ -277,7 +277,12 @@ impl TimestampConverter {
         if let (Some(i), Some(f)) = (position, position.and_then(|i| schema.fields.get(i))) {
             values[i] = self.convert(&values[i], Kind::of_schema(&f.schema)?)?;
         }
-        let out = Struct::from_values(updated.clone(), values)?;
+        // Every other value was checked against the same field schema in the input struct.
+        let out = Struct::from_checked_values(updated.clone(), values, |i| {
+            (Some(i) != position)
+                .then(|| schema.fields.get(i).map(|f| &f.schema))
+                .flatten()
+        })?;
         Ok((updated, Value::Struct(out)))
     }
 }
