@@ -5,6 +5,7 @@
 #
 #   bash bench/all.sh
 #   ONLY="registry.py startup.sh" bash bench/all.sh     some of them; the table holds only theirs
+#   TANSU=path/to/tansu bash bench/all.sh     the broker also against Tansu's in-memory engine
 #
 # Needs kcat, wrk, PostgreSQL's server binaries and confluent-kafka (as .ci/run installs them,
 # plus wrk). Takes about half an hour on 2 vCPUs.
@@ -27,6 +28,8 @@ for bench in ${ONLY:-$ALL}; do
     # The spooldir benchmark also measures the transform chain when asked for it.
     extra=()
     [ "$bench" = spooldir.py ] && extra=(env KINDS=lines,rows,chain)
+    # The broker's figures are medians over rounds, each broker taking turns going first.
+    [ "$bench" = broker.sh ] && extra=(env "ROUNDS=${BROKER_ROUNDS:-3}")
     if ! timeout 1800 "${extra[@]}" "$runner" "bench/$bench" > "$OUT/${bench%.*}.md" 2> "$OUT/${bench%.*}.log"; then
         echo "FAILED: $bench (see $OUT/${bench%.*}.log)" >&2
         failed+=("$bench")

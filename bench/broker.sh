@@ -4,9 +4,11 @@
 #
 #   bench/broker.sh            1M x 100 B and 100k x 10 KB, acks=1 and acks=all
 #   SMALL=200000 LARGE=20000 bench/broker.sh   a quicker run
+#   ROUNDS=3 bench/broker.sh   every workload three times; the table records medians
 #
 # With TANSU=path/to/tansu (built with `cargo install tansu --features dynostore`; not in CI) the
-# same workloads also run against Tansu's in-memory engine, in the same run, as a peer.
+# same workloads also run against Tansu's in-memory engine, in the same run, as a peer: both
+# brokers run side by side and take turns going first in each round.
 #
 # Needs kcat (apt-get install kcat). If the confluent-kafka wheel is installed, kcat runs on its
 # newer librdkafka (as in the reference figures); otherwise on the system one. Prints a Markdown
@@ -16,6 +18,7 @@ set -euo pipefail
 SMALL=${SMALL:-1000000}
 LARGE=${LARGE:-100000}
 PARTITIONS=${PARTITIONS:-4}
+ROUNDS=${ROUNDS:-1}
 PORT=${PORT:-29092}
 PEER_PORT=${PEER_PORT:-29093}
 TANSU=${TANSU:-}
@@ -48,6 +51,7 @@ now() { date +%s.%N; }
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "disk: dd 1 GiB with fdatasync" >&2
 DD_OUT=$(dd if=/dev/zero of="$WORK/dd.tmp" bs=1M count=1024 conv=fdatasync 2>&1 | tail -1)
@@ -79,8 +83,18 @@ start_broker
 sleep 1
 IDLE_RSS=$(rss_mb $BROKER_PID)
 
-echo "| broker | workload | acks | produce msg/s | produce MB/s | vs disk | broker CPU s per 1M produced | consume msg/s | consume MB/s | broker RSS after |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+start_peer() {
+    "$TANSU" broker --listener-url "tcp://127.0.0.1:$PEER_PORT" \
+        --advertised-listener-url "tcp://127.0.0.1:$PEER_PORT" --storage-engine memory://tansu/ \
+        --silent >"$WORK/tansu.log" 2>&1 &
+    PEER_PID=$!
+    for _ in $(seq 600); do kcat -b "127.0.0.1:$PEER_PORT" -L >/dev/null 2>&1 && break; sleep 0.05; done
+}
+[ -n "$TANSU" ] && start_peer
+
+echo "| round | broker | workload | acks | produce msg/s | produce MB/s | vs disk | broker CPU s per 1M produced | broker CPU s per 1M consumed | consume msg/s | consume MB/s | broker RSS after |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+# Each figure, one value per round: FIGURES["broker workload acks kind"]="v1 v2 ...".
 declare -A FIGURES
 # Sluice creates a topic on first metadata request (auto.create.topics.enable); Tansu does not.
 create_topic() {
@@ -90,10 +104,10 @@ create_topic() {
         kcat -b "127.0.0.1:$2" -L -t "$3" >/dev/null 2>&1 || true
     fi
 }
-# run BROKER-LABEL PORT PID NAME FILE COUNT SIZE ACKS
+# run ROUND BROKER-LABEL PORT PID NAME FILE COUNT SIZE ACKS
 run() {
-    local broker=$1 port=$2 pid=$3 name=$4 file=$5 count=$6 size=$7 acks=$8
-    local topic="bench-$name-acks$acks"
+    local round=$1 broker=$2 port=$3 pid=$4 name=$5 file=$6 count=$7 size=$8 acks=$9
+    local topic="bench-$name-acks$acks-r$round"
     create_topic "$broker" "$port" "$topic"
     local cpu0 t0 t1 cpu1 t2 t3 cpu2 got
     cpu0=$(cpu_seconds "$pid"); t0=$(now)
@@ -105,20 +119,18 @@ run() {
     t3=$(now); cpu2=$(cpu_seconds "$pid")
     got=$(kcat -b "127.0.0.1:$port" -C -t "$topic" -e -o beginning -q -f '\n' | wc -l)
     [ "$got" -eq "$count" ] || { echo "$topic: consumed $got of $count" >&2; exit 1; }
-    local p_rate c_rate p_mb c_mb
+    local p_rate c_rate p_mb c_mb p_cpu c_cpu key="$broker $name $acks"
     p_rate=$(calc "%.0f" "$count / ($t1 - $t0)")
     c_rate=$(calc "%.0f" "$count / ($t3 - $t2)")
     p_mb=$(calc "%.1f" "$count * $size / 1e6 / ($t1 - $t0)")
     c_mb=$(calc "%.1f" "$count * $size / 1e6 / ($t3 - $t2)")
-    local p_cpu c_cpu
     p_cpu=$(calc "%.3f" "($cpu1 - $cpu0) * 1e6 / $count")
     c_cpu=$(calc "%.3f" "($cpu2 - $cpu1) * 1e6 / $count")
-    FIGURES["$broker $name $acks"]="$p_rate $p_cpu $c_cpu"
-    echo "| $broker | $name | $acks | $p_rate | $p_mb | $(calc "%.2f" "$p_mb / $DISK_MBPS")x | $p_cpu | $c_rate | $c_mb | $(rss_mb "$pid") MB |"
-    if [ "$broker" = sluice ]; then
-        record "broker: produce $name acks=$acks (kcat)" "$p_mb" MB/s "disk, dd with fdatasync" \
-            "$DISK_MBPS" "bash bench/broker.sh"
-    fi
+    FIGURES["$key rate"]+=" $p_rate"
+    FIGURES["$key mb"]+=" $p_mb"
+    FIGURES["$key pcpu"]+=" $p_cpu"
+    FIGURES["$key ccpu"]+=" $c_cpu"
+    echo "| $round | $broker | $name | $acks | $p_rate | $p_mb | $(calc "%.2f" "$p_mb / $DISK_MBPS")x | $p_cpu | $c_cpu | $c_rate | $c_mb | $(rss_mb "$pid") MB |"
 }
 workloads() {
     for acks in 1 all; do
@@ -126,22 +138,43 @@ workloads() {
         run "$@" "${LARGE}x10KB" "$WORK/large.txt" "$LARGE" 10240 "$acks"
     done
 }
-workloads sluice "$PORT" "$BROKER_PID"
+for round in $(seq "$ROUNDS"); do
+    if [ -z "$TANSU" ]; then
+        workloads "$round" sluice "$PORT" "$BROKER_PID"
+    elif [ $((round % 2)) -eq 1 ]; then
+        workloads "$round" sluice "$PORT" "$BROKER_PID"
+        workloads "$round" tansu "$PEER_PORT" "$PEER_PID"
+    else
+        workloads "$round" tansu "$PEER_PORT" "$PEER_PID"
+        workloads "$round" sluice "$PORT" "$BROKER_PID"
+    fi
+done
+[ -n "$PEER_PID" ] && { kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true; PEER_PID=; }
+# figure BROKER WORKLOAD ACKS KIND: the median over the rounds.
+figure() { median ${FIGURES["$1 $2 $3 $4"]}; }
+for acks in 1 all; do
+    for name in "${SMALL}x100B" "${LARGE}x10KB"; do
+        record "broker: produce $name acks=$acks (kcat)" "$(figure sluice "$name" "$acks" mb)" MB/s \
+            "disk, dd with fdatasync" "$DISK_MBPS" "bash bench/broker.sh"
+    done
+done
 if [ -n "$TANSU" ]; then
-    "$TANSU" broker --listener-url "tcp://127.0.0.1:$PEER_PORT" \
-        --advertised-listener-url "tcp://127.0.0.1:$PEER_PORT" --storage-engine memory://tansu/ \
-        --silent >"$WORK/tansu.log" 2>&1 &
-    PEER_PID=$!
-    for _ in $(seq 600); do kcat -b "127.0.0.1:$PEER_PORT" -L >/dev/null 2>&1 && break; sleep 0.05; done
-    workloads tansu "$PEER_PORT" "$PEER_PID"
-    kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true; PEER_PID=
+    echo
+    echo "Medians over $ROUNDS round(s), ${SMALL}x100B:"
+    echo
+    echo "| acks | Sluice msg/s | Tansu msg/s | ratio | Sluice CPU s per 1M produced | Tansu | Sluice CPU s per 1M consumed | Tansu |"
+    echo "|---|---|---|---|---|---|---|---|"
+    peer="Tansu $("$TANSU" --version 2>/dev/null | awk '{ print $NF }'), memory engine"
     for acks in 1 all; do
-        read -r s_rate s_pcpu s_ccpu <<<"${FIGURES["sluice ${SMALL}x100B $acks"]}"
-        read -r t_rate t_pcpu t_ccpu <<<"${FIGURES["tansu ${SMALL}x100B $acks"]}"
-        peer="Tansu 0.6, memory engine"
-        record "broker: produce ${SMALL}x100B acks=$acks (msg/s)" "$s_rate" msg/s "$peer" "$t_rate" "TANSU=... bash bench/broker.sh"
-        record "broker: CPU s per 1M produced, ${SMALL}x100B acks=$acks" "$s_pcpu" s "$peer" "$t_pcpu" "TANSU=... bash bench/broker.sh" lower
-        record "broker: CPU s per 1M consumed, ${SMALL}x100B acks=$acks" "$s_ccpu" s "$peer" "$t_ccpu" "TANSU=... bash bench/broker.sh" lower
+        name="${SMALL}x100B"
+        s_rate=$(figure sluice "$name" "$acks" rate); t_rate=$(figure tansu "$name" "$acks" rate)
+        s_pcpu=$(figure sluice "$name" "$acks" pcpu); t_pcpu=$(figure tansu "$name" "$acks" pcpu)
+        s_ccpu=$(figure sluice "$name" "$acks" ccpu); t_ccpu=$(figure tansu "$name" "$acks" ccpu)
+        echo "| $acks | $s_rate | $t_rate | $(calc "%.2f" "$s_rate / $t_rate")x | $s_pcpu | $t_pcpu | $s_ccpu | $t_ccpu |"
+        command="TANSU=... ROUNDS=$ROUNDS bash bench/broker.sh"
+        record "broker: produce $name acks=$acks (msg/s)" "$s_rate" msg/s "$peer" "$t_rate" "$command"
+        record "broker: CPU s per 1M produced, $name acks=$acks" "$s_pcpu" s "$peer" "$t_pcpu" "$command" lower
+        record "broker: CPU s per 1M consumed, $name acks=$acks" "$s_ccpu" s "$peer" "$t_ccpu" "$command" lower
     done
 fi
 # Not client-bound: four producers at once, one per partition, 10 KB records at acks=all, against
