@@ -6,7 +6,6 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 use crate::client_errors::ExpectedErrors;
-
 use crate::worker::WorkerError;
 
 /// Calls `apply(key, value)` for every keyed record of `topic`, every partition, up to the end

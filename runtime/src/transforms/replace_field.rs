@@ -178,12 +178,11 @@ impl<R: ConnectRecord> Transformation<R> for ReplaceField {
                 let out = planned.and_then(|(updated, kept)| {
                     let original = std::sync::Arc::clone(value.schema());
                     let mut values = into_field_values(value, self.replace_null_with_default);
-                    let (mut at, mut next) = (0, kept.iter().peekable());
-                    values.retain(|_| {
-                        let keep = next.next_if(|p| **p == at).is_some();
-                        at += 1;
-                        keep
-                    });
+                    // Kept positions rise, so each moves forward into place.
+                    for (to, from) in kept.iter().enumerate() {
+                        values.swap(to, *from);
+                    }
+                    values.truncate(kept.len());
                     // Kept fields keep their schemas, against which they were checked.
                     let out = Struct::from_checked_values(updated.clone(), values, |i| {
                         let position = kept.get(i)?;

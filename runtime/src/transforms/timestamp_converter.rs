@@ -279,9 +279,11 @@ impl TimestampConverter {
         }
         // Every other value was checked against the same field schema in the input struct.
         let out = Struct::from_checked_values(updated.clone(), values, |i| {
-            (Some(i) != position)
-                .then(|| schema.fields.get(i).map(|f| &f.schema))
-                .flatten()
+            if Some(i) == position {
+                None
+            } else {
+                schema.fields.get(i).map(|f| &f.schema)
+            }
         })?;
         Ok((updated, Value::Struct(out)))
     }
