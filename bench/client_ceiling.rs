@@ -1,6 +1,6 @@
 //! The ceiling for the worker's throughput with its Kafka client: a plain rdkafka producer or
 //! consumer moving the same lines, configured as the worker's own (acks=all and idempotence for
-//! the producer; librdkafka's other defaults). No connector, no converter, no offsets.
+//! the producer, the sink's prefetch for the consumer; librdkafka's other defaults). No connector, no converter, no offsets.
 //!
 //!     cargo run --release --example client_ceiling -- produce <bootstrap> <topic> <file>...
 //!     cargo run --release --example client_ceiling -- produce-spooldir <bootstrap> <topic> <file>...
@@ -161,6 +161,10 @@ fn consume(bootstrap: &str, topic: &str, count: u64, out: &str) -> Result<(u64, 
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "client-ceiling")
+        // The prefetch the worker's sink consumer uses (runtime/src/worker/sink.rs): with
+        // librdkafka's defaults a consumer that drains its queue quickly waits a second for more.
+        .set("fetch.queue.backoff.ms", "10")
+        .set("queued.min.messages", "5000")
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .create()?;

@@ -22,13 +22,32 @@ use common::{Broker, NoContext, WAIT};
 
 async fn produce(broker: &Broker, range: std::ops::Range<usize>) {
     let producer: FutureProducer = broker.client().create().expect("producer");
-    for i in range {
-        let value = format!("record-{i:04}");
-        producer
-            .send(FutureRecord::<(), _>::to("out").payload(&value), WAIT)
-            .await
-            .expect("delivered");
+    // All queued before any is awaited, so they travel in batches as a real producer's do.
+    let sends: Vec<_> = range
+        .map(|i| {
+            let value = format!("record-{i:04}");
+            producer
+                .send_result(FutureRecord::<(), _>::to("out").payload(&value))
+                .map_err(|(e, _)| e)
+                .expect("queued")
+        })
+        .collect();
+    for sent in sends {
+        sent.await.expect("delivered").expect("written");
     }
+}
+
+/// Stops a task and checks it stopped cleanly and in time.
+async fn stop_cleanly(
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), WorkerError>>,
+) {
+    stop.cancel();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("stops in time")
+        .expect("join")
+        .expect("clean stop");
 }
 
 fn start(
@@ -108,12 +127,7 @@ async fn records_reach_the_file_and_a_new_task_continues_from_the_commits() {
     let stop = CancellationToken::new();
     let task = start(&broker, &file, stop.clone());
     assert_eq!(wait_for_lines(&file, 300).await.len(), 300);
-    stop.cancel();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops in time")
-        .expect("join")
-        .expect("clean stop");
+    stop_cleanly(stop, task).await;
 
     produce(&broker, 300..350).await;
     let stop = CancellationToken::new();
@@ -121,12 +135,7 @@ async fn records_reach_the_file_and_a_new_task_continues_from_the_commits() {
     let lines = wait_for_lines(&file, 350).await;
     // Give a wrongly rewound consumer time to write duplicates before checking.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop.cancel();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops in time")
-        .expect("join")
-        .expect("clean stop");
+    stop_cleanly(stop, task).await;
     let lines = if lines.len() == 350 {
         wait_for_lines(&file, 350).await
     } else {
@@ -176,12 +185,7 @@ async fn a_batch_whose_put_failed_is_read_again_by_the_next_task() {
     let stop = CancellationToken::new();
     let task = start(&broker, &file, stop.clone());
     let lines = wait_for_lines(&file, 300).await;
-    stop.cancel();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops in time")
-        .expect("join")
-        .expect("clean stop");
+    stop_cleanly(stop, task).await;
     let expected: Vec<String> = (0..300).map(|i| format!("record-{i:04}")).collect();
     assert_eq!(lines, expected, "the refused batch reached the next task");
     broker.stop().await;
@@ -254,12 +258,7 @@ async fn records_a_put_refuses_go_to_the_dead_letter_queue_and_the_rest_are_put(
     while accepted.lock().expect("lock").len() < 90 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    stop.cancel();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops in time")
-        .expect("join")
-        .expect("clean stop");
+    stop_cleanly(stop, task).await;
     let expected: Vec<String> = (0..100)
         .filter(|i| i % 10 != 7)
         .map(|i| format!("record-{i:04}"))
@@ -318,13 +317,71 @@ async fn a_sink_started_before_its_topic_exists_waits_for_it() {
     );
     produce(&broker, 0..50).await;
     let lines = wait_for_lines(&file, 50).await;
-    stop.cancel();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops in time")
-        .expect("join")
-        .expect("clean stop");
+    stop_cleanly(stop, task).await;
     let expected: Vec<String> = (0..50).map(|i| format!("record-{i:04}")).collect();
     assert_eq!(lines, expected);
+    broker.stop().await;
+}
+
+/// A sink that keeps every batch it is given, as it was given.
+struct BatchRecorder {
+    batches: Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+}
+
+impl SinkTask for BatchRecorder {
+    fn start(&mut self, _props: &BTreeMap<String, String>) -> sluice_connect_api::Result<()> {
+        Ok(())
+    }
+    fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, sluice_connect_api::Result<()>> {
+        let values = records
+            .iter()
+            .map(|r| r.value.to_java_string().unwrap_or_default())
+            .collect();
+        self.batches.lock().expect("lock").push(values);
+        Box::pin(std::future::ready(Ok(())))
+    }
+    fn stop(&mut self) -> sluice_connect_api::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_put_holds_more_than_max_poll_records_even_from_one_partition() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    // Already in the topic, so the first fetch brings far more than one batch's worth.
+    produce(&broker, 0..3000).await;
+    let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop = CancellationToken::new();
+    let task = start_task(
+        &broker,
+        Box::new(BatchRecorder {
+            batches: Arc::clone(&batches),
+        }),
+        BTreeMap::new(),
+        stop.clone(),
+        ErrorHandler::failing("test", 0),
+    );
+    let deadline = Instant::now() + WAIT;
+    let put = || {
+        batches
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(Vec::len)
+            .sum::<usize>()
+    };
+    while put() < 3000 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop_cleanly(stop, task).await;
+    let batches = std::mem::take(&mut *batches.lock().expect("lock"));
+    let largest = batches.iter().map(Vec::len).max().unwrap_or(0);
+    assert!(
+        largest <= 500,
+        "a put of {largest} records; max.poll.records is 500"
+    );
+    let expected: Vec<String> = (0..3000).map(|i| format!("record-{i:04}")).collect();
+    assert_eq!(batches.concat(), expected, "every record once, in order");
     broker.stop().await;
 }

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use futures_core::Stream;
+use rdkafka::consumer::{CommitMode, Consumer, MessageStream, StreamConsumer};
+use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Headers as _, Timestamp};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use sluice_connect_api::{Headers, Props, SinkRecord, SinkTask, TimestampType, TopicPartition};
@@ -138,6 +140,7 @@ fn coordinates(topic: &str, partition: i32, offset: i64) -> String {
 pub struct SinkRunner {
     /// The task, on its own thread (see `task_thread`).
     task: TaskThread<Box<dyn SinkTask>>,
+    settings: Arc<SinkSettings>,
     /// Its config, to start it with when the runner runs.
     start: Option<Props>,
     consumer: Arc<StreamConsumer<ExpectedErrors>>,
@@ -148,7 +151,7 @@ pub struct SinkRunner {
 
 /// Turns consumed messages into sink records. Apart from the consumer, whose messages borrow it.
 struct Decoder {
-    settings: SinkSettings,
+    settings: Arc<SinkSettings>,
     converters: Converters,
     transforms: TransformChain<SinkRecord>,
     seen_topics: HashSet<String>,
@@ -189,9 +192,11 @@ impl SinkRunner {
             // match, as Java's Matcher.matches() does.
             SinkTopics::Regex(pattern) => consumer.subscribe(&[&format!("^({pattern})$")])?,
         }
-        let task = TaskThread::spawn(&format!("{}-{}", settings.connector, settings.task), task)?;
+        let task = TaskThread::spawn(&settings.task_name(), task)?;
+        let settings = Arc::new(settings);
         Ok(Self {
             task,
+            settings: Arc::clone(&settings),
             start: Some(props),
             consumer: Arc::new(consumer),
             decoder: Decoder {
@@ -209,28 +214,33 @@ impl SinkRunner {
             self.task.call(move |t, _| t.start(&props)).await??;
         }
         let mut last_flush = Instant::now();
+        // The batch read while the one before it was being put.
+        let mut pending: Option<Batch> = None;
         let result = loop {
-            let batch = tokio::select! {
-                _ = shutdown.cancelled() => break Ok(()),
-                batch = self.next_batch() => batch,
-            };
-            match batch {
-                Ok(batch) => {
-                    let consumed = batch.consumed.clone();
-                    let delivered = tokio::select! {
-                        _ = shutdown.cancelled() => break Ok(()),
-                        delivered = self.deliver(batch) => delivered,
-                    };
-                    if let Err(e) = delivered {
-                        break Err(e);
-                    }
-                    // Only now may these offsets be committed: a batch whose put failed is read
-                    // again by the task that follows.
-                    self.consumed.extend(consumed);
+            // The next batch is read and decoded on this thread while the task's thread puts the
+            // last one: the two work at once, and `put` still sees the records in order.
+            let putting = async {
+                match pending.take() {
+                    Some(batch) => deliver(&self.task, &self.settings, batch).await.map(Some),
+                    None => Ok(None),
                 }
+            };
+            let reading = next_batch(&self.consumer, &mut self.decoder);
+            let (delivered, read) = tokio::select! {
+                _ = shutdown.cancelled() => break Ok(()),
+                both = async { tokio::join!(putting, reading) } => both,
+            };
+            match delivered {
+                // Only now may these offsets be committed: a batch whose put failed is read
+                // again by the task that follows.
+                Ok(consumed) => self.consumed.extend(consumed.into_iter().flatten()),
                 Err(e) => break Err(e),
             }
-            if last_flush.elapsed() >= self.decoder.settings.offset_flush_interval {
+            match read {
+                Ok(batch) => pending = Some(batch),
+                Err(e) => break Err(e),
+            }
+            if last_flush.elapsed() >= self.settings.offset_flush_interval {
                 // As Kafka Connect does: periodic commits are asynchronous.
                 if let Err(e) = self.commit(CommitMode::Async).await {
                     break Err(e);
@@ -252,101 +262,118 @@ impl SinkRunner {
         }
         result.and(committed).and(stopped)
     }
+}
 
-    /// Puts a batch. A retriable failure is retried within `errors.retry.timeout`; under
-    /// `errors.tolerance=all` a batch that still fails is put record by record, and the records
-    /// that fail alone are reported (log, dead letter queue) and skipped.
-    async fn deliver(&mut self, batch: Batch) -> Result<(), WorkerError> {
-        let Batch { records, raw, .. } = batch;
-        if records.is_empty() {
-            return Ok(());
-        }
-        let errors = Arc::clone(&self.decoder.settings.errors);
-        // A put consumes its records: a copy is kept only when a failure could use it.
-        let spare = errors.may_redeliver().then(|| records.clone());
-        let error = match put(&self.task, records).await? {
-            Ok(()) => return Ok(()),
-            Err(e) => e,
-        };
-        let Some(spare) = spare else {
-            return Err(WorkerError::record(Stage::TaskPut, self.task_name(), error));
-        };
-        let task = &self.task;
-        let retried = errors
-            .retry_after(error, || put(task, spare.clone()))
-            .await?;
-        let Err(error) = retried else { return Ok(()) };
-        if !errors.tolerates() {
-            return Err(WorkerError::record(Stage::TaskPut, self.task_name(), error));
-        }
-        tracing::warn!(connector = %self.decoder.settings.connector, task = self.decoder.settings.task, error = %error, "put failed for a batch; putting its records one by one");
-        let class = self.decoder.settings.connector_class.clone();
-        for (i, record) in spare.into_iter().enumerate() {
-            let at = coordinates(&record.topic, record.kafka_partition, record.kafka_offset);
-            let topic = record.topic.clone();
-            let Err(e) = put(&self.task, vec![record]).await? else {
-                continue;
-            };
-            let copy = raw.as_ref().and_then(|r| r.get(i));
-            let record = match copy {
-                Some(copy) => copy.raw(),
-                None => RawRecord::bare(&topic),
-            };
-            let failure = Failure {
-                stage: Stage::TaskPut,
-                class: &class,
-                coordinates: at,
-                record,
-            };
-            errors.fail(failure, &e).await?;
-        }
-        Ok(())
+/// Puts a batch and returns the offsets it consumed. A retriable failure is retried within
+/// `errors.retry.timeout`; under `errors.tolerance=all` a batch that still fails is put record by
+/// record, and the records that fail alone are reported (log, dead letter queue) and skipped.
+async fn deliver(
+    task: &TaskThread<Box<dyn SinkTask>>,
+    settings: &SinkSettings,
+    batch: Batch,
+) -> Result<Vec<(TopicPartition, i64)>, WorkerError> {
+    let Batch {
+        records,
+        consumed,
+        raw,
+    } = batch;
+    if records.is_empty() {
+        return Ok(consumed);
     }
+    let errors = &settings.errors;
+    // A put consumes its records: a copy is kept only when a failure could use it.
+    let spare = errors.may_redeliver().then(|| records.clone());
+    let error = match put(task, records).await? {
+        Ok(()) => return Ok(consumed),
+        Err(e) => e,
+    };
+    let Some(spare) = spare else {
+        return Err(WorkerError::record(
+            Stage::TaskPut,
+            settings.task_name(),
+            error,
+        ));
+    };
+    let retried = errors
+        .retry_after(error, || put(task, spare.clone()))
+        .await?;
+    let Err(error) = retried else {
+        return Ok(consumed);
+    };
+    if !errors.tolerates() {
+        return Err(WorkerError::record(
+            Stage::TaskPut,
+            settings.task_name(),
+            error,
+        ));
+    }
+    tracing::warn!(connector = %settings.connector, task = settings.task, error = %error, "put failed for a batch; putting its records one by one");
+    let class = &settings.connector_class;
+    for (i, record) in spare.into_iter().enumerate() {
+        let at = coordinates(&record.topic, record.kafka_partition, record.kafka_offset);
+        let topic = record.topic.clone();
+        let Err(e) = put(task, vec![record]).await? else {
+            continue;
+        };
+        let copy = raw.as_ref().and_then(|r| r.get(i));
+        let record = match copy {
+            Some(copy) => copy.raw(),
+            None => RawRecord::bare(&topic),
+        };
+        let failure = Failure {
+            stage: Stage::TaskPut,
+            class,
+            coordinates: at,
+            record,
+        };
+        errors.fail(failure, &e).await?;
+    }
+    Ok(consumed)
+}
 
-    /// Waits for one record, then takes whatever else is ready, up to `max_batch`.
-    async fn next_batch(&mut self) -> Result<Batch, WorkerError> {
-        let mut batch = Batch {
-            records: Vec::with_capacity(self.decoder.settings.max_batch),
-            consumed: Vec::new(),
-            raw: self.decoder.settings.errors.keeps_raw().then(Vec::new),
-        };
-        let first = tokio::time::timeout(Duration::from_millis(200), self.consumer.recv()).await;
-        let Ok(first) = first else { return Ok(batch) };
-        let first = match first {
-            Ok(m) => m,
-            // A subscribed topic that does not exist yet: the sink waits for it, as Kafka
-            // Connect's does.
-            Err(e) if topic_not_there_yet(&e) => return Ok(batch),
-            Err(e) => {
-                return Err(WorkerError::record(
-                    Stage::KafkaConsume,
-                    self.task_name(),
-                    e,
-                ))
-            }
-        };
-        self.decoder.take(&first, &mut batch).await?;
-        drop(first);
-        while batch.consumed.len() < self.decoder.settings.max_batch {
-            match ready_now(self.consumer.recv()) {
-                Some(Ok(m)) => self.decoder.take(&m, &mut batch).await?,
-                Some(Err(e)) if topic_not_there_yet(&e) => break,
-                Some(Err(e)) => {
-                    return Err(WorkerError::record(
-                        Stage::KafkaConsume,
-                        self.task_name(),
-                        e,
-                    ))
-                }
-                None => break,
-            }
+/// Waits for one record, then takes whatever else is ready, up to `max.poll.records`. One stream
+/// serves the whole batch: each new one registers with the consumer under a lock.
+async fn next_batch(
+    consumer: &StreamConsumer<ExpectedErrors>,
+    decoder: &mut Decoder,
+) -> Result<Batch, WorkerError> {
+    let settings = Arc::clone(&decoder.settings);
+    let mut batch = Batch {
+        records: Vec::with_capacity(settings.max_batch),
+        consumed: Vec::new(),
+        raw: settings.errors.keeps_raw().then(Vec::new),
+    };
+    let failed = |e| WorkerError::record(Stage::KafkaConsume, settings.task_name(), e);
+    let mut stream = consumer.stream();
+    let first = tokio::time::timeout(Duration::from_millis(200), next_message(&mut stream)).await;
+    let Ok(Some(first)) = first else {
+        return Ok(batch);
+    };
+    let first = match first {
+        Ok(m) => m,
+        // A subscribed topic that does not exist yet: the sink waits for it, as Kafka
+        // Connect's does.
+        Err(e) if topic_not_there_yet(&e) => return Ok(batch),
+        Err(e) => return Err(failed(e)),
+    };
+    decoder.take(&first, &mut batch).await?;
+    drop(first);
+    for _ in 1..settings.max_batch {
+        match ready_now(next_message(&mut stream)) {
+            Some(Some(Ok(m))) => decoder.take(&m, &mut batch).await?,
+            Some(Some(Err(e))) if topic_not_there_yet(&e) => break,
+            Some(Some(Err(e))) => return Err(failed(e)),
+            Some(None) | None => break,
         }
-        Ok(batch)
     }
+    Ok(batch)
+}
 
-    fn task_name(&self) -> String {
-        self.decoder.task_name()
-    }
+/// The stream's next message (`StreamExt::next` without the dependency).
+fn next_message<'s, 'c>(
+    stream: &'s mut MessageStream<'c, ExpectedErrors>,
+) -> impl std::future::Future<Output = Option<KafkaResult<BorrowedMessage<'c>>>> + 's {
+    std::future::poll_fn(move |cx| std::pin::Pin::new(&mut *stream).poll_next(cx))
 }
 
 /// librdkafka's report that a subscribed topic does not exist (yet): not an error for a sink.
@@ -370,11 +397,13 @@ async fn put(
         .await?)
 }
 
-impl Decoder {
+impl SinkSettings {
     fn task_name(&self) -> String {
-        format!("{}-{}", self.settings.connector, self.settings.task)
+        format!("{}-{}", self.connector, self.task)
     }
+}
 
+impl Decoder {
     /// Decodes and transforms one message into `batch`; a failure is retried or reported as the
     /// connector's `errors.*` keys say. Either way its offset counts as consumed.
     async fn take(
@@ -385,15 +414,18 @@ impl Decoder {
         let topic = m.topic();
         match batch.consumed.last_mut() {
             Some(((t, p), next)) if t == topic && *p == m.partition() => *next = m.offset() + 1,
-            _ => batch
-                .consumed
-                .push(((topic.to_string(), m.partition()), m.offset() + 1)),
-        }
-        if !self.seen_topics.contains(topic) {
-            if let Some(observer) = &self.settings.topic_observer {
-                observer(topic);
+            _ => {
+                batch
+                    .consumed
+                    .push(((topic.to_string(), m.partition()), m.offset() + 1));
+                // Looked up only where a run of one partition's records starts.
+                if !self.seen_topics.contains(topic) {
+                    if let Some(observer) = &self.settings.topic_observer {
+                        observer(topic);
+                    }
+                    self.seen_topics.insert(topic.to_string());
+                }
             }
-            self.seen_topics.insert(topic.to_string());
         }
         let errors = Arc::clone(&self.settings.errors);
         let converted = match self.convert(m) {
