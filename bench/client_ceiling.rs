@@ -1,6 +1,7 @@
 //! The ceiling for the worker's throughput with its Kafka client: a plain rdkafka producer or
 //! consumer moving the same lines, configured as the worker's own (acks=all and idempotence for
-//! the producer, the sink's prefetch for the consumer; librdkafka's other defaults). No connector, no converter, no offsets.
+//! the producer, the sink's prefetch for the consumer; librdkafka's other defaults). No
+//! connector, no converter, no offsets.
 //!
 //!     cargo run --release --example client_ceiling -- produce <bootstrap> <topic> <file>...
 //!     cargo run --release --example client_ceiling -- produce-spooldir <bootstrap> <topic> <file>...
