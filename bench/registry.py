@@ -6,10 +6,12 @@
 - a compatibility check against a 20-version subject under FULL_TRANSITIVE
   (POST /compatibility/subjects/{s}/versions).
 
-Baseline: GET / of the same server in the same run (the HTTP stack with no registry work).
+Baseline: GET / of the same server in the same run (the HTTP stack with no registry work),
+measured right before each request in each of ROUNDS rounds (default 3); the table has the
+medians of the rates and of the per-round ratios.
 
     cargo build --release --bin sluice && python3 bench/registry.py
-    DURATION=5 CONNECTIONS=16 python3 bench/registry.py
+    DURATION=5 CONNECTIONS=16 ROUNDS=1 python3 bench/registry.py
 
 Needs wrk (apt-get install wrk). Prints a Markdown table.
 """
@@ -27,12 +29,18 @@ import benchlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.environ.get("SLUICE", os.path.join(ROOT, "target", "release", "sluice"))
-DURATION = os.environ.get("DURATION", "10")
+DURATION = os.environ.get("DURATION", "5")
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
 CONNECTIONS = os.environ.get("CONNECTIONS", "32")
 BROKER_PORT = int(os.environ.get("PORT", "29492"))
 REGISTRY_PORT = int(os.environ.get("REGISTRY_PORT", "28481"))
 
 rest = functools.partial(benchlib.rest, REGISTRY_PORT)
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
 
 
 def schema(fields):
@@ -84,22 +92,37 @@ def main():
             assert status == 200, status
         assert rest("GET", "/subjects/chain-value/versions")[1] == list(range(1, 21))
 
-        rows = [
-            ("GET / (baseline)", wrk("/")),
-            (f"GET /schemas/ids/{first['id']}", wrk(f"/schemas/ids/{first['id']}")),
+        requests = [
+            (f"GET /schemas/ids/{first['id']}", lambda: wrk(f"/schemas/ids/{first['id']}")),
             ("POST /subjects/lookup-value/versions (already registered)",
-             wrk("/subjects/lookup-value/versions", "POST", {"schema": schema(0)}, work)),
+             lambda: wrk("/subjects/lookup-value/versions", "POST", {"schema": schema(0)}, work)),
             ("POST /compatibility/subjects/chain-value/versions (20 versions, FULL_TRANSITIVE)",
-             wrk("/compatibility/subjects/chain-value/versions", "POST", {"schema": schema(20)}, work)),
+             lambda: wrk("/compatibility/subjects/chain-value/versions", "POST",
+                         {"schema": schema(20)}, work)),
         ]
-        base = rows[0][1][0]
-        print("| request | requests/s | p99 ms | vs GET / |")
-        print("|---|---|---|---|")
-        for name, (rate, p99) in rows:
-            print(f"| {name} | {rate:,.0f} | {p99:.2f} | {rate / base:.2f}x |")
-        print(f"\nwrk -t2 -c{CONNECTIONS} -d{DURATION}s on the same 2-vCPU machine as the registry")
+        # name -> [(rate, p99, the baseline's rate just before)] per round
+        runs = {name: [] for name, _ in requests}
+        for _ in range(ROUNDS):
+            for name, run in requests:
+                base, _ = wrk("/")
+                rate, p99 = run()
+                runs[name].append((rate, p99, base))
+        bases = [base for results in runs.values() for _, _, base in results]
+        print("| request | requests/s | p99 ms | GET / just before | ratio |")
+        print("|---|---|---|---|---|")
+        print(f"| GET / (baseline) | {median(bases):,.0f} | - | - | 1.00x |")
+        rows = []
+        for name, results in runs.items():
+            rate = median([r for r, _, _ in results])
+            p99 = median([p for _, p, _ in results])
+            base = median([b for _, _, b in results])
+            ratio = median([r / b for r, _, b in results])
+            rows.append((name, rate, base))
+            print(f"| {name} | {rate:,.0f} | {p99:.2f} | {base:,.0f} | {ratio:.2f}x |")
+        print(f"\nwrk -t2 -c{CONNECTIONS} -d{DURATION}s on the same 2-vCPU machine as the registry; "
+              f"medians of {ROUNDS} rounds, each request right after its own GET / run")
         command = "python3 bench/registry.py"
-        for name, (rate, _) in rows[1:]:
+        for name, rate, base in rows:
             benchlib.record(f"registry: {name}", rate, "req/s", "GET / of the same server", base,
                             command)
     finally:

@@ -319,6 +319,18 @@ fn registry_rest_contract() {
         r.get("/subjects/outer/versions/1").1["references"],
         json!([{"name": "com.example.Inner", "subject": "inner", "version": 1}])
     );
+    // By id: the schema and its references, and no schemaType for Avro.
+    let by_id = r.get(&format!("/schemas/ids/{}", outer_id["id"])).1;
+    assert_eq!(
+        by_id
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["schema".to_string(), "references".to_string()])
+    );
+    assert_eq!(
+        by_id["references"],
+        json!([{"name": "com.example.Inner", "subject": "inner", "version": 1}])
+    );
     r.refused(r.call("DELETE", "/subjects/inner/versions/1", None), 42206);
     // Without the reference the named type is unknown.
     r.refused(r.register("outer2", &outer), 42201);

@@ -92,13 +92,12 @@ pub fn router(registry: Shared) -> Router {
         .with_state(registry)
 }
 
-pub fn json_response(status: StatusCode, body: &Json) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        body.to_string(),
-    )
-        .into_response()
+pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], bytes).into_response(),
+        // Only a map with keys that are not strings fails, and no response holds one.
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 fn ok(body: Json) -> Reply {
@@ -289,18 +288,25 @@ async fn list_schemas(State(r): State<Shared>, Query(p): Params) -> Reply {
     ))
 }
 
+/// The body of `GET /schemas/ids/{id}`, written straight from the stored schema: the most
+/// requested route (every deserializer asks once per id) copies no schema text.
+#[derive(serde::Serialize)]
+struct SchemaById<'a> {
+    #[serde(rename = "schemaType", skip_serializing_if = "Option::is_none")]
+    schema_type: Option<&'a str>,
+    schema: &'a str,
+    #[serde(skip_serializing_if = "<[Reference]>::is_empty")]
+    references: &'a [Reference],
+}
+
 async fn schema_by_id(State(r): State<Shared>, Path(id): Path<String>) -> Reply {
-    let id = parse_id(&id)?;
-    let schema = r.schema_by_id(id)?;
-    let mut out = json!({});
-    if let Some(t) = &schema.schema_type {
-        out["schemaType"] = json!(t);
-    }
-    out["schema"] = json!(schema.schema);
-    if !schema.references.is_empty() {
-        out["references"] = json!(schema.references);
-    }
-    ok(out)
+    let schema = r.schema_by_id(parse_id(&id)?)?;
+    let body = SchemaById {
+        schema_type: schema.schema_type.as_deref(),
+        schema: &schema.schema,
+        references: &schema.references,
+    };
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 async fn raw_schema_by_id(State(r): State<Shared>, Path(id): Path<String>) -> Reply {
