@@ -109,6 +109,8 @@ run() {
     local round=$1 broker=$2 port=$3 pid=$4 name=$5 file=$6 count=$7 size=$8 acks=$9
     local topic="bench-$name-acks$acks-r$round"
     create_topic "$broker" "$port" "$topic"
+    # What earlier runs left dirty is written back now, not during this run's timing and fsyncs.
+    sync
     local cpu0 t0 t1 cpu1 t2 t3 cpu2 got
     cpu0=$(cpu_seconds "$pid"); t0=$(now)
     kcat -b "127.0.0.1:$port" -P -t "$topic" -X "acks=$acks" -l "$file"
