@@ -67,30 +67,20 @@ fn append(path: &std::path::Path, range: std::ops::Range<usize>) {
     }
 }
 
-async fn start_task(
-    client: &ClientConfig,
-    file: &std::path::Path,
-    shutdown: CancellationToken,
-) -> tokio::task::JoinHandle<Result<(), sluice_runtime::worker::WorkerError>> {
-    let props: BTreeMap<String, String> = [
-        ("file".to_string(), file.display().to_string()),
-        ("topic".to_string(), "lines".to_string()),
-    ]
-    .into();
-    let mut connector = FileStreamSourceConnector::default();
-    connector
-        .start(&props, Arc::new(NoContext))
-        .expect("connector");
-    let task_props = connector.task_configs(1).expect("tasks").remove(0);
+/// The offsets stored in `connect-offsets`, as a worker loads them at start.
+async fn load_offsets(client: &ClientConfig) -> Arc<OffsetStore> {
     let c = client.clone();
     let store = tokio::task::spawn_blocking(move || OffsetStore::load(&c, "connect-offsets", WAIT))
         .await
         .expect("load")
         .expect("offsets");
-    let store = Arc::new(store);
-    let task = connector.new_task();
+    Arc::new(store)
+}
+
+/// Task 0 of `connector`, failing on the first error, with string converters.
+fn settings_and_converters(connector: &str) -> (SourceSettings, Converters) {
     let settings = SourceSettings {
-        connector: "file-src".into(),
+        connector: connector.into(),
         offsets_topic: "connect-offsets".into(),
         task: 0,
         offset_flush_interval: Duration::from_millis(200),
@@ -108,6 +98,27 @@ async fn start_task(
         header: Box::new(SimpleHeaderConverter),
         classes: Default::default(),
     };
+    (settings, converters)
+}
+
+async fn start_task(
+    client: &ClientConfig,
+    file: &std::path::Path,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), sluice_runtime::worker::WorkerError>> {
+    let props: BTreeMap<String, String> = [
+        ("file".to_string(), file.display().to_string()),
+        ("topic".to_string(), "lines".to_string()),
+    ]
+    .into();
+    let mut connector = FileStreamSourceConnector::default();
+    connector
+        .start(&props, Arc::new(NoContext))
+        .expect("connector");
+    let task_props = connector.task_configs(1).expect("tasks").remove(0);
+    let store = load_offsets(client).await;
+    let task = connector.new_task();
+    let (settings, converters) = settings_and_converters("file-src");
     let reader = store.reader("file-src");
     let runner = SourceRunner::new(
         settings,
@@ -162,4 +173,153 @@ async fn file_lines_reach_the_topic_and_a_restarted_task_resumes_without_duplica
     assert_eq!(lines, expected, "every line once, in order");
 
     broker.stop().await;
+}
+
+/// A task that polls 50 records once and keeps what `commit_record` is given.
+struct Counting {
+    reads_data: bool,
+    polled: bool,
+    committed: Arc<std::sync::Mutex<Vec<sluice_connect_api::SourceRecord>>>,
+}
+
+impl sluice_connect_api::SourceTask for Counting {
+    fn start(
+        &mut self,
+        _props: &BTreeMap<String, String>,
+        _offsets: Arc<dyn sluice_connect_api::OffsetReader>,
+    ) -> sluice_connect_api::Result<()> {
+        Ok(())
+    }
+    fn poll(
+        &mut self,
+    ) -> sluice_connect_api::BoxFuture<
+        '_,
+        sluice_connect_api::Result<Vec<sluice_connect_api::SourceRecord>>,
+    > {
+        let records = if std::mem::replace(&mut self.polled, true) {
+            Vec::new()
+        } else {
+            let partition: Arc<sluice_connect_api::SourceMap> = Arc::new(
+                [("source".to_string(), "counting".into())]
+                    .into_iter()
+                    .collect(),
+            );
+            (0..50)
+                .map(|i| {
+                    let offset =
+                        sluice_connect_api::SourceOffset::at(Arc::clone(&partition), "n", i);
+                    sluice_connect_api::SourceRecord::new(
+                        Arc::clone(&partition),
+                        offset,
+                        "counted",
+                        Some(sluice_connect_api::Schema::string()),
+                        sluice_connect_api::Value::String(format!("v-{i}")),
+                    )
+                })
+                .collect()
+        };
+        Box::pin(std::future::ready(Ok(records)))
+    }
+    fn commit_record(
+        &mut self,
+        record: &sluice_connect_api::SourceRecord,
+    ) -> sluice_connect_api::Result<()> {
+        self.committed.lock().expect("lock").push(record.clone());
+        Ok(())
+    }
+    fn commit_record_reads_data(&self) -> bool {
+        self.reads_data
+    }
+    fn stop(&mut self) -> sluice_connect_api::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs [`Counting`] through a chain that routes its records to another topic; returns what
+/// `commit_record` was given.
+async fn committed_through_a_chain(reads_data: bool) -> Vec<sluice_connect_api::SourceRecord> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    let client = broker.client();
+    ensure_compacted_topic(&client, "connect-offsets", 25)
+        .await
+        .expect("offsets topic");
+    let store = load_offsets(&client).await;
+    let committed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let task = Box::new(Counting {
+        reads_data,
+        polled: false,
+        committed: Arc::clone(&committed),
+    });
+    let (settings, converters) = settings_and_converters("counting");
+    let chain: BTreeMap<String, String> = [
+        ("transforms", "route"),
+        (
+            "transforms.route.type",
+            "org.apache.kafka.connect.transforms.RegexRouter",
+        ),
+        ("transforms.route.regex", "counted"),
+        ("transforms.route.replacement", "routed"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let reader = store.reader("counting");
+    let runner = SourceRunner::new(
+        settings,
+        task,
+        BTreeMap::new(),
+        reader,
+        converters,
+        TransformChain::from_config(&chain).expect("chain"),
+        &client,
+        store,
+    )
+    .expect("runner");
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(runner.run(stop.clone()));
+    let deadline = Instant::now() + WAIT;
+    while committed.lock().expect("lock").len() < 50 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    tokio::time::timeout(WAIT, running)
+        .await
+        .expect("stops in time")
+        .expect("join")
+        .expect("clean stop");
+    broker.stop().await;
+    let committed = std::mem::take(&mut *committed.lock().expect("lock"));
+    committed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_record_gets_each_record_as_polled_with_its_data_only_when_it_reads_it() {
+    let positions = committed_through_a_chain(false).await;
+    let offsets: Vec<Option<i64>> = positions
+        .iter()
+        .map(|r| r.source_offset.position())
+        .collect();
+    assert_eq!(
+        offsets,
+        (0..50).map(Some).collect::<Vec<_>>(),
+        "every record once, in order"
+    );
+    assert!(
+        positions
+            .iter()
+            .all(|r| r.topic == "counted" && r.value == sluice_connect_api::Value::Null),
+        "the topic as polled, not as routed; no value kept"
+    );
+
+    let whole = committed_through_a_chain(true).await;
+    let values: Vec<String> = whole
+        .iter()
+        .map(|r| r.value.to_java_string().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        values,
+        (0..50).map(|i| format!("v-{i}")).collect::<Vec<_>>()
+    );
+    assert!(whole.iter().all(|r| r.topic == "counted"));
 }

@@ -81,8 +81,18 @@ pub trait SourceTask: Send {
     /// to stop the task, and no record may be lost by that.
     fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>>>;
     /// A record was acknowledged by Kafka, or dropped by a transform or the error policy.
+    /// Unless [`SourceTask::commit_record_reads_data`] says otherwise, the record given here
+    /// holds what locates it (topic, Kafka partition, source partition and offset, timestamp)
+    /// but not its key, value or headers.
     fn commit_record(&mut self, _record: &SourceRecord) -> Result<()> {
         Ok(())
+    }
+    /// Whether `commit_record` reads the key, value or headers of the record as polled. Kafka
+    /// Connect hands `commitRecord` the whole record from before the transforms; keeping that
+    /// costs a copy of every record a transform changes, so the worker keeps one only for a task
+    /// that says it needs it.
+    fn commit_record_reads_data(&self) -> bool {
+        false
     }
     /// Offsets up to here were stored.
     fn commit(&mut self) -> Result<()> {

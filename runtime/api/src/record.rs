@@ -52,6 +52,23 @@ impl SourceRecord {
             headers: Headers::new(),
         }
     }
+
+    /// What locates the record, without its key, value or headers: what the worker keeps of a
+    /// polled record for `SourceTask::commit_record` when the task reads no more.
+    pub fn position(&self) -> Self {
+        Self {
+            source_partition: Arc::clone(&self.source_partition),
+            source_offset: self.source_offset.clone(),
+            topic: self.topic.clone(),
+            kafka_partition: self.kafka_partition,
+            key_schema: None,
+            key: Value::Null,
+            value_schema: None,
+            value: Value::Null,
+            timestamp: self.timestamp,
+            headers: Headers::new(),
+        }
+    }
 }
 
 /// How a sink record's timestamp was set.

@@ -226,6 +226,12 @@ impl ErrorHandler {
         self.settings.tolerate_all || self.settings.retry_timeout != Some(Duration::ZERO)
     }
 
+    /// Whether a failure report shows the record's key and value (the log with
+    /// `errors.log.include.messages`, or a dead letter queue).
+    pub fn reports_record_data(&self) -> bool {
+        self.settings.log_messages || self.dlq.is_some()
+    }
+
     /// Whether failing records' raw bytes must be kept through `put`, for the dead letter queue.
     pub fn keeps_raw(&self) -> bool {
         self.settings.tolerate_all && self.dlq.is_some()

@@ -159,20 +159,27 @@ impl Poller {
             while let Ok(settled) = self.settled.try_recv() {
                 self.apply(settled).await?;
             }
-            // The chain transforms a copy of each record on the task's thread, which has time
-            // while the sending half converts and sends: the task keeps the original for
-            // `commit_record`.
+            // The chain runs on the task's thread, which has time while the sending half converts
+            // and sends. What is kept of each record as polled, for `commit_record` and for
+            // failure reports, is a whole copy only when one of them reads the key and value.
+            let reports_data = self.settings.errors.reports_record_data();
             let mut chain = self.transforms.take();
             let polled = self.task.call(move |t, runtime| {
                 let records = runtime.block_on(t.poll());
-                let transformed = match (&records, chain.as_mut()) {
-                    (Ok(records), Some(chain)) => Some(
-                        records
-                            .iter()
-                            .map(|r| chain.apply(r.clone()))
-                            .collect::<Vec<_>>(),
-                    ),
-                    _ => None,
+                let whole = reports_data || t.commit_record_reads_data();
+                let (records, transformed) = match (records, chain.as_mut()) {
+                    (Ok(records), Some(chain)) if whole => {
+                        let transformed = records.iter().map(|r| chain.apply(r.clone())).collect();
+                        (Ok(records), Some(transformed))
+                    }
+                    (Ok(records), Some(chain)) => {
+                        let (kept, transformed) = records
+                            .into_iter()
+                            .map(|r| (r.position(), chain.apply(r)))
+                            .unzip();
+                        (Ok(kept), Some(transformed))
+                    }
+                    (records, _) => (records, None),
                 };
                 (records, transformed, t.take_status_note(), chain)
             });
