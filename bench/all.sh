@@ -16,7 +16,8 @@ cargo build --release --bin sluice --example client_ceiling
 ALL="broker.sh groups.sh startup.sh registry.py connect.py spooldir.py avro.py jdbc.py http_sink.py"
 OUT=bench/out
 mkdir -p "$OUT"
-export BENCH_RESULTS="$OUT/results.jsonl"
+# Absolute: some benchmarks work from their own temporary directory.
+export BENCH_RESULTS="$PWD/$OUT/results.jsonl"
 : > "$BENCH_RESULTS"
 failed=()
 for bench in ${ONLY:-$ALL}; do

@@ -17,6 +17,8 @@ END = "<!-- bench/all.sh table: end -->"
 def number(value, unit):
     if value is None:
         return "-"
+    if unit == "s":
+        return f"{value:.3f} s"
     if unit == "ms" or abs(value) < 100:
         return f"{value:,.1f} {unit}"
     return f"{value:,.0f} {unit}"
@@ -28,9 +30,9 @@ def table(rows, date):
         f"## All figures (`bash bench/all.sh`, {date}, 2 vCPU)",
         "",
         "Each figure beside its baseline or peer measured in the same run. The ratio is the figure",
-        "over the baseline; for times (ms) lower is better, and the ratio is the baseline over the",
-        "figure, so above 1.00x is better everywhere. The sections below hold each benchmark's",
-        "detail and history.",
+        "over the baseline; for times (ms, and seconds of CPU) lower is better, and the ratio is the",
+        "baseline over the figure, so above 1.00x is better everywhere. The sections below hold",
+        "each benchmark's detail and history.",
         "",
         "| figure | value | baseline or peer (same run) | baseline value | ratio | command |",
         "|---|---:|---|---:|---:|---|",
