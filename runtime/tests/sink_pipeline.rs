@@ -18,7 +18,7 @@ use sluice_runtime::worker::{Converters, SinkRunner, SinkSettings, WorkerError};
 use tokio_util::sync::CancellationToken;
 
 mod common;
-use common::{Broker, NoContext, WAIT};
+use common::{stop_cleanly, Broker, NoContext, WAIT};
 
 async fn produce(broker: &Broker, range: std::ops::Range<usize>) {
     let producer: FutureProducer = broker.client().create().expect("producer");
@@ -35,19 +35,6 @@ async fn produce(broker: &Broker, range: std::ops::Range<usize>) {
     for sent in sends {
         sent.await.expect("delivered").expect("written");
     }
-}
-
-/// Stops a task and checks it stopped cleanly and in time.
-async fn stop_cleanly(
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), WorkerError>>,
-) {
-    stop.cancel();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops in time")
-        .expect("join")
-        .expect("clean stop");
 }
 
 fn start(

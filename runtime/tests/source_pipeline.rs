@@ -20,7 +20,7 @@ use sluice_runtime::worker::{
 use tokio_util::sync::CancellationToken;
 
 mod common;
-use common::{eof_consumer, Broker, NoContext, WAIT};
+use common::{eof_consumer, stop_cleanly, Broker, NoContext, WAIT};
 
 fn lines_in_topic(bootstrap: &str) -> Vec<String> {
     let consumer = eof_consumer(bootstrap);
@@ -151,24 +151,14 @@ async fn file_lines_reach_the_topic_and_a_restarted_task_resumes_without_duplica
     assert_eq!(wait_for_lines(&bootstrap, 1000).await.len(), 1000);
     append(&file, 1000..1500);
     assert_eq!(wait_for_lines(&bootstrap, 1500).await.len(), 1500);
-    stop.cancel();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops in time")
-        .expect("join")
-        .expect("clean stop");
+    stop_cleanly(stop, task).await;
 
     // Lines written while no task ran, then a new task.
     append(&file, 1500..1600);
     let stop = CancellationToken::new();
     let task = start_task(&client, &file, stop.clone()).await;
     let lines = wait_for_lines(&bootstrap, 1600).await;
-    stop.cancel();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops in time")
-        .expect("join")
-        .expect("clean stop");
+    stop_cleanly(stop, task).await;
     let expected: Vec<String> = (0..1600).map(|i| format!("line-{i:05}")).collect();
     assert_eq!(lines, expected, "every line once, in order");
 
@@ -282,12 +272,7 @@ async fn committed_through_a_chain(reads_data: bool) -> Vec<sluice_connect_api::
     while committed.lock().expect("lock").len() < 50 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    stop.cancel();
-    tokio::time::timeout(WAIT, running)
-        .await
-        .expect("stops in time")
-        .expect("join")
-        .expect("clean stop");
+    stop_cleanly(stop, running).await;
     broker.stop().await;
     let committed = std::mem::take(&mut *committed.lock().expect("lock"));
     committed

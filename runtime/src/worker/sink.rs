@@ -140,7 +140,6 @@ fn coordinates(topic: &str, partition: i32, offset: i64) -> String {
 pub struct SinkRunner {
     /// The task, on its own thread (see `task_thread`).
     task: TaskThread<Box<dyn SinkTask>>,
-    settings: Arc<SinkSettings>,
     /// Its config, to start it with when the runner runs.
     start: Option<Props>,
     consumer: Arc<StreamConsumer<ExpectedErrors>>,
@@ -193,14 +192,12 @@ impl SinkRunner {
             SinkTopics::Regex(pattern) => consumer.subscribe(&[&format!("^({pattern})$")])?,
         }
         let task = TaskThread::spawn(&settings.task_name(), task)?;
-        let settings = Arc::new(settings);
         Ok(Self {
             task,
-            settings: Arc::clone(&settings),
             start: Some(props),
             consumer: Arc::new(consumer),
             decoder: Decoder {
-                settings,
+                settings: Arc::new(settings),
                 converters,
                 transforms,
                 seen_topics: HashSet::new(),
@@ -213,6 +210,8 @@ impl SinkRunner {
         if let Some(props) = self.start.take() {
             self.task.call(move |t, _| t.start(&props)).await??;
         }
+        // Shared with the decoder, which the reading half borrows while the putting half runs.
+        let settings = Arc::clone(&self.decoder.settings);
         let mut last_flush = Instant::now();
         // The batch read while the one before it was being put.
         let mut pending: Option<Batch> = None;
@@ -221,7 +220,7 @@ impl SinkRunner {
             // last one: the two work at once, and `put` still sees the records in order.
             let putting = async {
                 match pending.take() {
-                    Some(batch) => deliver(&self.task, &self.settings, batch).await.map(Some),
+                    Some(batch) => deliver(&self.task, &settings, batch).await.map(Some),
                     None => Ok(None),
                 }
             };
@@ -240,7 +239,7 @@ impl SinkRunner {
                 Ok(batch) => pending = Some(batch),
                 Err(e) => break Err(e),
             }
-            if last_flush.elapsed() >= self.settings.offset_flush_interval {
+            if last_flush.elapsed() >= settings.offset_flush_interval {
                 // As Kafka Connect does: periodic commits are asynchronous.
                 if let Err(e) = self.commit(CommitMode::Async).await {
                     break Err(e);

@@ -77,3 +77,16 @@ impl ConnectorContext for NoContext {
     fn request_task_reconfiguration(&self) {}
     fn raise_error(&self, _error: ConnectError) {}
 }
+
+/// Stops a runner's task and checks it stopped cleanly and in time.
+pub async fn stop_cleanly<E: std::fmt::Debug>(
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), E>>,
+) {
+    stop.cancel();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("stops in time")
+        .expect("join")
+        .expect("clean stop");
+}
