@@ -4,8 +4,9 @@
 Source: ten CSV files of 100k typed rows into a topic through SpoolDirCsvSourceConnector, with
 value.converter AvroConverter (registry-framed Avro) or StringConverter (the struct's text).
 Sink: a FileStreamSink reading each of those topics back through the same converter into a
-file. Records/s of each, the Avro/String ratio, and the requests the AvroConverters sent to the
-registry (counted by a proxy in front of it: one per new schema is expected, not per record).
+file. Records/s of each, the Avro/String ratio, the requests the AvroConverters sent to the
+registry (counted by a proxy in front of it: one per new schema is expected, not per record), and
+the CPU seconds the Sluice process spent per million records in each stage (its broker included).
 
     cargo build --release --bin sluice && python3 bench/avro.py
     RUNS=3 FILES=4 LINES=50000 python3 bench/avro.py
@@ -149,33 +150,38 @@ def main():
                     "error.path": dirs["error"], **converter}})
                 assert status == 201, status
                 time.sleep(1)
-                start = time.monotonic()
+                start, cpu = time.monotonic(), benchlib.cpu_seconds(process.pid)
                 for p in staged:
                     os.rename(p, os.path.join(dirs["input"], os.path.basename(p)))
                 wait(f"{total} records in {name}", lambda: topic_end(name) >= total)
                 source_seconds = time.monotonic() - start
+                source_cpu = benchlib.cpu_seconds(process.pid) - cpu
                 rest("DELETE", f"/connectors/{name}-source")
 
                 out = os.path.join(work, f"{name}.txt")
-                start = time.monotonic()
+                start, cpu = time.monotonic(), benchlib.cpu_seconds(process.pid)
                 status, _ = rest("POST", "/connectors", {"name": f"{name}-sink", "config": {
                     "connector.class": "FileStreamSink", "topics": name, "file": out, **converter}})
                 assert status == 201, status
                 wait(f"{total} lines in {out}", lambda: lines_in(out) >= total, 0.1)
                 sink_seconds = time.monotonic() - start
+                sink_cpu = benchlib.cpu_seconds(process.pid) - cpu
                 rest("DELETE", f"/connectors/{name}-sink")
                 requests = proxy.count - before
                 print(f"run {run} {kind}: source {total / source_seconds:,.0f}/s, sink {total / sink_seconds:,.0f}/s, "
-                      f"registry requests {requests}", file=sys.stderr)
-                results.append((run, kind, source_seconds, sink_seconds, requests))
+                      f"registry requests {requests}, CPU s per 1M: source {source_cpu * 1e6 / total:.2f}, "
+                      f"sink {sink_cpu * 1e6 / total:.2f}", file=sys.stderr)
+                results.append((run, kind, source_seconds, sink_seconds, requests, source_cpu, sink_cpu))
                 os.remove(out)
         consumer.close()
 
-        print("| run | converter | source records/s | sink records/s | registry requests |")
-        print("|---|---|---|---|---|")
-        for run, kind, source, sink, requests in results:
-            print(f"| {run} | {kind} | {total / source:,.0f} | {total / sink:,.0f} | {requests if kind == 'avro' else '-'} |")
-        by = {(run, kind): (source, sink) for run, kind, source, sink, _ in results}
+        print("| run | converter | source records/s | sink records/s | registry requests "
+              "| Sluice CPU s per 1M, source | Sluice CPU s per 1M, sink |")
+        print("|---|---|---|---|---|---|---|")
+        for run, kind, source, sink, requests, source_cpu, sink_cpu in results:
+            print(f"| {run} | {kind} | {total / source:,.0f} | {total / sink:,.0f} | {requests if kind == 'avro' else '-'} "
+                  f"| {source_cpu * 1e6 / total:.2f} | {sink_cpu * 1e6 / total:.2f} |")
+        by = {(run, kind): (source, sink) for run, kind, source, sink, *_ in results}
         print("\n| run | source Avro/String | sink Avro/String |")
         print("|---|---|---|")
         for run in range(1, RUNS + 1):

@@ -24,6 +24,15 @@ def start_standalone(sluice, work, broker_port, worker_port=0, registry_port=0, 
                             stderr=open(os.path.join(work, "sluice.log"), "w"))
 
 
+def cpu_seconds(pid):
+    """User plus system CPU seconds a process has used so far. Steadier than wall time on these
+    shared machines, and it counts every thread of the process (the embedded broker too)."""
+    with open(f"/proc/{pid}/stat") as f:
+        # The command name may hold spaces; the fields after it are fixed.
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def drop_caches():
     """Writes back and drops the page cache (root only; otherwise does nothing), so each measured
     run starts from the same memory state. On these virtual machines writes into page cache that

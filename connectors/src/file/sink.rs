@@ -79,11 +79,7 @@ impl FileStreamSinkTask {
             .as_mut()
             .ok_or_else(|| ConnectError::Fatal("task used before start".into()))?;
         for record in records {
-            let line = record
-                .value
-                .to_java_string()
-                .unwrap_or_else(|| "null".into());
-            writeln!(out, "{line}")
+            writeln!(out, "{}", record.value.java_text())
                 .map_err(|e| ConnectError::Retriable(format!("writing: {e}")))?;
         }
         Ok(())

@@ -10,7 +10,7 @@ use super::config::{BodyFormat, HttpSinkConfig};
 /// One record's part of a request body.
 pub fn record_text(config: &HttpSinkConfig, value: &Value) -> Result<String> {
     let mut text = match config.format {
-        BodyFormat::String => value.to_java_string().unwrap_or_else(|| "null".into()),
+        BodyFormat::String => value.java_text().to_string(),
         BodyFormat::Json => serde_json::to_string(&plain_json(value)?)
             .map_err(|e| ConnectError::data(format!("writing JSON: {e}")))?,
     };

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sluice_connect_api::{
-    BoxFuture, ConnectError, Header, Headers, OffsetReader, Props, Result, Schema, SchemaBuilder,
-    SourceMap, SourceOffset, SourceRecord, SourceTask, Value,
+    BoxFuture, ConnectError, Header, Headers, OffsetReader, Props, Result, Schema, SourceMap,
+    SourceOffset, SourceRecord, SourceTask, Value,
 };
 
 use super::config::{Settings, TimestampMode};
@@ -440,7 +440,7 @@ fn file_headers(file: &InputFile) -> Arc<[Header]> {
         (
             "file.last.modified",
             (
-                Some(SchemaBuilder::timestamp().build()),
+                Some(Schema::timestamp()),
                 Value::Timestamp(file.last_modified_ms),
             ),
         ),

@@ -81,14 +81,17 @@ pub struct Field {
 /// clone costs less than building a schema.
 macro_rules! shared {
     ($schema_type:expr, $optional:expr) => {{
-        static SCHEMA: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::new(|| {
+        shared!({
             let builder = SchemaBuilder::new($schema_type);
             if $optional {
                 builder.optional().build()
             } else {
                 builder.build()
             }
-        });
+        })
+    }};
+    ($build:expr) => {{
+        static SCHEMA: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::new(|| $build);
         Arc::clone(&SCHEMA)
     }};
 }
@@ -168,6 +171,18 @@ impl Schema {
     }
     pub fn optional_bytes() -> SchemaRef {
         shared!(SchemaType::Bytes, true)
+    }
+    /// The required `Date` logical schema, as [`SchemaBuilder::date`] builds it.
+    pub fn date() -> SchemaRef {
+        shared!(SchemaBuilder::date().build())
+    }
+    /// The required `Time` logical schema, as [`SchemaBuilder::time`] builds it.
+    pub fn time() -> SchemaRef {
+        shared!(SchemaBuilder::time().build())
+    }
+    /// The required `Timestamp` logical schema, as [`SchemaBuilder::timestamp`] builds it.
+    pub fn timestamp() -> SchemaRef {
+        shared!(SchemaBuilder::timestamp().build())
     }
 }
 

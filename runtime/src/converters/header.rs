@@ -3,6 +3,8 @@
 //! from the text, as Kafka's `Values.parseString` does: booleans, the smallest integer type that
 //! fits, floats, ISO dates and times, `[..]` arrays and `{..}` maps; anything else stays a string.
 
+use std::fmt::Write as _;
+
 use sluice_connect_api::schema::logical;
 use sluice_connect_api::{HeaderConverter, Props, Result, Schema, SchemaBuilder, SchemaRef, Value};
 
@@ -116,7 +118,10 @@ fn write_value(out: &mut String, schema: Option<&SchemaRef>, value: &Value, embe
             out.push('}');
         }
         Value::Null => out.push_str("null"),
-        other => out.push_str(&other.to_java_string().unwrap_or_default()),
+        other => {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{}", other.java_text());
+        }
     }
 }
 
@@ -264,8 +269,15 @@ fn common_schema(schemas: &[Option<SchemaRef>]) -> Option<SchemaRef> {
 
 /// A bare token: boolean, null, number, date, time or timestamp; otherwise a plain string.
 fn scalar(token: &str) -> Option<(Option<SchemaRef>, Value)> {
-    if token.is_empty() {
-        return None;
+    let first = *token.as_bytes().first()?;
+    // A typed token starts with one of these; anything else (a name, a path) is a string at once.
+    let may_be_typed = first.is_ascii_digit()
+        || matches!(
+            first,
+            b'+' | b'-' | b'.' | b'e' | b'E' | b't' | b'T' | b'f' | b'F' | b'n'
+        );
+    if !may_be_typed {
+        return Some((Some(Schema::string()), Value::String(token.to_string())));
     }
     if token.eq_ignore_ascii_case("true") || token.eq_ignore_ascii_case("false") {
         return Some((
@@ -301,16 +313,13 @@ fn scalar(token: &str) -> Option<(Option<SchemaRef>, Value)> {
         }
     }
     if let Some(ms) = parse_timestamp(token) {
-        return Some((
-            Some(SchemaBuilder::timestamp().build()),
-            Value::Timestamp(ms),
-        ));
+        return Some((Some(Schema::timestamp()), Value::Timestamp(ms)));
     }
     if let Some(days) = parse_date(token) {
-        return Some((Some(SchemaBuilder::date().build()), Value::Date(days)));
+        return Some((Some(Schema::date()), Value::Date(days)));
     }
     if let Some(ms) = parse_time(token) {
-        return Some((Some(SchemaBuilder::time().build()), Value::Time(ms)));
+        return Some((Some(Schema::time()), Value::Time(ms)));
     }
     // Inside arrays and maps an unquoted word is a string too.
     Some((Some(Schema::string()), Value::String(token.to_string())))
@@ -396,6 +405,17 @@ mod tests {
         assert_eq!(parse_string("1.5").1, Value::Float32(1.5));
         assert_eq!(parse_string("0.1").1, Value::Float64(0.1));
         assert_eq!(parse_string("TRUE").1, Value::Boolean(true));
+        assert_eq!(parse_string("fAlse").1, Value::Boolean(false));
+        assert_eq!(parse_string("+5").1, Value::Int8(5));
+        assert_eq!(parse_string("  -7 ").1, Value::Int8(-7));
+        assert_eq!(parse_string(".5").1, Value::Float32(0.5));
+        assert_eq!(parse_string("null"), (None, Value::Null));
+        assert_eq!(parse_string("12:30:00.000Z").1, Value::Time(45_000_000));
+        assert_eq!(parse_string("e5").1, Value::String("e5".into()));
+        assert_eq!(
+            parse_string("/data/in/file.csv").1,
+            Value::String("/data/in/file.csv".into())
+        );
         assert_eq!(
             parse_string("hello world").1,
             Value::String("hello world".into())
