@@ -181,17 +181,24 @@ def main():
         for run, kind, source, sink, requests, source_cpu, sink_cpu in results:
             print(f"| {run} | {kind} | {total / source:,.0f} | {total / sink:,.0f} | {requests if kind == 'avro' else '-'} "
                   f"| {source_cpu * 1e6 / total:.2f} | {sink_cpu * 1e6 / total:.2f} |")
-        by = {(run, kind): (source, sink) for run, kind, source, sink, *_ in results}
-        print("\n| run | source Avro/String | sink Avro/String |")
-        print("|---|---|---|")
+        by = {(run, kind): (source, sink, source_cpu, sink_cpu)
+              for run, kind, source, sink, _, source_cpu, sink_cpu in results}
+        print("\n| run | source Avro/String | sink Avro/String | source CPU String/Avro | sink CPU String/Avro |")
+        print("|---|---|---|---|---|")
         for run in range(1, RUNS + 1):
             if (run, "avro") in by and (run, "string") in by:
-                (a_src, a_sink), (s_src, s_sink) = by[(run, "avro")], by[(run, "string")]
-                print(f"| {run} | {s_src / a_src:.2f}x | {s_sink / a_sink:.2f}x |")
+                (a_src, a_sink, a_src_cpu, a_sink_cpu) = by[(run, "avro")]
+                (s_src, s_sink, s_src_cpu, s_sink_cpu) = by[(run, "string")]
+                print(f"| {run} | {s_src / a_src:.2f}x | {s_sink / a_sink:.2f}x "
+                      f"| {s_src_cpu / a_src_cpu:.2f}x | {s_sink_cpu / a_sink_cpu:.2f}x |")
                 for stage, avro, string in (("source", a_src, s_src), ("sink", a_sink, s_sink)):
                     benchlib.record(f"AvroConverter: {stage} (run {run})", total / avro,
                                     "records/s", "StringConverter, same pipeline",
                                     total / string, "python3 bench/avro.py")
+                for stage, avro, string in (("source", a_src_cpu, s_src_cpu), ("sink", a_sink_cpu, s_sink_cpu)):
+                    benchlib.record(f"AvroConverter: Sluice CPU s per 1M records, {stage} (run {run})",
+                                    avro * 1e6 / total, "s", "StringConverter, same pipeline",
+                                    string * 1e6 / total, "python3 bench/avro.py", higher_is_better=False)
         print(f"\n{FILES} files x {LINES} CSV rows of 100 bytes (six typed fields); SpoolDirCsvSourceConnector, then "
               f"FileStreamSink; the same process, alternating order; page cache dropped before each source run: "
               f"{benchlib.drop_caches()}")
