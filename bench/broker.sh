@@ -71,13 +71,31 @@ with open(f"{work}/large.txt", "w") as f:
         f.write(f"{i:020d}" + "y" * 10219 + "\n")
 PY
 
+# Waits until a broker answers a metadata request; stops the benchmark at once, with the end of
+# the broker's log, if it exits first (a Tansu built without `--features dynostore` does), or
+# after five minutes (loading a large log after kill -9 takes tens of seconds).
+wait_for_broker() {
+    local name=$1 port=$2 pid=$3 log=$4 deadline=$((SECONDS + 300))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        kcat -b "127.0.0.1:$port" -m 1 -L >/dev/null 2>&1 && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "$name exited before answering on port $port; its log ends:" >&2
+            tail -5 "$log" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+    echo "$name did not answer on port $port within five minutes" >&2
+    exit 1
+}
+
 start_broker() {
     RUST_LOG=info "$SLUICE" broker \
         --override "log.dirs=$WORK/data" \
         --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
         --override "num.partitions=$PARTITIONS" 2>"$WORK/broker.log" &
     BROKER_PID=$!
-    for _ in $(seq 600); do kcat -b "127.0.0.1:$PORT" -L >/dev/null 2>&1 && break; sleep 0.05; done
+    wait_for_broker Sluice "$PORT" "$BROKER_PID" "$WORK/broker.log"
 }
 start_broker
 sleep 1
@@ -88,7 +106,7 @@ start_peer() {
         --advertised-listener-url "tcp://127.0.0.1:$PEER_PORT" --storage-engine memory://tansu/ \
         --silent >"$WORK/tansu.log" 2>&1 &
     PEER_PID=$!
-    for _ in $(seq 600); do kcat -b "127.0.0.1:$PEER_PORT" -L >/dev/null 2>&1 && break; sleep 0.05; done
+    wait_for_broker Tansu "$PEER_PORT" "$PEER_PID" "$WORK/tansu.log"
 }
 [ -n "$TANSU" ] && start_peer
 
