@@ -268,16 +268,25 @@ fn common_schema(schemas: &[Option<SchemaRef>]) -> Option<SchemaRef> {
 }
 
 /// A bare token: boolean, null, number, date, time or timestamp; otherwise a plain string.
+/// Inside arrays and maps an unquoted word is a string too.
 fn scalar(token: &str) -> Option<(Option<SchemaRef>, Value)> {
-    let first = *token.as_bytes().first()?;
+    if token.is_empty() {
+        return None;
+    }
+    Some(typed(token).unwrap_or_else(|| (Some(Schema::string()), Value::String(token.to_string()))))
+}
+
+/// A token's typed value, if it has one.
+fn typed(token: &str) -> Option<(Option<SchemaRef>, Value)> {
     // A typed token starts with one of these; anything else (a name, a path) is a string at once.
+    let first = *token.as_bytes().first()?;
     let may_be_typed = first.is_ascii_digit()
         || matches!(
             first,
             b'+' | b'-' | b'.' | b'e' | b'E' | b't' | b'T' | b'f' | b'F' | b'n'
         );
     if !may_be_typed {
-        return Some((Some(Schema::string()), Value::String(token.to_string())));
+        return None;
     }
     if token.eq_ignore_ascii_case("true") || token.eq_ignore_ascii_case("false") {
         return Some((
@@ -318,11 +327,7 @@ fn scalar(token: &str) -> Option<(Option<SchemaRef>, Value)> {
     if let Some(days) = parse_date(token) {
         return Some((Some(Schema::date()), Value::Date(days)));
     }
-    if let Some(ms) = parse_time(token) {
-        return Some((Some(Schema::time()), Value::Time(ms)));
-    }
-    // Inside arrays and maps an unquoted word is a string too.
-    Some((Some(Schema::string()), Value::String(token.to_string())))
+    parse_time(token).map(|ms| (Some(Schema::time()), Value::Time(ms)))
 }
 
 const DAY_MS: i64 = 86_400_000;

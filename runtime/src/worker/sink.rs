@@ -280,6 +280,7 @@ async fn deliver(
         return Ok(consumed);
     }
     let errors = &settings.errors;
+    let failed = |e| WorkerError::record(Stage::TaskPut, settings.task_name(), e);
     // A put consumes its records: a copy is kept only when a failure could use it.
     let spare = errors.may_redeliver().then(|| records.clone());
     let error = match put(task, records).await? {
@@ -287,11 +288,7 @@ async fn deliver(
         Err(e) => e,
     };
     let Some(spare) = spare else {
-        return Err(WorkerError::record(
-            Stage::TaskPut,
-            settings.task_name(),
-            error,
-        ));
+        return Err(failed(error));
     };
     let retried = errors
         .retry_after(error, || put(task, spare.clone()))
@@ -300,11 +297,7 @@ async fn deliver(
         return Ok(consumed);
     };
     if !errors.tolerates() {
-        return Err(WorkerError::record(
-            Stage::TaskPut,
-            settings.task_name(),
-            error,
-        ));
+        return Err(failed(error));
     }
     tracing::warn!(connector = %settings.connector, task = settings.task, error = %error, "put failed for a batch; putting its records one by one");
     let class = &settings.connector_class;
