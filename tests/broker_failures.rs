@@ -35,7 +35,48 @@ impl ProducerContext for Acks {
 #[test]
 fn kill_9_mid_produce_keeps_every_acknowledged_record() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let broker = ChildBroker::spawn(dir.path());
+    let recovery = kill_9_mid_produce(dir.path(), &[]);
+    assert!(
+        recovery.contains("trusted_bytes=0 "),
+        "without a recovery point the whole active segment is checked: {recovery}"
+    );
+}
+
+/// The same crash with the recovery point written every 50 ms: the restart trusts the fsynced
+/// start of the active segment and CRC-checks only the rest, and still loses nothing.
+#[test]
+fn kill_9_after_a_recovery_point_keeps_every_acknowledged_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let recovery = kill_9_mid_produce(dir.path(), &["log.flush.offset.checkpoint.interval.ms=50"]);
+    assert!(
+        !recovery.contains("trusted_bytes=0 "),
+        "the fsynced start of the segment is trusted: {recovery}"
+    );
+    let point = std::fs::read_to_string(recovery_point_file(dir.path())).expect("recovery point");
+    assert!(
+        point.trim().starts_with("0 ") && point.trim() != "0 0",
+        "a recovery point inside the first segment: {point:?}"
+    );
+}
+
+/// The broker's report of how it read the active segment of `crash-0` back after the crash.
+fn crash_recovery_line(broker: &ChildBroker) -> String {
+    let log = broker.log.lock().expect("lock");
+    log.iter()
+        .find(|l| l.contains("segment recovered") && l.contains("crash-0"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no recovery of crash-0 in {log:?}"))
+}
+
+fn recovery_point_file(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("crash-0").join("recovery-point.checkpoint")
+}
+
+/// Produces at acks=all, kills the broker with SIGKILL after 5,000 acknowledgements, tears the
+/// log's tail, restarts it, and checks that every acknowledged record is stored once. Returns the
+/// restarted broker's report of how it read the partition back.
+fn kill_9_mid_produce(dir: &std::path::Path, overrides: &[&str]) -> String {
+    let broker = ChildBroker::spawn_with(dir, overrides);
     let producer: ThreadedProducer<Acks> = common::client(&broker.bootstrap)
         .set("acks", "all")
         .set("linger.ms", "1")
@@ -58,7 +99,9 @@ fn kill_9_mid_produce_keeps_every_acknowledged_record() {
             std::thread::sleep(Duration::from_millis(1));
         }
         let acked = producer.context().acked.lock().expect("lock").len();
-        if killed_at.is_none() && acked >= 5000 {
+        // With a recovery point configured, the crash comes after one has been written.
+        let point_written = overrides.is_empty() || recovery_point_file(dir).exists();
+        if killed_at.is_none() && acked >= 5000 && point_written {
             broker.take().expect("running").kill();
             killed_at = Some(sent);
         }
@@ -75,7 +118,7 @@ fn kill_9_mid_produce_keeps_every_acknowledged_record() {
     drop(producer);
 
     // Simulate a write torn by the crash: half a batch header at the end of the log.
-    let log = std::fs::read_dir(dir.path().join("crash-0"))
+    let log = std::fs::read_dir(dir.join("crash-0"))
         .expect("partition dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "log"))
@@ -88,7 +131,7 @@ fn kill_9_mid_produce_keeps_every_acknowledged_record() {
         .write_all(&[0u8; 30])
         .expect("write");
 
-    let broker = ChildBroker::spawn(dir.path());
+    let broker = ChildBroker::spawn_with(dir, overrides);
     assert!(
         broker.log_contains("clean_shutdown=false"),
         "{:?}",
@@ -128,6 +171,7 @@ fn kill_9_mid_produce_keeps_every_acknowledged_record() {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), stored.len(), "no record is stored twice");
+    crash_recovery_line(&broker)
 }
 
 #[test]

@@ -377,6 +377,9 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
+    /// `log.flush.offset.checkpoint.interval.ms`: how often each partition's recovery point is
+    /// written down.
+    pub recovery_point_checkpoint_interval_ms: u64,
     pub cleaner_enable: bool,
     pub cleaner_backoff_ms: u64,
     pub group_initial_rebalance_delay_ms: u64,
@@ -418,6 +421,7 @@ const BROKER_KEYS: &[&str] = &[
     "log.dir",
     "log.dirs",
     "log.flush.scheduler.interval.ms",
+    "log.flush.offset.checkpoint.interval.ms",
     "group.initial.rebalance.delay.ms",
     "group.max.session.timeout.ms",
     "log.cleaner.backoff.ms",
@@ -562,6 +566,12 @@ impl BrokerConfig {
                 props,
                 "log.flush.scheduler.interval.ms",
                 1000,
+                1,
+            )?,
+            recovery_point_checkpoint_interval_ms: parse_at_least(
+                props,
+                "log.flush.offset.checkpoint.interval.ms",
+                60_000,
                 1,
             )?,
             cleaner_enable: parse_bool(props, "log.cleaner.enable", true)?,

@@ -2,12 +2,13 @@
 //! bookkeeping that lets acks=all producers wait for an fsync shared with everyone else's.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::log::compaction::{self, CompactionPolicy};
-use crate::log::PartitionLog;
+use crate::log::recovery_point::RecoveryPoint;
+use crate::log::{PartitionLog, SyncTarget};
 
 /// How far the log is known to be on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +17,8 @@ struct Durability {
     synced_to: i64,
     /// The log end the last failed fsync tried to cover, or -1.
     failed_to: i64,
+    /// Where in the active segment the last successful fsync reached; none before the first.
+    point: Option<RecoveryPoint>,
 }
 
 /// The fsync that would have made a write durable failed.
@@ -33,10 +36,12 @@ pub struct Partition {
     unflushed_messages: AtomicU64,
     /// Wall-clock time of the last fsync, for `flush.ms`.
     last_flush_ms: AtomicI64,
+    /// The recovery point last written to disk.
+    checkpointed: Mutex<Option<RecoveryPoint>>,
 }
 
-/// Queue of partitions that want an fsync; drained by [`run_flusher`].
-pub type FlushQueue = mpsc::UnboundedSender<Arc<Partition>>;
+/// Queue of partitions that want an fsync; drained by the thread [`start_flusher`] starts.
+pub type FlushQueue = mpsc::Sender<Arc<Partition>>;
 
 impl Partition {
     pub fn new(topic: &str, index: i32, log: PartitionLog) -> Self {
@@ -48,11 +53,31 @@ impl Partition {
             durable: watch::Sender::new(Durability {
                 synced_to: end,
                 failed_to: -1,
+                point: None,
             }),
             flush_queued: AtomicBool::new(false),
             unflushed_messages: AtomicU64::new(0),
             last_flush_ms: AtomicI64::new(crate::log::segment::now_ms()),
+            checkpointed: Mutex::new(None),
         }
+    }
+
+    /// Writes the point the last fsync reached to the partition's recovery-point checkpoint, if
+    /// it moved since the last write, so a restart after a crash re-reads only what follows it.
+    pub fn checkpoint_recovery_point(&self) -> std::io::Result<()> {
+        let Some(point) = self.durable.borrow().point else {
+            return Ok(());
+        };
+        let mut written = self
+            .checkpointed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *written != Some(point) {
+            let dir = self.log().dir().to_path_buf();
+            point.save(&dir)?;
+            *written = Some(point);
+        }
+        Ok(())
     }
 
     /// Locks the log. A panic elsewhere while holding the lock cannot leave the log half-updated
@@ -126,44 +151,40 @@ impl Partition {
     }
 }
 
+/// Starts the flusher: a thread of its own, so an fsync round costs one wake-up of it and one of
+/// each waiting producer, with no hop through the runtime's blocking pool. It stops once every
+/// sender of the returned queue is gone.
+pub fn start_flusher() -> std::io::Result<FlushQueue> {
+    let (queue, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("broker-flusher".into())
+        .spawn(move || run_flusher(rx))?;
+    Ok(queue)
+}
+
 /// Drains the flush queue: each round takes every partition queued so far and fsyncs them
-/// together, so concurrent producers share fsyncs (group commit).
-pub async fn run_flusher(mut rx: mpsc::UnboundedReceiver<Arc<Partition>>) {
-    while let Some(first) = rx.recv().await {
-        let mut round = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            round.push(more);
-        }
-        let targets: Vec<_> = round
-            .into_iter()
+/// together, so concurrent producers share fsyncs (group commit). A partition's waiters are
+/// released as soon as its own fsync returns.
+fn run_flusher(rx: mpsc::Receiver<Arc<Partition>>) {
+    while let Ok(first) = rx.recv() {
+        let targets: Vec<_> = std::iter::once(first)
+            .chain(rx.try_iter())
             .map(|p| {
                 p.flush_queued.store(false, Ordering::Release);
                 p.unflushed_messages.store(0, Ordering::Relaxed);
-                let (file, end) = p.log().sync_target();
-                (p, file, end)
+                let target = p.log().sync_target();
+                (p, target)
             })
             .collect();
-        let synced = tokio::task::spawn_blocking(move || {
-            targets
-                .into_iter()
-                .map(|(p, file, end)| {
-                    let result = file.sync_data();
-                    (p, end, result)
-                })
-                .collect::<Vec<_>>()
-        })
-        .await;
-        let Ok(synced) = synced else {
-            tracing::error!("flush task failed");
-            continue;
-        };
-        for (p, end, result) in synced {
-            match result {
+        for (p, SyncTarget { file, end, point }) in targets {
+            match file.sync_data() {
                 Ok(()) => {
                     p.last_flush_ms
                         .store(crate::log::segment::now_ms(), Ordering::Relaxed);
-                    p.durable
-                        .send_modify(|d| d.synced_to = d.synced_to.max(end));
+                    p.durable.send_modify(|d| {
+                        d.synced_to = d.synced_to.max(end);
+                        d.point = Some(point);
+                    });
                 }
                 Err(error) => {
                     tracing::error!(topic = %p.topic, partition = p.index, %error, "fsync failed");

@@ -9,14 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::BrokerConfig;
 use crate::group::{GroupCoordinator, GroupSettings};
 use crate::log::segment::now_ms;
-use crate::partition::run_flusher;
+use crate::partition::start_flusher;
 use crate::protocol::connection::serve_connection;
 use crate::protocol::connections::Connections;
 use crate::topics::{TopicError, Topics};
@@ -73,8 +72,8 @@ pub struct Broker {
 
 impl Broker {
     /// Opens the log directory: takes its lock, reads `meta.properties`, and recovers every
-    /// partition (fully after a crash, cheaply after a clean shutdown). Also starts the flusher,
-    /// so it must run inside a Tokio runtime.
+    /// partition (fully after a crash, cheaply after a clean shutdown). Also starts the flusher's
+    /// thread.
     pub fn open(config: BrokerConfig) -> Result<Arc<Self>, BrokerError> {
         let dir = config.log_dir.clone();
         let dir_err = |source| BrokerError::LogDir {
@@ -95,9 +94,7 @@ impl Broker {
         let marker = dir.join(CLEAN_SHUTDOWN_MARKER);
         let clean = marker.exists();
         let started = std::time::Instant::now();
-        let (flush_tx, flush_rx) = mpsc::unbounded_channel();
-        tokio::spawn(run_flusher(flush_rx));
-        let topics = Topics::open(Arc::new(config.clone()), clean, flush_tx)?;
+        let topics = Topics::open(Arc::new(config.clone()), clean, start_flusher()?)?;
         let groups = GroupCoordinator::load(&topics, GroupSettings::from_config(&config))?;
         if clean {
             // From here on a crash must trigger full recovery again.
@@ -213,21 +210,32 @@ impl Broker {
             shutdown.clone(),
             move || broker.groups.tick(&broker.topics),
         ));
+        let broker = Arc::clone(self);
+        let every = Duration::from_millis(self.config.recovery_point_checkpoint_interval_ms);
+        tasks.spawn(periodically_blocking(every, shutdown.clone(), move || {
+            broker.checkpoint_recovery_points()
+        }));
         if self.config.cleaner_enable {
             let broker = Arc::clone(self);
             let every = Duration::from_millis(self.config.cleaner_backoff_ms);
-            tasks.spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(every) => {}
-                    }
-                    let b = Arc::clone(&broker);
-                    let _ = tokio::task::spawn_blocking(move || b.compact_logs()).await;
-                }
-            });
+            tasks.spawn(periodically_blocking(every, shutdown, move || {
+                broker.compact_logs()
+            }));
         }
         tasks
+    }
+
+    /// Writes down how far each partition's fsyncs have reached (see [`RecoveryPoint`]).
+    ///
+    /// [`RecoveryPoint`]: crate::log::recovery_point::RecoveryPoint
+    pub fn checkpoint_recovery_points(&self) {
+        for topic in self.topics.list() {
+            for partition in topic.partitions() {
+                if let Err(error) = partition.checkpoint_recovery_point() {
+                    tracing::warn!(topic = %topic.name, partition = partition.index, %error, "could not write the recovery point");
+                }
+            }
+        }
     }
 
     /// Applies each topic's retention policy.
@@ -292,6 +300,24 @@ async fn periodically(every: Duration, shutdown: CancellationToken, mut job: imp
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => job(),
         }
+    }
+}
+
+/// Runs `job` every `every` on a blocking thread: jobs that write files or fsync must not hold
+/// up the connections' threads.
+async fn periodically_blocking(
+    every: Duration,
+    shutdown: CancellationToken,
+    job: impl Fn() + Send + Sync + 'static,
+) {
+    let job = Arc::new(job);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let job = Arc::clone(&job);
+        let _ = tokio::task::spawn_blocking(move || job()).await;
     }
 }
 

@@ -102,6 +102,11 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Result<Rep
         30_000
     };
     let timeout = Duration::from_millis(timeout_ms);
+    // Every partition is queued now, so one fsync round covers them all; waiting for each in
+    // turn would queue the next only after the previous one's fsync.
+    for wait in &waits {
+        wait.partition.request_flush(&broker.topics.flush_queue);
+    }
     Ok(Reply::Later(Box::pin(async move {
         for wait in waits {
             let durable = tokio::time::timeout(

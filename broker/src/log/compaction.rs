@@ -125,7 +125,7 @@ impl PartitionLog {
             }
             fs::rename(&c.cleaned_path, &log_path)?;
             File::open(self.dir())?.sync_all()?;
-            let (mut segment, _) = Segment::recover(self.dir(), c.base_offset, false, 4096)?;
+            let (mut segment, _) = Segment::recover(self.dir(), c.base_offset, 4096, u64::MAX)?;
             segment.next_offset = next_offset;
             segment.seal()?;
             self.replace_segment(i, segment);
@@ -139,10 +139,7 @@ const CHECKPOINT: &str = "cleaner.checkpoint";
 
 /// Persists how far the log has been cleaned, so a restart does not re-clean it all.
 fn save_checkpoint(dir: &Path, cleaned_to: i64) -> io::Result<()> {
-    let tmp = dir.join(format!("{CHECKPOINT}.tmp"));
-    fs::write(&tmp, cleaned_to.to_string())?;
-    File::open(&tmp)?.sync_all()?;
-    fs::rename(&tmp, dir.join(CHECKPOINT))
+    super::replace_file(dir, CHECKPOINT, cleaned_to.to_string().as_bytes())
 }
 
 /// How far a previous run cleaned this log (0 if unknown or unreadable).

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::batch::{self, BatchHeader};
 use super::producers::{Producers, SequenceError, Verdict};
+use super::recovery_point::RecoveryPoint;
 use super::segment::{self, Segment};
 
 /// The topic settings the log acts on, resolved from topic and broker configs.
@@ -77,6 +78,15 @@ pub enum AppendError {
 }
 
 /// What opening a log found.
+/// The active segment's file as of now, with how far its fsync will reach.
+#[derive(Debug)]
+pub struct SyncTarget {
+    pub file: Arc<File>,
+    /// Every offset below this is in the file.
+    pub end: i64,
+    pub point: RecoveryPoint,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OpenReport {
     pub truncated_bytes: u64,
@@ -84,7 +94,8 @@ pub struct OpenReport {
 
 impl PartitionLog {
     /// Opens (or creates) the log in `dir`. After an unclean shutdown the active segment is read
-    /// through with CRC checks and a torn tail is cut off; sealed segments are trusted.
+    /// through with CRC checks from its recovery point on and a torn tail is cut off; sealed
+    /// segments, and what an fsync covered, are trusted.
     pub fn open(
         dir: &Path,
         clean_shutdown: bool,
@@ -106,6 +117,7 @@ impl PartitionLog {
         }
         bases.sort_unstable();
         let mut report = OpenReport::default();
+        let recovery_point = RecoveryPoint::load(dir);
         let mut segments = Vec::with_capacity(bases.len().max(1));
         for (i, &base) in bases.iter().enumerate() {
             let segment = match bases.get(i + 1) {
@@ -121,9 +133,18 @@ impl PartitionLog {
                     match clean {
                         Some(segment) => segment,
                         None => {
+                            let trusted = RecoveryPoint::trusted_bytes(recovery_point, base);
                             let (segment, recovered) =
-                                Segment::recover(dir, base, true, policy.index_interval_bytes)?;
+                                Segment::recover(dir, base, policy.index_interval_bytes, trusted)?;
                             report.truncated_bytes = recovered.truncated_bytes;
+                            // What was checked is made durable and marked so: a second crash
+                            // before the next fsync does not check it all again, and a point
+                            // beyond what survived never stays behind.
+                            let point = RecoveryPoint::end_of(&segment);
+                            if recovery_point != Some(point) {
+                                segment.file().sync_data()?;
+                                point.save(dir)?;
+                            }
                             segment
                         }
                     }
@@ -425,16 +446,28 @@ impl PartitionLog {
         Ok(deleted)
     }
 
-    /// A handle to fsync and the offset the fsync will make durable.
-    pub fn sync_target(&self) -> (Arc<File>, i64) {
-        (self.active().file(), self.log_end_offset())
+    /// What an fsync of the log's active segment, started now, will make durable.
+    pub fn sync_target(&self) -> SyncTarget {
+        SyncTarget {
+            file: self.active().file(),
+            end: self.log_end_offset(),
+            point: self.recovery_point(),
+        }
     }
 
-    /// Writes the active segment's indexes and flushes its data, for a clean shutdown.
+    /// The whole of the active segment as it stands, as a recovery point once fsynced.
+    fn recovery_point(&self) -> RecoveryPoint {
+        RecoveryPoint::end_of(self.active())
+    }
+
+    /// Writes the active segment's indexes and flushes its data, for a clean shutdown. The
+    /// recovery point then covers the whole log, so a crash of the next run re-reads only what
+    /// that run writes.
     pub fn close(&mut self) -> io::Result<()> {
         let active = self.active_mut();
         active.write_index_files()?;
         active.file().sync_all()?;
+        self.recovery_point().save(&self.dir)?;
         self.producers.save(&self.dir)
     }
 

@@ -140,10 +140,8 @@ impl Producers {
 
     /// Writes the table to `<dir>/producers.snapshot` (temp file, fsync, rename).
     pub fn save(&self, dir: &Path) -> io::Result<()> {
-        let tmp = dir.join(format!("{SNAPSHOT}.tmp"));
-        fs::write(&tmp, serde_json::to_vec(self).map_err(io::Error::other)?)?;
-        fs::File::open(&tmp)?.sync_all()?;
-        fs::rename(&tmp, dir.join(SNAPSHOT))
+        let json = serde_json::to_vec(self).map_err(io::Error::other)?;
+        super::replace_file(dir, SNAPSHOT, &json)
     }
 
     /// Reads the snapshot, if there is a usable one.

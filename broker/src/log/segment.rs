@@ -2,7 +2,7 @@
 //! sparse indexes beside it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -88,7 +88,7 @@ impl Segment {
             }
             Err(e) => {
                 tracing::warn!(segment = %path.display(), error = %e, "rebuilding segment index");
-                let (mut segment, _) = Self::recover(dir, base_offset, false, 4096)?;
+                let (mut segment, _) = Self::recover(dir, base_offset, 4096, u64::MAX)?;
                 segment.seal()?;
                 Ok(segment)
             }
@@ -132,13 +132,14 @@ impl Segment {
         Ok(segment)
     }
 
-    /// Reads a segment from the start, checking each batch (and its CRC when `verify_crc`), and
-    /// cuts off whatever follows the last whole, valid batch: the torn tail of a crash.
+    /// Reads a segment from the start and cuts off whatever follows the last whole, valid batch:
+    /// the torn tail of a crash. The first `trusted` bytes (what an fsync covered; `u64::MAX` for
+    /// a sealed segment) are walked by batch header only; the rest is read and CRC-checked.
     pub fn recover(
         dir: &Path,
         base_offset: i64,
-        verify_crc: bool,
         index_interval: u64,
+        trusted: u64,
     ) -> io::Result<(Self, Recovered)> {
         let path = log_path(dir, base_offset);
         let file = open_for_append(&path)?;
@@ -153,13 +154,20 @@ impl Segment {
             path,
             index: Index::Active(ActiveIndex::default()),
         };
-        let mut reader = io::BufReader::with_capacity(1 << 20, File::open(&segment.path)?);
-        let mut buf = Vec::new();
         let mut pos = 0u64;
+        while let Some(header) = segment.trusted_header_at(pos, trusted.min(file_len))? {
+            segment.index_before_append(&header, index_interval);
+            segment.note_appended(&header);
+            pos += header.total_len() as u64;
+        }
+        let trusted_bytes = pos;
+        let mut reader = io::BufReader::with_capacity(1 << 20, File::open(&segment.path)?);
+        reader.seek(io::SeekFrom::Start(pos))?;
+        let mut buf = Vec::new();
         while let Some(header) = read_batch(&mut reader, &mut buf, file_len - pos)? {
             let valid = header.magic == 2
                 && header.base_offset >= segment.next_offset
-                && (!verify_crc || batch::compute_crc(&buf) == header.crc);
+                && batch::compute_crc(&buf) == header.crc;
             if !valid {
                 break;
             }
@@ -167,6 +175,12 @@ impl Segment {
             segment.note_appended(&header);
             pos += buf.len() as u64;
         }
+        tracing::info!(
+            segment = %segment.path.display(),
+            trusted_bytes,
+            checked_bytes = pos - trusted_bytes,
+            "segment recovered"
+        );
         let truncated_bytes = file_len - pos;
         if truncated_bytes > 0 {
             tracing::warn!(
@@ -180,6 +194,23 @@ impl Segment {
         }
         segment.roll_base_ms = now_ms();
         Ok((segment, Recovered { truncated_bytes }))
+    }
+
+    /// The header of the batch at `pos` if the whole batch lies within the first `trusted` bytes
+    /// and follows on from what precedes it; `None` where the trusted run ends.
+    fn trusted_header_at(&self, pos: u64, trusted: u64) -> io::Result<Option<BatchHeader>> {
+        if trusted.saturating_sub(pos) < HEADER_LEN as u64 {
+            return Ok(None);
+        }
+        let header = match header_at(&self.file, pos) {
+            Ok(header) => header,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let whole = header.batch_length >= (HEADER_LEN - batch::LOG_OVERHEAD) as i32
+            && header.total_len() as u64 <= trusted - pos;
+        let follows = header.magic == 2 && header.base_offset >= self.next_offset;
+        Ok((whole && follows).then_some(header))
     }
 
     pub fn path(&self) -> &Path {
