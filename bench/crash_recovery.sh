@@ -4,6 +4,8 @@
 #   bash bench/crash_recovery.sh                       four producers x 1 GB, then the crashes below
 #   LARGE=20000 bash bench/crash_recovery.sh           a quicker run (4 x 200 MB)
 #   SLUICE=path/to/other/sluice bash bench/crash_recovery.sh    another build, for a before/after
+#   COLD=1 bash bench/crash_recovery.sh                the page cache dropped before each restart
+#                                                      (root only), so the log is read from disk
 #
 # Four kcat producers write 10 KB records at acks=all, one partition each; then the broker is
 # killed (SIGKILL) and restarted: right after the writes, again after more than the recovery
@@ -14,6 +16,7 @@
 set -euo pipefail
 
 LARGE=${LARGE:-100000}
+COLD=${COLD:-}
 PORT=${PORT:-29099}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SLUICE=${SLUICE:-$ROOT/target/release/sluice}
@@ -36,6 +39,10 @@ with open(sys.argv[1], "w") as f:
 PY
 
 start_broker() {
+    if [ -n "$COLD" ]; then
+        sync
+        echo 3 > /proc/sys/vm/drop_caches
+    fi
     RUST_LOG=info "$SLUICE" broker \
         --override "log.dirs=$WORK/data" \
         --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
