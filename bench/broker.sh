@@ -47,6 +47,7 @@ fi
 KCAT_VERSION=$(kcat -V 2>&1 | grep -o 'librdkafka [0-9.]*' | head -1)
 
 source "$ROOT/bench/record.sh"
+source "$ROOT/bench/brokerlib.sh"
 now() { date +%s.%N; }
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
@@ -70,24 +71,6 @@ with open(f"{work}/large.txt", "w") as f:
     for i in range(large):
         f.write(f"{i:020d}" + "y" * 10219 + "\n")
 PY
-
-# Waits until a broker answers a metadata request; stops the benchmark at once, with the end of
-# the broker's log, if it exits first (a Tansu built without `--features dynostore` does), or
-# after five minutes (loading a large log after kill -9 takes tens of seconds).
-wait_for_broker() {
-    local name=$1 port=$2 pid=$3 log=$4 deadline=$((SECONDS + 300))
-    while [ "$SECONDS" -lt "$deadline" ]; do
-        kcat -b "127.0.0.1:$port" -m 1 -L >/dev/null 2>&1 && return 0
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "$name exited before answering on port $port; its log ends:" >&2
-            tail -5 "$log" >&2
-            exit 1
-        fi
-        sleep 0.05
-    done
-    echo "$name did not answer on port $port within five minutes" >&2
-    exit 1
-}
 
 start_broker() {
     RUST_LOG=info "$SLUICE" broker \
@@ -217,19 +200,17 @@ echo "Four producers at once, one per partition, $LARGE x 10 KB each, acks=all: 
 record "broker: four producers, 10 KB records, acks=all" "$FOUR_MBPS" MB/s "disk, dd with oflag=dsync" \
     "$DSYNC_MBPS" "bash bench/broker.sh"
 
-load_ms() { sed -n 's/.*log loaded.*elapsed_ms=\([0-9]*\).*/\1/p' "$WORK/broker.log" | head -1; }
-
 LOADED_RSS=$(rss_mb $BROKER_PID)
 # A crash right after the last writes: what was written since each partition's last recovery
 # point (log.flush.offset.checkpoint.interval.ms, 60 s) is read back and CRC-checked.
 kill -KILL $BROKER_PID; wait $BROKER_PID 2>/dev/null || true
 start_broker
-CRASH_LOAD_MS=$(load_ms)
-CHECKED_MB=$(sed -n 's/.*segment recovered.*checked_bytes=\([0-9]*\).*/\1/p' "$WORK/broker.log" | awk '{ s += $1 } END { printf "%.0f", s / 1e6 }')
+CRASH_LOAD_MS=$(load_ms "$WORK/broker.log")
+CHECKED_MB=$(checked_mb "$WORK/broker.log")
 kill -TERM $BROKER_PID; wait $BROKER_PID || true
 start_broker
 sleep 1
-CLEAN_LOAD_MS=$(load_ms)
+CLEAN_LOAD_MS=$(load_ms "$WORK/broker.log")
 RESTARTED_RSS=$(rss_mb $BROKER_PID)
 
 echo

@@ -31,6 +31,8 @@ trap cleanup EXIT
 [ -x "$SLUICE" ] || { echo "build first: cargo build --release --bin sluice" >&2; exit 1; }
 command -v kcat >/dev/null || { echo "kcat is not installed" >&2; exit 1; }
 
+source "$ROOT/bench/brokerlib.sh"
+
 python3 - "$WORK/large.txt" "$LARGE" <<'PY'
 import sys
 with open(sys.argv[1], "w") as f:
@@ -48,20 +50,10 @@ start_broker() {
         --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
         --override "num.partitions=4" 2>"$WORK/broker.log" &
     BROKER_PID=$!
-    local deadline=$((SECONDS + 300))
-    until kcat -b "127.0.0.1:$PORT" -m 1 -L >/dev/null 2>&1; do
-        kill -0 "$BROKER_PID" 2>/dev/null || { tail -5 "$WORK/broker.log" >&2; exit 1; }
-        [ "$SECONDS" -lt "$deadline" ] || { echo "the broker did not answer" >&2; exit 1; }
-        sleep 0.05
-    done
+    wait_for_broker Sluice "$PORT" "$BROKER_PID" "$WORK/broker.log"
 }
 stop_broker() { kill "-$1" "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true; BROKER_PID=; }
-load_ms() { sed -n 's/.*log loaded.*elapsed_ms=\([0-9]*\).*/\1/p' "$WORK/broker.log" | head -1; }
-checked_mb() {
-    sed -n 's/.*segment recovered.*checked_bytes=\([0-9]*\).*/\1/p' "$WORK/broker.log" |
-        awk '{ s += $1 } END { if (NR) printf "%.0f", s / 1e6; else printf "not reported" }'
-}
-row() { echo "| $1 | $(load_ms) | $(checked_mb) |"; }
+row() { echo "| $1 | $(load_ms "$WORK/broker.log") | $(checked_mb "$WORK/broker.log") |"; }
 
 start_broker
 kcat -b "127.0.0.1:$PORT" -L -t crash >/dev/null 2>&1 || true

@@ -91,6 +91,15 @@ fn append_batches(log: &mut PartitionLog, policy: &LogPolicy, count: i64) {
     }
 }
 
+/// Bytes that reached the end of the active segment without the log knowing: a crash's leftovers.
+fn append_raw(dir: &std::path::Path, bytes: &[u8]) {
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(active_log_file(dir))
+        .expect("open file");
+    file.write_all(bytes).expect("write");
+}
+
 fn active_log_file(dir: &std::path::Path) -> std::path::PathBuf {
     let mut logs: Vec<_> = std::fs::read_dir(dir)
         .expect("dir")
@@ -151,9 +160,7 @@ proptest! {
                     let b = batch(records, b"torn", 5);
                     let keep = keep.min(b.len() - 1);
                     drop(log);
-                    let mut file = OpenOptions::new().append(true).open(active_log_file(&path)).expect("open file");
-                    file.write_all(&b[..keep]).expect("write");
-                    drop(file);
+                    append_raw(&path, &b[..keep]);
                     let (reopened, report) = PartitionLog::open(&path, false, &policy).expect("recover");
                     prop_assert_eq!(report.truncated_bytes, keep as u64);
                     log = reopened;
@@ -161,9 +168,7 @@ proptest! {
                 Op::Checkpoint => checkpoint(&log),
                 Op::Garbage { len } => {
                     drop(log);
-                    let mut file = OpenOptions::new().append(true).open(active_log_file(&path)).expect("open file");
-                    file.write_all(&vec![0xA5; len]).expect("write");
-                    drop(file);
+                    append_raw(&path, &vec![0xA5; len]);
                     let (reopened, report) = PartitionLog::open(&path, false, &policy).expect("recover");
                     prop_assert_eq!(report.truncated_bytes, len as u64);
                     log = reopened;
@@ -182,17 +187,9 @@ fn a_corrupt_byte_in_the_last_batch_cuts_it_off_after_a_crash() {
     let dir = tempfile::tempdir().expect("tempdir");
     let policy = LogPolicy::default();
     let (mut log, _) = PartitionLog::open(dir.path(), false, &policy).expect("open");
-    for i in 0..3 {
-        let b = batch(2, b"value", i);
-        log.append(&BatchHeader::parse(&b).expect("header"), &b, &policy, 0)
-            .expect("append");
-    }
+    append_batches(&mut log, &policy, 3);
     drop(log);
-    let file = active_log_file(dir.path());
-    let mut bytes = std::fs::read(&file).expect("read");
-    let last = bytes.len() - 3;
-    bytes[last] ^= 0xFF;
-    std::fs::write(&file, &bytes).expect("write");
+    corrupt_value_byte(dir.path(), 3);
     let (log, report) = PartitionLog::open(dir.path(), false, &policy).expect("recover");
     assert!(report.truncated_bytes > 0);
     assert_eq!(log.log_end_offset(), 4);
@@ -282,12 +279,7 @@ fn a_recovery_point_inside_a_batch_or_another_segment_checks_from_a_batch_start(
     .save(dir.path())
     .expect("save");
     drop(log);
-    let mut file = OpenOptions::new()
-        .append(true)
-        .open(active_log_file(dir.path()))
-        .expect("open file");
-    file.write_all(&[0xA5; 100]).expect("write");
-    drop(file);
+    append_raw(dir.path(), &[0xA5; 100]);
     let (log, report) = PartitionLog::open(dir.path(), false, &policy).expect("recover");
     assert_eq!(report.truncated_bytes, 100);
     assert_eq!(log.log_end_offset(), 4);

@@ -77,7 +77,6 @@ pub enum AppendError {
     Sequence(#[from] SequenceError),
 }
 
-/// What opening a log found.
 /// The active segment's file as of now, with how far its fsync will reach.
 #[derive(Debug)]
 pub struct SyncTarget {
@@ -87,6 +86,7 @@ pub struct SyncTarget {
     pub point: RecoveryPoint,
 }
 
+/// What opening a log found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OpenReport {
     pub truncated_bytes: u64,

@@ -165,10 +165,7 @@ impl Segment {
         reader.seek(io::SeekFrom::Start(pos))?;
         let mut buf = Vec::new();
         while let Some(header) = read_batch(&mut reader, &mut buf, file_len - pos)? {
-            let valid = header.magic == 2
-                && header.base_offset >= segment.next_offset
-                && batch::compute_crc(&buf) == header.crc;
-            if !valid {
+            if !segment.continues_with(&header) || batch::compute_crc(&buf) != header.crc {
                 break;
             }
             segment.index_before_append(&header, index_interval);
@@ -207,10 +204,13 @@ impl Segment {
             Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(None),
             Err(e) => return Err(e),
         };
-        let whole = header.batch_length >= (HEADER_LEN - batch::LOG_OVERHEAD) as i32
-            && header.total_len() as u64 <= trusted - pos;
-        let follows = header.magic == 2 && header.base_offset >= self.next_offset;
-        Ok((whole && follows).then_some(header))
+        let usable = fits(&header, trusted - pos) && self.continues_with(&header);
+        Ok(usable.then_some(header))
+    }
+
+    /// Whether `header` can be the next batch of this segment: format v2, offsets moving on.
+    fn continues_with(&self, header: &BatchHeader) -> bool {
+        header.magic == 2 && header.base_offset >= self.next_offset
     }
 
     pub fn path(&self) -> &Path {
@@ -356,13 +356,18 @@ fn read_batch(
     let Ok(header) = BatchHeader::parse(buf) else {
         return Ok(None);
     };
-    let total = header.total_len() as u64;
-    if header.batch_length < (HEADER_LEN - batch::LOG_OVERHEAD) as i32 || total > remaining {
+    if !fits(&header, remaining) {
         return Ok(None);
     }
-    buf.resize(total as usize, 0);
+    buf.resize(header.total_len(), 0);
     reader.read_exact(&mut buf[HEADER_LEN..])?;
     Ok(Some(header))
+}
+
+/// Whether the batch `header` starts is at least a header long and ends within `remaining` bytes.
+fn fits(header: &BatchHeader, remaining: u64) -> bool {
+    header.batch_length >= (HEADER_LEN - batch::LOG_OVERHEAD) as i32
+        && header.total_len() as u64 <= remaining
 }
 
 fn open_for_append(path: &Path) -> io::Result<File> {
