@@ -33,15 +33,20 @@ fn meaning(error: &KafkaError) -> Meaning {
     }
 }
 
+/// Logs a client error librdkafka reported, at the level its meaning to the worker calls for.
+pub fn report(error: KafkaError, reason: &str) {
+    match meaning(&error) {
+        Meaning::PartitionEnd => {}
+        Meaning::TopicNotYetCreated => {
+            tracing::info!("waiting for a topic to be created: {reason}")
+        }
+        Meaning::Failure => tracing::error!(error = %error, "{reason}"),
+    }
+}
+
 impl ClientContext for ExpectedErrors {
     fn error(&self, error: KafkaError, reason: &str) {
-        match meaning(&error) {
-            Meaning::PartitionEnd => {}
-            Meaning::TopicNotYetCreated => {
-                tracing::info!("waiting for a topic to be created: {reason}")
-            }
-            Meaning::Failure => tracing::error!(error = %error, "{reason}"),
-        }
+        report(error, reason);
     }
 }
 

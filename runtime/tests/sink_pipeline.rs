@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
 use sluice_connect_api::{BoxFuture, ConnectError, Connector, SinkConnector, SinkRecord, SinkTask};
 use sluice_connectors::file::FileStreamSinkConnector;
 use sluice_runtime::converters::SimpleHeaderConverter;
@@ -42,6 +43,15 @@ fn start(
     file: &std::path::Path,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
+    start_with(&broker.client(), file, stop)
+}
+
+/// `start` with the consumer settings of `client`.
+fn start_with(
+    client: &ClientConfig,
+    file: &std::path::Path,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
     let props: BTreeMap<String, String> = [("file".to_string(), file.display().to_string())].into();
     let mut connector = FileStreamSinkConnector::default();
     connector
@@ -50,7 +60,7 @@ fn start(
     let task = connector.new_task();
     let task_props = connector.task_configs(1).expect("tasks").remove(0);
     start_task(
-        broker,
+        client,
         task,
         task_props,
         stop,
@@ -59,7 +69,7 @@ fn start(
 }
 
 fn start_task(
-    broker: &Broker,
+    client: &ClientConfig,
     task: Box<dyn SinkTask>,
     task_props: BTreeMap<String, String>,
     stop: CancellationToken,
@@ -87,7 +97,7 @@ fn start_task(
         task_props,
         converters,
         TransformChain::from_config(&BTreeMap::new()).expect("no transforms"),
-        &broker.client(),
+        client,
     )
     .expect("runner");
     tokio::spawn(runner.run(stop))
@@ -133,6 +143,56 @@ async fn records_reach_the_file_and_a_new_task_continues_from_the_commits() {
     broker.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_set_to_latest_writes_only_what_arrives_after_it_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    produce(&broker, 0..100).await;
+    let file = dir.path().join("sink.txt");
+    let stop = CancellationToken::new();
+    let mut client = broker.client();
+    client.set("auto.offset.reset", "latest");
+    let task = start_with(&client, &file, stop.clone());
+    // Where the sink starts is fixed when its partition is assigned, which this test cannot
+    // see: one record at a time is produced until the sink has written one.
+    let deadline = Instant::now() + WAIT;
+    let mut next = 100;
+    while std::fs::read_to_string(&file)
+        .unwrap_or_default()
+        .is_empty()
+        && Instant::now() < deadline
+    {
+        produce(&broker, next..next + 1).await;
+        next += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let last = format!("record-{:04}", next - 1);
+    let mut lines = Vec::new();
+    while Instant::now() < deadline {
+        lines = wait_for_lines(&file, 1).await;
+        if lines.last() == Some(&last) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop_cleanly(stop, task).await;
+    let first = lines
+        .first()
+        .and_then(|l| l.strip_prefix("record-"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .expect("the sink wrote records");
+    assert!(
+        first >= 100,
+        "the records produced before the sink started were written: {lines:?}"
+    );
+    let expected: Vec<String> = (first..next).map(|i| format!("record-{i:04}")).collect();
+    assert_eq!(
+        lines, expected,
+        "every record from where it started, once, in order"
+    );
+    broker.stop().await;
+}
+
 /// A sink whose every `put` fails, as a database that refuses a batch would.
 struct RefusingSink;
 
@@ -155,7 +215,7 @@ async fn a_batch_whose_put_failed_is_read_again_by_the_next_task() {
     produce(&broker, 0..300).await;
     // The task fails on its first put; its offsets must not be committed on the way out.
     let failed = start_task(
-        &broker,
+        &broker.client(),
         Box::new(RefusingSink),
         BTreeMap::new(),
         CancellationToken::new(),
@@ -233,7 +293,7 @@ async fn records_a_put_refuses_go_to_the_dead_letter_queue_and_the_rest_are_put(
     let accepted = Arc::new(std::sync::Mutex::new(Vec::new()));
     let stop = CancellationToken::new();
     let task = start_task(
-        &broker,
+        &broker.client(),
         Box::new(PickySink {
             accepted: Arc::clone(&accepted),
         }),
@@ -341,7 +401,7 @@ async fn no_put_holds_more_than_max_poll_records_even_from_one_partition() {
     let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
     let stop = CancellationToken::new();
     let task = start_task(
-        &broker,
+        &broker.client(),
         Box::new(BatchRecorder {
             batches: Arc::clone(&batches),
         }),

@@ -8,6 +8,7 @@ pub mod offsets;
 mod partitioning;
 mod sending;
 pub mod sink;
+mod sink_assignment;
 pub mod source;
 pub mod task_thread;
 pub mod topic_creation;

@@ -17,9 +17,9 @@ use sluice_connect_api::{Headers, Props, SinkRecord, SinkTask, TimestampType, To
 use tokio_util::sync::CancellationToken;
 
 use super::errors::{transform_alias, ErrorHandler, Failure, RawRecord};
+use super::sink_assignment::SinkConsumerContext;
 use super::task_thread::TaskThread;
 use super::{Converters, Stage, TopicObserver, WorkerError};
-use crate::client_errors::ExpectedErrors;
 use crate::transforms::TransformChain;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -142,7 +142,7 @@ pub struct SinkRunner {
     task: TaskThread<Box<dyn SinkTask>>,
     /// Its config, to start it with when the runner runs.
     start: Option<Props>,
-    consumer: Arc<StreamConsumer<ExpectedErrors>>,
+    consumer: Arc<StreamConsumer<SinkConsumerContext>>,
     decoder: Decoder,
     /// Next offset to read, per partition, for everything put so far.
     consumed: BTreeMap<TopicPartition, i64>,
@@ -169,19 +169,22 @@ impl SinkRunner {
         // librdkafka's prefetch defaults suit a consumer that polls in bulk: a sink that drains
         // its queue quickly is better served by a smaller queue refilled without librdkafka's
         // one-second pause (same speed, a quarter of the memory). Users may still set them.
+        // A sink starts from the beginning of what its group never committed, as Kafka Connect's
+        // does, unless the worker's or the connector's consumer settings say otherwise.
         for (key, value) in [
             ("fetch.queue.backoff.ms", "10"),
             ("queued.min.messages", "5000"),
+            ("auto.offset.reset", "earliest"),
         ] {
             if client.get(key).is_none() {
                 client.set(key, value);
             }
         }
-        let consumer: StreamConsumer<ExpectedErrors> = client
+        let context = SinkConsumerContext::new(client.get("auto.offset.reset").unwrap_or_default());
+        let consumer: StreamConsumer<SinkConsumerContext> = client
             .set("group.id", format!("connect-{}", settings.connector))
             .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .create_with_context(ExpectedErrors)?;
+            .create_with_context(context)?;
         match &settings.topics {
             SinkTopics::List(topics) => {
                 let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -224,7 +227,13 @@ impl SinkRunner {
                     None => Ok(None),
                 }
             };
-            let reading = next_batch(&self.consumer, &mut self.decoder);
+            // An idle topic must not hold up the commit that is due, as Kafka Connect's poll
+            // waits no longer than the next commit.
+            let wait = settings
+                .offset_flush_interval
+                .saturating_sub(last_flush.elapsed())
+                .clamp(Duration::from_millis(1), IDLE_WAIT);
+            let reading = next_batch(&self.consumer, &mut self.decoder, wait);
             let (delivered, read) = tokio::select! {
                 _ = shutdown.cancelled() => break Ok(()),
                 both = async { tokio::join!(putting, reading) } => both,
@@ -323,11 +332,15 @@ async fn deliver(
     Ok(consumed)
 }
 
-/// Waits for one record, then takes whatever else is ready, up to `max.poll.records`. One stream
+/// The longest a sink waits for a record before it looks at its commits and its stop signal.
+const IDLE_WAIT: Duration = Duration::from_millis(200);
+
+/// Waits up to `wait` for one record, then takes whatever else is ready, up to `max.poll.records`. One stream
 /// serves the whole batch: each new one registers with the consumer under a lock.
 async fn next_batch(
-    consumer: &StreamConsumer<ExpectedErrors>,
+    consumer: &StreamConsumer<SinkConsumerContext>,
     decoder: &mut Decoder,
+    wait: Duration,
 ) -> Result<Batch, WorkerError> {
     let settings = Arc::clone(&decoder.settings);
     let mut batch = Batch {
@@ -337,7 +350,7 @@ async fn next_batch(
     };
     let failed = |e| WorkerError::record(Stage::KafkaConsume, settings.task_name(), e);
     let mut stream = consumer.stream();
-    let first = tokio::time::timeout(Duration::from_millis(200), next_message(&mut stream)).await;
+    let first = tokio::time::timeout(wait, next_message(&mut stream)).await;
     let Ok(Some(first)) = first else {
         return Ok(batch);
     };
@@ -363,7 +376,7 @@ async fn next_batch(
 
 /// The stream's next message (`StreamExt::next` without the dependency).
 fn next_message<'s, 'c>(
-    stream: &'s mut MessageStream<'c, ExpectedErrors>,
+    stream: &'s mut MessageStream<'c, SinkConsumerContext>,
 ) -> impl std::future::Future<Output = Option<KafkaResult<BorrowedMessage<'c>>>> + 's {
     std::future::poll_fn(move |cx| std::pin::Pin::new(&mut *stream).poll_next(cx))
 }

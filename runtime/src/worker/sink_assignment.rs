@@ -1,0 +1,218 @@
+//! Where a sink's consumer starts on each partition it is assigned. Left to itself, librdkafka
+//! looks the group's committed offsets up after the assignment and, for a partition with none,
+//! waits a fixed 100 ms before asking where `auto.offset.reset` points: every new sink connector
+//! paid that before its first record. The sink's consumer context looks the committed offsets up
+//! itself and assigns each partition its exact start.
+
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use crate::client_errors;
+
+/// How long an assignment waits for the committed offsets before leaving the lookup to
+/// librdkafka (which then does it itself).
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The context of a sink's consumer: errors as `ExpectedErrors` reports them, and assignments
+/// that start each partition where the group left it or where `auto.offset.reset` points.
+pub struct SinkConsumerContext {
+    /// Where a partition the group never committed starts; `None` leaves it to librdkafka
+    /// (`auto.offset.reset=none`: a consumer error, as in Kafka).
+    reset: Option<Offset>,
+}
+
+impl SinkConsumerContext {
+    /// For a consumer configured with this `auto.offset.reset` value.
+    pub fn new(auto_offset_reset: &str) -> Self {
+        Self {
+            reset: reset_offset(auto_offset_reset),
+        }
+    }
+}
+
+/// The start an `auto.offset.reset` value names, in Kafka's words or librdkafka's.
+fn reset_offset(setting: &str) -> Option<Offset> {
+    match setting.trim().to_ascii_lowercase().as_str() {
+        "earliest" | "smallest" | "beginning" => Some(Offset::Beginning),
+        "latest" | "largest" | "end" => Some(Offset::End),
+        _ => None,
+    }
+}
+
+/// Sets each assigned partition's start: its committed offset, else `reset`. A partition the
+/// lookup did not answer for keeps what it had, for librdkafka to resolve. In place: the list
+/// librdkafka hands a rebalance belongs to librdkafka.
+fn set_starts(
+    assigned: &mut TopicPartitionList,
+    committed: &TopicPartitionList,
+    reset: Option<Offset>,
+) {
+    let starts: Vec<(String, i32, Offset)> = assigned
+        .elements()
+        .iter()
+        .filter_map(|element| {
+            let (topic, partition) = (element.topic(), element.partition());
+            let found = committed.find_partition(topic, partition)?;
+            found.error().ok()?;
+            let start = match found.offset() {
+                Offset::Offset(offset) if offset >= 0 => Offset::Offset(offset),
+                _ => reset?,
+            };
+            Some((topic.to_string(), partition, start))
+        })
+        .collect();
+    for (topic, partition, start) in starts {
+        // Only fails for a partition not in the list, which it is.
+        let _ = assigned.set_partition_offset(&topic, partition, start);
+    }
+}
+
+impl ClientContext for SinkConsumerContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        client_errors::report(error, reason);
+    }
+}
+
+impl ConsumerContext for SinkConsumerContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let applied = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                match consumer.committed_offsets(tpl.clone(), COMMITTED_TIMEOUT) {
+                    Ok(committed) => set_starts(tpl, &committed, self.reset),
+                    Err(e) => {
+                        tracing::info!(error = %e, "looking up committed offsets for an assignment failed; the consumer looks them up itself")
+                    }
+                }
+                if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS if cooperative => {
+                consumer.incremental_unassign(tpl)
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => consumer.unassign(),
+            other => {
+                // As rdkafka's default: a failed rebalance leaves the consumer unassigned.
+                tracing::error!(error = ?other, "a sink's consumer group rebalance failed");
+                consumer.unassign()
+            }
+        };
+        if let Err(e) = applied {
+            tracing::error!(error = %e, "applying a sink's partition assignment failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(entries: &[(&str, i32, Offset)]) -> TopicPartitionList {
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition, offset) in entries {
+            tpl.add_partition_offset(topic, *partition, *offset)
+                .expect("offset");
+        }
+        tpl
+    }
+
+    fn starting_offsets(
+        assigned: &TopicPartitionList,
+        committed: &TopicPartitionList,
+        reset: Option<Offset>,
+    ) -> TopicPartitionList {
+        let mut starts = assigned.clone();
+        set_starts(&mut starts, committed, reset);
+        starts
+    }
+
+    fn starts(tpl: &TopicPartitionList) -> Vec<(String, i32, Offset)> {
+        tpl.elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition(), e.offset()))
+            .collect()
+    }
+
+    #[test]
+    fn committed_partitions_resume_and_the_others_start_where_the_reset_points() {
+        let assigned = list(&[
+            ("a", 0, Offset::Invalid),
+            ("a", 1, Offset::Invalid),
+            ("b", 0, Offset::Invalid),
+        ]);
+        let committed = list(&[
+            ("a", 0, Offset::Offset(42)),
+            ("a", 1, Offset::Invalid),
+            ("b", 0, Offset::Invalid),
+        ]);
+        assert_eq!(
+            starts(&starting_offsets(
+                &assigned,
+                &committed,
+                reset_offset("earliest")
+            )),
+            vec![
+                ("a".to_string(), 0, Offset::Offset(42)),
+                ("a".to_string(), 1, Offset::Beginning),
+                ("b".to_string(), 0, Offset::Beginning),
+            ]
+        );
+        assert_eq!(
+            starts(&starting_offsets(
+                &assigned,
+                &committed,
+                reset_offset("latest")
+            ))[1],
+            ("a".to_string(), 1, Offset::End)
+        );
+    }
+
+    #[test]
+    fn without_a_reset_or_an_answer_librdkafka_decides() {
+        let assigned = list(&[("a", 0, Offset::Invalid), ("a", 1, Offset::Invalid)]);
+        let committed = list(&[("a", 0, Offset::Invalid)]);
+        assert_eq!(reset_offset("none"), None);
+        assert_eq!(
+            starts(&starting_offsets(&assigned, &committed, None)),
+            starts(&assigned),
+            "auto.offset.reset=none: no start is made up"
+        );
+        // A partition the lookup did not answer for is left alone.
+        let started = starts(&starting_offsets(
+            &assigned,
+            &committed,
+            reset_offset("earliest"),
+        ));
+        assert_eq!(started[0], ("a".to_string(), 0, Offset::Beginning));
+        assert_eq!(started[1], ("a".to_string(), 1, Offset::Invalid));
+    }
+
+    #[test]
+    fn reset_names_are_read_in_kafka_and_librdkafka_words() {
+        for (name, offset) in [
+            ("earliest", Some(Offset::Beginning)),
+            ("smallest", Some(Offset::Beginning)),
+            (" Latest ", Some(Offset::End)),
+            ("largest", Some(Offset::End)),
+            ("none", None),
+            ("error", None),
+        ] {
+            assert_eq!(reset_offset(name), offset, "{name}");
+        }
+    }
+}
