@@ -22,13 +22,20 @@ mod common;
 use common::{stop_cleanly, Broker, NoContext, WAIT};
 
 async fn produce(broker: &Broker, range: std::ops::Range<usize>) {
+    produce_to(broker, None, range).await;
+}
+
+/// `produce` into one partition, or where the producer puts them.
+async fn produce_to(broker: &Broker, partition: Option<i32>, range: std::ops::Range<usize>) {
     let producer: FutureProducer = broker.client().create().expect("producer");
     // All queued before any is awaited, so they travel in batches as a real producer's do.
     let sends: Vec<_> = range
         .map(|i| {
             let value = format!("record-{i:04}");
+            let mut record = FutureRecord::<(), _>::to("out").payload(&value);
+            record.partition = partition;
             producer
-                .send_result(FutureRecord::<(), _>::to("out").payload(&value))
+                .send_result(record)
                 .map_err(|(e, _)| e)
                 .expect("queued")
         })
@@ -430,5 +437,150 @@ async fn no_put_holds_more_than_max_poll_records_even_from_one_partition() {
     );
     let expected: Vec<String> = (0..3000).map(|i| format!("record-{i:04}")).collect();
     assert_eq!(batches.concat(), expected, "every record once, in order");
+    broker.stop().await;
+}
+
+fn records_put(batches: &std::sync::Mutex<Vec<Vec<String>>>) -> std::collections::BTreeSet<String> {
+    batches
+        .lock()
+        .expect("lock")
+        .iter()
+        .flatten()
+        .cloned()
+        .collect()
+}
+
+fn start_recorder(
+    broker: &Broker,
+    batches: &Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
+    start_task(
+        &broker.client(),
+        Box::new(BatchRecorder {
+            batches: Arc::clone(batches),
+        }),
+        BTreeMap::new(),
+        stop,
+        ErrorHandler::failing("test", 0),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_does_not_rewind_a_partition_the_group_moved_to_another_task() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    let admin: AdminClient<_> = broker.client().create().expect("admin");
+    admin
+        .create_topics(
+            &[NewTopic::new("out", 2, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
+        .await
+        .expect("create topics")
+        .into_iter()
+        .for_each(|created| {
+            created.expect("topic created");
+        });
+    produce_to(&broker, Some(0), 0..100).await;
+    produce_to(&broker, Some(1), 100..200).await;
+    let deadline = Instant::now() + WAIT;
+    let wait_for = |batches: Arc<std::sync::Mutex<Vec<Vec<String>>>>, count: usize| async move {
+        while records_put(&batches).len() < count && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+
+    // The first task reads both partitions.
+    let first = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop_first = CancellationToken::new();
+    let first_task = start_recorder(&broker, &first, stop_first.clone());
+    wait_for(Arc::clone(&first), 200).await;
+    assert_eq!(records_put(&first).len(), 200);
+
+    // A second task joins the group, which gives it one of the two partitions. Records go to both
+    // until it has some; the next ones on its partition reach it alone.
+    let second = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop_second = CancellationToken::new();
+    let second_task = start_recorder(&broker, &second, stop_second.clone());
+    let mut next = 200;
+    while records_put(&second).is_empty() && Instant::now() < deadline {
+        produce_to(&broker, Some(0), next..next + 1).await;
+        produce_to(&broker, Some(1), next + 1..next + 2).await;
+        next += 2;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !records_put(&second).is_empty(),
+        "the second task was never given a partition"
+    );
+    produce_to(&broker, Some(0), next..next + 100).await;
+    produce_to(&broker, Some(1), next + 100..next + 200).await;
+    let total = next + 200;
+    let wait_for_all = |total: usize| {
+        let (first, second) = (Arc::clone(&first), Arc::clone(&second));
+        async move {
+            while records_put(&first).union(&records_put(&second)).count() < total
+                && Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            records_put(&first).union(&records_put(&second)).count()
+        }
+    };
+    assert_eq!(wait_for_all(total).await, total, "every record put");
+
+    let group: BaseConsumer = broker
+        .client()
+        .set("group.id", "connect-file-sink")
+        .create()
+        .expect("consumer");
+    let committed_at_end = |partition: i32| {
+        let (_, end) = group
+            .fetch_watermarks("out", partition, WAIT)
+            .expect("watermarks");
+        let mut list = TopicPartitionList::new();
+        list.add_partition("out", partition);
+        let committed = group.committed_offsets(list, WAIT).expect("committed");
+        let at = committed
+            .find_partition("out", partition)
+            .expect("listed")
+            .offset();
+        (at, Offset::Offset(end))
+    };
+    // The partition the second task was given: the one its last records were produced to.
+    let moved = if records_put(&second).contains(&format!("record-{:04}", next + 100)) {
+        1
+    } else {
+        0
+    };
+    let kept = 1 - moved;
+    while committed_at_end(moved).0 != committed_at_end(moved).1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The first task puts and commits more of the partition it kept: that commit must leave the
+    // moved partition where its new owner committed it.
+    produce_to(&broker, Some(kept), total..total + 10).await;
+    assert_eq!(
+        wait_for_all(total + 10).await,
+        total + 10,
+        "every record put"
+    );
+    while committed_at_end(kept).0 != committed_at_end(kept).1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for partition in [kept, moved] {
+        let (at, end) = committed_at_end(partition);
+        assert_eq!(
+            at, end,
+            "partition {partition}: the group's committed offset is not its end"
+        );
+    }
+    stop_cleanly(stop_second, second_task).await;
+    stop_cleanly(stop_first, first_task).await;
     broker.stop().await;
 }

@@ -131,6 +131,9 @@ struct Batch {
     records: Vec<SinkRecord>,
     consumed: Vec<(TopicPartition, i64)>,
     raw: Option<Vec<RawCopy>>,
+    /// Partitions revoked while the batch was read; `consumed` holds nothing read of them
+    /// before that.
+    revoked: Vec<TopicPartition>,
 }
 
 fn coordinates(topic: &str, partition: i32, offset: i64) -> String {
@@ -146,6 +149,9 @@ pub struct SinkRunner {
     decoder: Decoder,
     /// Next offset to read, per partition, for everything put so far.
     consumed: BTreeMap<TopicPartition, i64>,
+    /// The offsets the last commit sent: a periodic commit that would send them again is
+    /// skipped, as Kafka Connect skips it.
+    last_committed: BTreeMap<TopicPartition, i64>,
 }
 
 /// Turns consumed messages into sink records. Apart from the consumer, whose messages borrow it.
@@ -206,6 +212,7 @@ impl SinkRunner {
                 seen_topics: HashSet::new(),
             },
             consumed: BTreeMap::new(),
+            last_committed: BTreeMap::new(),
         })
     }
 
@@ -245,7 +252,17 @@ impl SinkRunner {
                 Err(e) => break Err(e),
             }
             match read {
-                Ok(batch) => pending = Some(batch),
+                Ok(mut batch) => {
+                    // The group took these partitions while the batch was read: they are their
+                    // new owner's to commit, and committing what this task last read of them
+                    // would rewind the new owner's progress. What was put of them since the
+                    // last commit is read again by the new owner.
+                    for partition in std::mem::take(&mut batch.revoked) {
+                        self.consumed.remove(&partition);
+                        self.last_committed.remove(&partition);
+                    }
+                    pending = Some(batch);
+                }
                 Err(e) => break Err(e),
             }
             if last_flush.elapsed() >= settings.offset_flush_interval {
@@ -284,6 +301,7 @@ async fn deliver(
         records,
         consumed,
         raw,
+        ..
     } = batch;
     if records.is_empty() {
         return Ok(consumed);
@@ -347,10 +365,12 @@ async fn next_batch(
         records: Vec::with_capacity(settings.max_batch),
         consumed: Vec::new(),
         raw: settings.errors.keeps_raw().then(Vec::new),
+        revoked: Vec::new(),
     };
     let failed = |e| WorkerError::record(Stage::KafkaConsume, settings.task_name(), e);
     let mut stream = consumer.stream();
     let first = tokio::time::timeout(wait, next_message(&mut stream)).await;
+    batch.note_revoked(consumer);
     let Ok(Some(first)) = first else {
         return Ok(batch);
     };
@@ -364,7 +384,9 @@ async fn next_batch(
     decoder.take(&first, &mut batch).await?;
     drop(first);
     for _ in 1..settings.max_batch {
-        match ready_now(next_message(&mut stream)) {
+        let next = ready_now(next_message(&mut stream));
+        batch.note_revoked(consumer);
+        match next {
             Some(Some(Ok(m))) => decoder.take(&m, &mut batch).await?,
             Some(Some(Err(e))) if topic_not_there_yet(&e) => break,
             Some(Some(Err(e))) => return Err(failed(e)),
@@ -374,11 +396,39 @@ async fn next_batch(
     Ok(batch)
 }
 
+impl Batch {
+    /// Takes note of partitions revoked during the last poll (where librdkafka runs the
+    /// rebalance), before any message that poll returned is taken.
+    fn note_revoked(&mut self, consumer: &StreamConsumer<SinkConsumerContext>) {
+        let revoked = consumer.context().take_revoked();
+        if revoked.is_empty() {
+            return;
+        }
+        self.consumed
+            .retain(|(partition, _)| !revoked.contains(partition));
+        self.revoked.extend(revoked);
+    }
+}
+
 /// The stream's next message (`StreamExt::next` without the dependency).
 fn next_message<'s, 'c>(
     stream: &'s mut MessageStream<'c, SinkConsumerContext>,
 ) -> impl std::future::Future<Output = Option<KafkaResult<BorrowedMessage<'c>>>> + 's {
     std::future::poll_fn(move |cx| std::pin::Pin::new(&mut *stream).poll_next(cx))
+}
+
+/// A commit refused because the group's membership moved on (a rebalance under way, or this
+/// member's generation gone).
+fn group_changed(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode;
+    matches!(
+        e,
+        rdkafka::error::KafkaError::ConsumerCommit(
+            RDKafkaErrorCode::RebalanceInProgress
+                | RDKafkaErrorCode::IllegalGeneration
+                | RDKafkaErrorCode::UnknownMemberId
+        )
+    )
 }
 
 /// librdkafka's report that a subscribed topic does not exist (yet): not an error for a sink.
@@ -539,6 +589,16 @@ impl SinkRunner {
             .task
             .call(move |t, _| t.pre_commit(&consumed))
             .await??;
+        // A task may answer for partitions it no longer has.
+        let assigned = self.consumer.assignment()?;
+        let safe: BTreeMap<TopicPartition, i64> = safe
+            .into_iter()
+            .filter(|((topic, partition), _)| assigned.find_partition(topic, *partition).is_some())
+            .collect();
+        // The last commit at a stop is always sent: an asynchronous one before it may have failed.
+        if matches!(mode, CommitMode::Async) && safe == self.last_committed {
+            return Ok(());
+        }
         let mut tpl = TopicPartitionList::new();
         for ((topic, partition), offset) in &safe {
             tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
@@ -550,11 +610,22 @@ impl SinkRunner {
             CommitMode::Async => self.consumer.commit(&tpl, mode)?,
             CommitMode::Sync => {
                 let consumer = Arc::clone(&self.consumer);
-                tokio::task::spawn_blocking(move || consumer.commit(&tpl, mode))
+                let committed = tokio::task::spawn_blocking(move || consumer.commit(&tpl, mode))
                     .await
-                    .map_err(|e| WorkerError::Timeout(format!("committing offsets: {e}")))??
+                    .map_err(|e| WorkerError::Timeout(format!("committing offsets: {e}")))?;
+                match committed {
+                    Ok(()) => {}
+                    // As in Kafka Connect, not the task's failure: the partitions' next owner
+                    // reads again what was put since the last commit.
+                    Err(e) if group_changed(&e) => {
+                        tracing::warn!(error = %e, "the group was rebalancing; offsets not committed");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
+        self.last_committed = safe;
         Ok(())
     }
 }

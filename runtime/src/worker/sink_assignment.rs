@@ -2,14 +2,18 @@
 //! looks the group's committed offsets up after the assignment and, for a partition with none,
 //! waits a fixed 100 ms before asking where `auto.offset.reset` points: every new sink connector
 //! paid that before its first record. The sink's consumer context looks the committed offsets up
-//! itself and assigns each partition its exact start.
+//! itself and assigns each partition its exact start. It also tells the runner which partitions
+//! were taken away.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use sluice_connect_api::TopicPartition;
 
 use crate::client_errors;
 
@@ -23,6 +27,10 @@ pub struct SinkConsumerContext {
     /// Where a partition the group never committed starts; `None` leaves it to librdkafka
     /// (`auto.offset.reset=none`: a consumer error, as in Kafka).
     reset: Option<Offset>,
+    /// Partitions taken from this consumer since the runner last looked: the runner forgets
+    /// what it read of them, so that it never commits over their new owner's progress.
+    revoked: Mutex<Vec<TopicPartition>>,
+    any_revoked: AtomicBool,
 }
 
 impl SinkConsumerContext {
@@ -30,7 +38,32 @@ impl SinkConsumerContext {
     pub fn new(auto_offset_reset: &str) -> Self {
         Self {
             reset: reset_offset(auto_offset_reset),
+            revoked: Mutex::new(Vec::new()),
+            any_revoked: AtomicBool::new(false),
         }
+    }
+
+    /// The partitions revoked since the last call. Asked after every poll: the common answer,
+    /// none, costs one atomic load.
+    pub fn take_revoked(&self) -> Vec<TopicPartition> {
+        if !self.any_revoked.load(Ordering::Relaxed)
+            || !self.any_revoked.swap(false, Ordering::Acquire)
+        {
+            return Vec::new();
+        }
+        std::mem::take(&mut *self.revoked.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn note_revoked(&self, tpl: &TopicPartitionList) {
+        self.revoked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(
+                tpl.elements()
+                    .iter()
+                    .map(|e| (e.topic().to_string(), e.partition())),
+            );
+        self.any_revoked.store(true, Ordering::Release);
     }
 }
 
@@ -102,10 +135,14 @@ impl ConsumerContext for SinkConsumerContext {
                     consumer.assign(tpl)
                 }
             }
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS if cooperative => {
-                consumer.incremental_unassign(tpl)
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.note_revoked(tpl);
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
             }
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => consumer.unassign(),
             other => {
                 // As rdkafka's default: a failed rebalance leaves the consumer unassigned.
                 tracing::error!(error = ?other, "a sink's consumer group rebalance failed");
