@@ -407,15 +407,7 @@ async fn no_put_holds_more_than_max_poll_records_even_from_one_partition() {
     produce(&broker, 0..3000).await;
     let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
     let stop = CancellationToken::new();
-    let task = start_task(
-        &broker.client(),
-        Box::new(BatchRecorder {
-            batches: Arc::clone(&batches),
-        }),
-        BTreeMap::new(),
-        stop.clone(),
-        ErrorHandler::failing("test", 0),
-    );
+    let task = start_recorder(&broker, &batches, stop.clone());
     let deadline = Instant::now() + WAIT;
     let put = || {
         batches
@@ -559,7 +551,11 @@ async fn a_task_does_not_rewind_a_partition_the_group_moved_to_another_task() {
         0
     };
     let kept = 1 - moved;
-    while committed_at_end(moved).0 != committed_at_end(moved).1 && Instant::now() < deadline {
+    let settled = |partition: i32| {
+        let (at, end) = committed_at_end(partition);
+        at == end
+    };
+    while !settled(moved) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The first task puts and commits more of the partition it kept: that commit must leave the
@@ -570,7 +566,7 @@ async fn a_task_does_not_rewind_a_partition_the_group_moved_to_another_task() {
         total + 10,
         "every record put"
     );
-    while committed_at_end(kept).0 != committed_at_end(kept).1 && Instant::now() < deadline {
+    while !settled(kept) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for partition in [kept, moved] {
