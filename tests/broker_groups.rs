@@ -249,6 +249,115 @@ async fn a_member_that_stops_heartbeating_is_evicted_after_its_session_timeout()
     broker.stop().await;
 }
 
+/// A bare member's JoinGroup (v3: no MEMBER_ID_REQUIRED round trip) for the `shared` topic. The
+/// reply comes once the rebalance it takes part in completes.
+fn join_shared(stream: &mut TcpStream, group: &str, member_id: &str) -> JoinGroupResponse {
+    let mut subscription = BytesMut::new();
+    subscription.put_i16(0);
+    let mut sub = ConsumerProtocolSubscription::default();
+    sub.topics = vec![StrBytes::from_static_str("shared")];
+    sub.encode(&mut subscription, 0).expect("subscription");
+    let mut protocol = join_group_request::JoinGroupRequestProtocol::default();
+    protocol.name = StrBytes::from_static_str("range");
+    protocol.metadata = subscription.freeze();
+    let mut join = JoinGroupRequest::default();
+    join.group_id = GroupId(StrBytes::from_string(group.to_string()));
+    join.member_id = StrBytes::from_string(member_id.to_string());
+    join.session_timeout_ms = 10_000;
+    join.rebalance_timeout_ms = 10_000;
+    join.protocol_type = StrBytes::from_static_str("consumer");
+    join.protocols = vec![protocol];
+    raw_request(stream, ApiKey::JoinGroup, 3, &join)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_commits_what_it_processed_while_the_group_prepares_a_rebalance() {
+    // As in Kafka: a consumer told of a rebalance commits what it processed (in its revoke
+    // callback) before it rejoins; refusing that commit makes the partitions' next owner read
+    // those records again.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker =
+        TestBroker::start_with(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]).await;
+    create_shared(&broker.bootstrap).await;
+    let bootstrap = broker.bootstrap.clone();
+    tokio::task::spawn_blocking(move || {
+        let connect = |address: &str| {
+            let stream = TcpStream::connect(address).expect("connect");
+            stream.set_read_timeout(Some(WAIT)).expect("timeout");
+            stream
+        };
+        let group = GroupId(StrBytes::from_static_str("handover"));
+        let mut first = connect(&bootstrap);
+        let joined = join_shared(&mut first, "handover", "");
+        assert_eq!(joined.error_code, 0);
+        let (member, generation) = (joined.member_id.clone(), joined.generation_id);
+        let mut sync = SyncGroupRequest::default();
+        sync.group_id = group.clone();
+        sync.generation_id = generation;
+        sync.member_id = member.clone();
+        let synced: SyncGroupResponse = raw_request(&mut first, ApiKey::SyncGroup, 3, &sync);
+        assert_eq!(synced.error_code, 0);
+
+        // A second member joins: the group prepares a rebalance and waits for the first to
+        // rejoin, which learns of it from its heartbeat.
+        let address = bootstrap.clone();
+        let second = std::thread::spawn(move || {
+            let mut second = connect(&address);
+            join_shared(&mut second, "handover", "").error_code
+        });
+        let mut heartbeat = HeartbeatRequest::default();
+        heartbeat.group_id = group.clone();
+        heartbeat.generation_id = generation;
+        heartbeat.member_id = member.clone();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let beat: HeartbeatResponse = raw_request(&mut first, ApiKey::Heartbeat, 3, &heartbeat);
+            if beat.error_code == 27 {
+                break; // REBALANCE_IN_PROGRESS
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the group never began a rebalance"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+
+        let mut partition = offset_commit_request::OffsetCommitRequestPartition::default();
+        partition.partition_index = 0;
+        partition.committed_offset = 42;
+        let mut topic = offset_commit_request::OffsetCommitRequestTopic::default();
+        topic.name = TopicName(StrBytes::from_static_str("shared"));
+        topic.partitions = vec![partition];
+        let mut commit = OffsetCommitRequest::default();
+        commit.group_id = group.clone();
+        commit.generation_id_or_member_epoch = generation;
+        commit.member_id = member.clone();
+        commit.topics = vec![topic];
+        let committed: OffsetCommitResponse =
+            raw_request(&mut first, ApiKey::OffsetCommit, 2, &commit);
+        assert_eq!(
+            committed.topics[0].partitions[0].error_code, 0,
+            "a commit of the generation being rebalanced was refused"
+        );
+
+        // The first member rejoins, which completes the rebalance for both.
+        let rejoined = join_shared(&mut first, "handover", member.as_str());
+        assert_eq!(rejoined.error_code, 0);
+        assert_eq!(second.join().expect("second member"), 0);
+        let reader = group_consumer(&bootstrap, "handover");
+        let mut list = TopicPartitionList::new();
+        list.add_partition("shared", 0);
+        let stored = reader.committed_offsets(list, WAIT).expect("committed");
+        assert_eq!(
+            stored.find_partition("shared", 0).map(|p| p.offset()),
+            Some(Offset::Offset(42))
+        );
+    })
+    .await
+    .expect("handover");
+    broker.stop().await;
+}
+
 #[test]
 fn committed_offsets_survive_a_restart_and_a_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");

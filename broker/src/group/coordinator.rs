@@ -481,7 +481,10 @@ impl GroupCoordinator {
                     Some(ResponseError::UnknownMemberId)
                 } else if generation != group.generation {
                     Some(ResponseError::IllegalGeneration)
-                } else if group.state != State::Stable {
+                } else if group.state == State::CompletingRebalance {
+                    // As Kafka: a member of the generation being rebalanced may still commit
+                    // (what it processed, before it rejoins); only between the join and the
+                    // sync, when its generation is already the next one, it may not.
                     Some(ResponseError::RebalanceInProgress)
                 } else {
                     None
