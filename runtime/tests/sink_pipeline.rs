@@ -82,11 +82,24 @@ fn start_task(
     stop: CancellationToken,
     errors: ErrorHandler,
 ) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
+    let commits_every = Duration::from_millis(200);
+    start_task_committing(client, task, task_props, stop, errors, commits_every)
+}
+
+/// `start_task` with `offset.flush.interval.ms` set to `commits_every`.
+fn start_task_committing(
+    client: &ClientConfig,
+    task: Box<dyn SinkTask>,
+    task_props: BTreeMap<String, String>,
+    stop: CancellationToken,
+    errors: ErrorHandler,
+    commits_every: Duration,
+) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
     let settings = SinkSettings {
         connector: "file-sink".into(),
         task: 0,
         topics: SinkTopics::List(vec!["out".into()]),
-        offset_flush_interval: Duration::from_millis(200),
+        offset_flush_interval: commits_every,
         max_batch: 500,
         connector_class: "FileStreamSink".into(),
         errors: Arc::new(errors),
@@ -576,6 +589,97 @@ async fn a_task_does_not_rewind_a_partition_the_group_moved_to_another_task() {
             "partition {partition}: the group's committed offset is not its end"
         );
     }
+    stop_cleanly(stop_second, second_task).await;
+    stop_cleanly(stop_first, first_task).await;
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_commits_a_partition_before_the_group_moves_it_to_another_task() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    let admin: AdminClient<_> = broker.client().create().expect("admin");
+    admin
+        .create_topics(
+            &[NewTopic::new("out", 2, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
+        .await
+        .expect("create topics")
+        .into_iter()
+        .for_each(|created| {
+            created.expect("topic created");
+        });
+    produce_to(&broker, Some(0), 0..100).await;
+    produce_to(&broker, Some(1), 100..200).await;
+    let deadline = Instant::now() + WAIT;
+    // Kafka Connect's default interval: no periodic commit happens while the test runs, so only
+    // a commit made as the group moves a partition keeps its new owner from reading it again.
+    let commits_every = Duration::from_secs(60);
+    let recorder = |batches: &Arc<std::sync::Mutex<Vec<Vec<String>>>>, stop| {
+        let task = Box::new(BatchRecorder {
+            batches: Arc::clone(batches),
+        });
+        let errors = ErrorHandler::failing("test", 0);
+        start_task_committing(
+            &broker.client(),
+            task,
+            BTreeMap::new(),
+            stop,
+            errors,
+            commits_every,
+        )
+    };
+
+    let first = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop_first = CancellationToken::new();
+    let first_task = recorder(&first, stop_first.clone());
+    while records_put(&first).len() < 200 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(records_put(&first).len(), 200);
+
+    // A second task joins; the group takes one partition from the first and gives it to it.
+    let second = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop_second = CancellationToken::new();
+    let second_task = recorder(&second, stop_second.clone());
+    let mut next = 200;
+    while records_put(&second).is_empty() && Instant::now() < deadline {
+        produce_to(&broker, Some(0), next..next + 1).await;
+        produce_to(&broker, Some(1), next + 1..next + 2).await;
+        next += 2;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !records_put(&second).is_empty(),
+        "the second task was never given a partition"
+    );
+    produce_to(&broker, Some(0), next..next + 100).await;
+    produce_to(&broker, Some(1), next + 100..next + 200).await;
+    let total = next + 200;
+    let all_put = || records_put(&first).union(&records_put(&second)).count();
+    while all_put() < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(all_put(), total, "every record put");
+
+    let put_twice: Vec<String> = {
+        let mut seen = std::collections::BTreeSet::new();
+        [&first, &second]
+            .iter()
+            .flat_map(|batches| batches.lock().expect("lock").concat())
+            .filter(|record| !seen.insert(record.clone()))
+            .collect()
+    };
+    assert!(
+        put_twice.is_empty(),
+        "{} records put twice across the two tasks, from {:?} to {:?}",
+        put_twice.len(),
+        put_twice.first(),
+        put_twice.last()
+    );
     stop_cleanly(stop_second, second_task).await;
     stop_cleanly(stop_first, first_task).await;
     broker.stop().await;

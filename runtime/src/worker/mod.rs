@@ -9,6 +9,7 @@ mod partitioning;
 mod sending;
 pub mod sink;
 mod sink_assignment;
+mod sink_progress;
 pub mod source;
 pub mod task_thread;
 pub mod topic_creation;

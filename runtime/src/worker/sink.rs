@@ -17,7 +17,8 @@ use sluice_connect_api::{Headers, Props, SinkRecord, SinkTask, TimestampType, To
 use tokio_util::sync::CancellationToken;
 
 use super::errors::{transform_alias, ErrorHandler, Failure, RawRecord};
-use super::sink_assignment::SinkConsumerContext;
+use super::sink_assignment::{RevokeHook, SinkConsumerContext};
+use super::sink_progress::SinkProgress;
 use super::task_thread::TaskThread;
 use super::{Converters, Stage, TopicObserver, WorkerError};
 use crate::transforms::TransformChain;
@@ -147,11 +148,8 @@ pub struct SinkRunner {
     start: Option<Props>,
     consumer: Arc<StreamConsumer<SinkConsumerContext>>,
     decoder: Decoder,
-    /// Next offset to read, per partition, for everything put so far.
-    consumed: BTreeMap<TopicPartition, i64>,
-    /// The offsets the last commit sent: a periodic commit that would send them again is
-    /// skipped, as Kafka Connect skips it.
-    last_committed: BTreeMap<TopicPartition, i64>,
+    /// What was put and what was committed, per partition.
+    progress: Arc<SinkProgress>,
 }
 
 /// Turns consumed messages into sink records. Apart from the consumer, whose messages borrow it.
@@ -186,7 +184,10 @@ impl SinkRunner {
                 client.set(key, value);
             }
         }
+        let task = TaskThread::spawn(&settings.task_name(), task)?;
+        let progress = Arc::new(SinkProgress::default());
         let context = SinkConsumerContext::new(client.get("auto.offset.reset").unwrap_or_default());
+        context.commit_before_revoke(revoke_hook(task.clone(), Arc::clone(&progress)));
         let consumer: StreamConsumer<SinkConsumerContext> = client
             .set("group.id", format!("connect-{}", settings.connector))
             .set("enable.auto.commit", "false")
@@ -200,7 +201,6 @@ impl SinkRunner {
             // match, as Java's Matcher.matches() does.
             SinkTopics::Regex(pattern) => consumer.subscribe(&[&format!("^({pattern})$")])?,
         }
-        let task = TaskThread::spawn(&settings.task_name(), task)?;
         Ok(Self {
             task,
             start: Some(props),
@@ -211,8 +211,7 @@ impl SinkRunner {
                 transforms,
                 seen_topics: HashSet::new(),
             },
-            consumed: BTreeMap::new(),
-            last_committed: BTreeMap::new(),
+            progress,
         })
     }
 
@@ -230,7 +229,9 @@ impl SinkRunner {
             // last one: the two work at once, and `put` still sees the records in order.
             let putting = async {
                 match pending.take() {
-                    Some(batch) => deliver(&self.task, &settings, batch).await.map(Some),
+                    Some(batch) => deliver(&self.task, &settings, &self.progress, batch)
+                        .await
+                        .map(Some),
                     None => Ok(None),
                 }
             };
@@ -248,19 +249,16 @@ impl SinkRunner {
             match delivered {
                 // Only now may these offsets be committed: a batch whose put failed is read
                 // again by the task that follows.
-                Ok(consumed) => self.consumed.extend(consumed.into_iter().flatten()),
+                Ok(consumed) => self.progress.record_put(&consumed.unwrap_or_default()),
                 Err(e) => break Err(e),
             }
             match read {
                 Ok(mut batch) => {
                     // The group took these partitions while the batch was read: they are their
                     // new owner's to commit, and committing what this task last read of them
-                    // would rewind the new owner's progress. What was put of them since the
-                    // last commit is read again by the new owner.
-                    for partition in std::mem::take(&mut batch.revoked) {
-                        self.consumed.remove(&partition);
-                        self.last_committed.remove(&partition);
-                    }
+                    // would rewind the new owner's progress. What was put of them was committed
+                    // before they went (`revoke_hook`).
+                    self.progress.forget(&std::mem::take(&mut batch.revoked));
                     pending = Some(batch);
                 }
                 Err(e) => break Err(e),
@@ -276,6 +274,7 @@ impl SinkRunner {
         // The last commit must land before the task is reported stopped; whoever stops the task
         // bounds the wait.
         let committed = self.commit(CommitMode::Sync).await;
+        self.consumer.context().stop_committing_before_revoke();
         let stopped = match self.task.call(|t, _| t.stop()).await {
             Ok(stopped) => stopped.map_err(WorkerError::from),
             Err(e) => Err(e.into()),
@@ -295,6 +294,7 @@ impl SinkRunner {
 async fn deliver(
     task: &TaskThread<Box<dyn SinkTask>>,
     settings: &SinkSettings,
+    progress: &Arc<SinkProgress>,
     batch: Batch,
 ) -> Result<Vec<(TopicPartition, i64)>, WorkerError> {
     let Batch {
@@ -310,7 +310,8 @@ async fn deliver(
     let failed = |e| WorkerError::record(Stage::TaskPut, settings.task_name(), e);
     // A put consumes its records: a copy is kept only when a failure could use it.
     let spare = errors.may_redeliver().then(|| records.clone());
-    let error = match put(task, records).await? {
+    let done = || Some((Arc::clone(progress), consumed.clone()));
+    let error = match put(task, records, done()).await? {
         Ok(()) => return Ok(consumed),
         Err(e) => e,
     };
@@ -318,7 +319,7 @@ async fn deliver(
         return Err(failed(error));
     };
     let retried = errors
-        .retry_after(error, || put(task, spare.clone()))
+        .retry_after(error, || put(task, spare.clone(), done()))
         .await?;
     let Err(error) = retried else {
         return Ok(consumed);
@@ -331,7 +332,7 @@ async fn deliver(
     for (i, record) in spare.into_iter().enumerate() {
         let at = coordinates(&record.topic, record.kafka_partition, record.kafka_offset);
         let topic = record.topic.clone();
-        let Err(e) = put(task, vec![record]).await? else {
+        let Err(e) = put(task, vec![record], None).await? else {
             continue;
         };
         let copy = raw.as_ref().and_then(|r| r.get(i));
@@ -442,14 +443,66 @@ fn topic_not_there_yet(e: &rdkafka::error::KafkaError) -> bool {
     )
 }
 
-/// One `put` on the task's thread: a put that never returns holds up only that thread.
+/// Where a successful put records the offsets of its records.
+type PutOffsets = (Arc<SinkProgress>, Vec<(TopicPartition, i64)>);
+
+/// One `put` on the task's thread: a put that never returns holds up only that thread. When it
+/// succeeds, `done` records its offsets there and then, so that a revocation waiting behind it
+/// commits them too.
 async fn put(
     task: &TaskThread<Box<dyn SinkTask>>,
     records: Vec<SinkRecord>,
+    done: Option<PutOffsets>,
 ) -> Result<Result<(), sluice_connect_api::ConnectError>, WorkerError> {
     Ok(task
-        .call(move |t, runtime| runtime.block_on(t.put(records)))
+        .call(move |t, runtime| {
+            let put = runtime.block_on(t.put(records));
+            if let (Ok(()), Some((progress, offsets))) = (&put, done) {
+                progress.record_put(&offsets);
+            }
+            put
+        })
         .await?)
+}
+
+/// The longest a revocation waits for the task to finish its put and flush. It blocks the
+/// consumer's poll (librdkafka's callback), so it is bounded; past it, the partitions' next
+/// owner reads again what was put since their last commit.
+const REVOKE_FLUSH_WAIT: Duration = Duration::from_secs(5);
+
+/// Flushes what the task put of partitions about to be revoked, as Kafka Connect does in
+/// `onPartitionsRevoked`, and answers the offsets to commit for them. Called by the consumer's
+/// rebalance callback while the task may still be putting a batch: the flush queues behind it.
+fn revoke_hook(task: TaskThread<Box<dyn SinkTask>>, progress: Arc<SinkProgress>) -> RevokeHook {
+    Box::new(move |revoked| {
+        // The batch being put is not in `progress` yet: it is recorded on the task's thread
+        // when its put returns, before the flush below runs there.
+        let flushed = task.call_waiting(REVOKE_FLUSH_WAIT, {
+            let progress = Arc::clone(&progress);
+            let revoked = revoked.to_vec();
+            move |t, _| {
+                let pending = progress.uncommitted(&revoked);
+                if pending.is_empty() {
+                    return Ok(BTreeMap::new());
+                }
+                t.pre_commit(&pending)
+            }
+        });
+        match flushed {
+            Ok(Ok(safe)) => safe
+                .into_iter()
+                .filter(|(partition, _)| revoked.contains(partition))
+                .collect(),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "flushing partitions before they were revoked failed");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "flushing partitions before they were revoked did not finish");
+                Vec::new()
+            }
+        }
+    })
 }
 
 impl SinkSettings {
@@ -581,10 +634,10 @@ impl SinkRunner {
     /// Commits what the task says is safe. A synchronous commit waits on the cluster, so it runs
     /// on a blocking thread.
     async fn commit(&mut self, mode: CommitMode) -> Result<(), WorkerError> {
-        if self.consumed.is_empty() {
+        let consumed = self.progress.put();
+        if consumed.is_empty() {
             return Ok(());
         }
-        let consumed = self.consumed.clone();
         let safe = self
             .task
             .call(move |t, _| t.pre_commit(&consumed))
@@ -596,7 +649,7 @@ impl SinkRunner {
             .filter(|((topic, partition), _)| assigned.find_partition(topic, *partition).is_some())
             .collect();
         // The last commit at a stop is always sent: an asynchronous one before it may have failed.
-        if matches!(mode, CommitMode::Async) && safe == self.last_committed {
+        if matches!(mode, CommitMode::Async) && self.progress.is_committed(&safe) {
             return Ok(());
         }
         let mut tpl = TopicPartitionList::new();
@@ -625,7 +678,7 @@ impl SinkRunner {
                 }
             }
         }
-        self.last_committed = safe;
+        self.progress.note_committed(safe);
         Ok(())
     }
 }

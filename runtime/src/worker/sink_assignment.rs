@@ -2,14 +2,14 @@
 //! looks the group's committed offsets up after the assignment and, for a partition with none,
 //! waits a fixed 100 ms before asking where `auto.offset.reset` points: every new sink connector
 //! paid that before its first record. The sink's consumer context looks the committed offsets up
-//! itself and assigns each partition its exact start. It also tells the runner which partitions
-//! were taken away.
+//! itself and assigns each partition its exact start. Before partitions are taken away it has the
+//! runner commit what the task put of them, and it tells the runner which partitions went.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -31,7 +31,13 @@ pub struct SinkConsumerContext {
     /// what it read of them, so that it never commits over their new owner's progress.
     revoked: Mutex<Vec<TopicPartition>>,
     any_revoked: AtomicBool,
+    /// Asked, before partitions are revoked, for the offsets to commit for them.
+    before_revoke: Mutex<Option<RevokeHook>>,
 }
+
+/// Flushes the task for partitions about to be revoked and answers the offsets to commit for
+/// them (none when there is nothing new, or the task did not answer in time).
+pub type RevokeHook = Box<dyn Fn(&[TopicPartition]) -> Vec<(TopicPartition, i64)> + Send + Sync>;
 
 impl SinkConsumerContext {
     /// For a consumer configured with this `auto.offset.reset` value.
@@ -40,6 +46,40 @@ impl SinkConsumerContext {
             reset: reset_offset(auto_offset_reset),
             revoked: Mutex::new(Vec::new()),
             any_revoked: AtomicBool::new(false),
+            before_revoke: Mutex::new(None),
+        }
+    }
+
+    /// From now on, partitions about to be revoked are committed as `hook` answers.
+    pub fn commit_before_revoke(&self, hook: RevokeHook) {
+        *self.before_revoke.lock().unwrap_or_else(|p| p.into_inner()) = Some(hook);
+    }
+
+    /// Once the task is stopped there is nothing more to flush: closing the consumer revokes
+    /// without asking it.
+    pub fn stop_committing_before_revoke(&self) {
+        *self.before_revoke.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Commits what the hook answers for the partitions in `tpl`, while this member's
+    /// generation still owns them. A failure is logged: their next owner reads those records
+    /// again, as it would have without this commit.
+    fn commit_revoked(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let hook = self.before_revoke.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(hook) = hook.as_ref() else {
+            return;
+        };
+        let offsets = hook(&partitions_of(tpl));
+        let mut list = TopicPartitionList::new();
+        for ((topic, partition), offset) in &offsets {
+            // Only fails for a negative offset, which a put never records.
+            let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*offset));
+        }
+        if list.count() == 0 {
+            return;
+        }
+        if let Err(e) = consumer.commit(&list, CommitMode::Sync) {
+            tracing::warn!(error = %e, "committing partitions before they were revoked failed; their next owner reads again what was put since the last commit");
         }
     }
 
@@ -58,13 +98,16 @@ impl SinkConsumerContext {
         self.revoked
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .extend(
-                tpl.elements()
-                    .iter()
-                    .map(|e| (e.topic().to_string(), e.partition())),
-            );
+            .extend(partitions_of(tpl));
         self.any_revoked.store(true, Ordering::Release);
     }
+}
+
+fn partitions_of(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
+    tpl.elements()
+        .iter()
+        .map(|e| (e.topic().to_string(), e.partition()))
+        .collect()
 }
 
 /// The start an `auto.offset.reset` value names, in Kafka's words or librdkafka's.
@@ -136,6 +179,7 @@ impl ConsumerContext for SinkConsumerContext {
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.commit_revoked(consumer, tpl);
                 self.note_revoked(tpl);
                 if cooperative {
                     consumer.incremental_unassign(tpl)

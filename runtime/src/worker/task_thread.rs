@@ -5,6 +5,7 @@
 //! stops it bounds the wait (`task.shutdown.graceful.timeout.ms`) and then abandons the thread.
 
 use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
@@ -23,6 +24,9 @@ pub enum TaskThreadError {
         task: String,
         source: std::io::Error,
     },
+    /// A call made from a thread that cannot wait longer got no answer in time; it still runs.
+    #[error("task {task} did not answer within {waited:?}")]
+    Busy { task: String, waited: Duration },
 }
 
 /// Owns a task object on its own thread and runs calls on it, one at a time, in order.
@@ -67,6 +71,44 @@ impl<T: Send + 'static> TaskThread<T> {
         call: impl FnOnce(&mut T, &Runtime) -> R + Send + 'static,
     ) -> Result<R, TaskThreadError> {
         let (answer, answered) = oneshot::channel();
+        self.send(call, move |outcome| {
+            // The caller may have stopped waiting (a stop, or a timeout).
+            let _ = answer.send(outcome);
+        })?;
+        answered
+            .await
+            .map_err(|_| TaskThreadError::Gone(self.task.clone()))?
+    }
+
+    /// [`call`](Self::call) for a caller that must block (a callback from a C library), bounded
+    /// by `wait`: after it the call still runs, but the caller goes on without its answer.
+    pub fn call_waiting<R: Send + 'static>(
+        &self,
+        wait: Duration,
+        call: impl FnOnce(&mut T, &Runtime) -> R + Send + 'static,
+    ) -> Result<R, TaskThreadError> {
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        self.send(call, move |outcome| {
+            let _ = answer.send(outcome);
+        })?;
+        match answered.recv_timeout(wait) {
+            Ok(outcome) => outcome,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(TaskThreadError::Busy {
+                task: self.task.clone(),
+                waited: wait,
+            }),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err(TaskThreadError::Gone(self.task.clone()))
+            }
+        }
+    }
+
+    /// Queues `call`; `answer` gets its result, or the panic it raised.
+    fn send<R: Send + 'static>(
+        &self,
+        call: impl FnOnce(&mut T, &Runtime) -> R + Send + 'static,
+        answer: impl FnOnce(Result<R, TaskThreadError>) + Send + 'static,
+    ) -> Result<(), TaskThreadError> {
         let task = self.task.clone();
         let job: Job<T> = Box::new(move |value, runtime| {
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| call(value, runtime)))
@@ -74,15 +116,21 @@ impl<T: Send + 'static> TaskThread<T> {
                     task,
                     message: panic_message(panic.as_ref()),
                 });
-            // The caller may have stopped waiting (a stop, or a timeout).
-            let _ = answer.send(outcome);
+            answer(outcome);
         });
         self.jobs
             .send(job)
-            .map_err(|_| TaskThreadError::Gone(self.task.clone()))?;
-        answered
-            .await
-            .map_err(|_| TaskThreadError::Gone(self.task.clone()))?
+            .map_err(|_| TaskThreadError::Gone(self.task.clone()))
+    }
+}
+
+/// Another handle on the same thread, which ends when the last handle is dropped.
+impl<T> Clone for TaskThread<T> {
+    fn clone(&self) -> Self {
+        Self {
+            jobs: self.jobs.clone(),
+            task: self.task.clone(),
+        }
     }
 }
 
@@ -150,5 +198,31 @@ mod tests {
             .await
             .expect("call");
         assert_eq!(slept, 1);
+    }
+
+    #[test]
+    fn a_waiting_call_gets_its_answer_or_gives_up_after_its_bound() {
+        let thread = TaskThread::spawn("waiting-0", 1u32).expect("spawn");
+        let answer = thread.call_waiting(Duration::from_secs(10), |v, _| *v + 1);
+        assert_eq!(answer.expect("answer"), 2);
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (started, running) = std::sync::mpsc::channel::<()>();
+        let handle = thread.clone();
+        std::thread::spawn(move || {
+            let _ = handle.call_waiting(Duration::from_secs(10), move |_, _| {
+                let _ = started.send(());
+                let _ = released.recv();
+            });
+        });
+        running.recv().expect("the stuck call started");
+        let busy = thread.call_waiting(Duration::from_millis(50), |v, _| *v);
+        assert!(
+            matches!(busy, Err(TaskThreadError::Busy { .. })),
+            "{busy:?}"
+        );
+        let _ = release.send(());
+        // The call that gave up still ran, in order: the thread answers the next one.
+        let after = thread.call_waiting(Duration::from_secs(10), |v, _| *v);
+        assert_eq!(after.expect("answer"), 1);
     }
 }
