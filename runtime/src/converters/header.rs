@@ -127,6 +127,27 @@ fn write_value(out: &mut String, schema: Option<&SchemaRef>, value: &Value, embe
 
 /// Infers a schema and value from header text (`Values.parseString`).
 pub fn parse_string(text: &str) -> (Option<SchemaRef>, Value) {
+    // Most header text is a name, a path or an id, which can be nothing but a string: it is
+    // taken as it is, without the parser's passes over it.
+    if plainly_text(text) {
+        return (Some(Schema::string()), Value::String(text.to_string()));
+    }
+    parse_text(text)
+}
+
+/// Text the parser would take whole as a string: it starts with a character that begins no
+/// typed value, array, map or quoted string, and has no space to trim at either end.
+fn plainly_text(text: &str) -> bool {
+    let Some(&first) = text.as_bytes().first() else {
+        return false;
+    };
+    first.is_ascii_graphic()
+        && !may_begin_typed(first)
+        && !matches!(first, b'[' | b'{' | b'"')
+        && !text.ends_with(char::is_whitespace)
+}
+
+fn parse_text(text: &str) -> (Option<SchemaRef>, Value) {
     let mut parser = Parser { text, pos: 0 };
     match parser.value(false) {
         Some(parsed) if parser.at_end() => parsed,
@@ -276,16 +297,19 @@ fn scalar(token: &str) -> Option<(Option<SchemaRef>, Value)> {
     Some(typed(token).unwrap_or_else(|| (Some(Schema::string()), Value::String(token.to_string()))))
 }
 
-/// A token's typed value, if it has one.
-fn typed(token: &str) -> Option<(Option<SchemaRef>, Value)> {
-    // A typed token starts with one of these; anything else (a name, a path) is a string at once.
-    let first = *token.as_bytes().first()?;
-    let may_be_typed = first.is_ascii_digit()
+/// Whether a typed token (a number, boolean, null, date or time) can start with this byte.
+fn may_begin_typed(first: u8) -> bool {
+    first.is_ascii_digit()
         || matches!(
             first,
             b'+' | b'-' | b'.' | b'e' | b'E' | b't' | b'T' | b'f' | b'F' | b'n'
-        );
-    if !may_be_typed {
+        )
+}
+
+/// A token's typed value, if it has one.
+fn typed(token: &str) -> Option<(Option<SchemaRef>, Value)> {
+    // Anything else (a name, a path) is a string at once.
+    if !may_begin_typed(*token.as_bytes().first()?) {
         return None;
     }
     if token.eq_ignore_ascii_case("true") || token.eq_ignore_ascii_case("false") {
@@ -399,6 +423,32 @@ mod tests {
         let text = String::from_utf8(bytes.clone()).expect("utf-8");
         let (schema, value) = c.to_connect_header("t", "h", Some(&bytes)).expect("read");
         (schema, value, text)
+    }
+
+    #[test]
+    fn text_taken_whole_reads_as_the_parser_reads_it() {
+        for text in [
+            "rows-03.csv",
+            "/tmp/spool/input/rows-03.csv",
+            "input",
+            "Zulu",
+            "a b",
+            "x\u{3000}",
+            " padded",
+            "padded ",
+            "[1, 2]",
+            "{\"a\": 1}",
+            "\"quoted\"",
+            "true",
+            "null",
+            "nothing",
+            "2026-12-06",
+            "12:30:00.000Z",
+            "-5",
+            "é",
+        ] {
+            assert_eq!(parse_string(text), parse_text(text), "{text:?}");
+        }
     }
 
     #[test]
