@@ -212,24 +212,8 @@ async fn a_member_that_stops_heartbeating_is_evicted_after_its_session_timeout()
         // It joins from another thread, since the live member must keep polling to rejoin.
         let address = bootstrap.clone();
         let ghost = std::thread::spawn(move || {
-            let mut ghost = TcpStream::connect(&address).expect("connect");
-            ghost.set_read_timeout(Some(WAIT)).expect("timeout");
-            let mut subscription = BytesMut::new();
-            subscription.put_i16(0);
-            let mut sub = ConsumerProtocolSubscription::default();
-            sub.topics = vec![StrBytes::from_static_str("shared")];
-            sub.encode(&mut subscription, 0).expect("subscription");
-            let mut protocol = join_group_request::JoinGroupRequestProtocol::default();
-            protocol.name = StrBytes::from_static_str("range");
-            protocol.metadata = subscription.freeze();
-            let mut join = JoinGroupRequest::default();
-            join.group_id = GroupId(StrBytes::from_static_str("haunted"));
-            join.session_timeout_ms = 6000;
-            join.rebalance_timeout_ms = 30_000;
-            join.protocol_type = StrBytes::from_static_str("consumer");
-            join.protocols = vec![protocol];
-            // v3: no MEMBER_ID_REQUIRED round trip. The reply comes once the rebalance completes.
-            let joined: JoinGroupResponse = raw_request(&mut ghost, ApiKey::JoinGroup, 3, &join);
+            let mut ghost = bare_connection(&address);
+            let joined = join_shared(&mut ghost, "haunted", "", 6000);
             assert_eq!(joined.error_code, 0);
             (ghost, Instant::now())
         });
@@ -249,9 +233,21 @@ async fn a_member_that_stops_heartbeating_is_evicted_after_its_session_timeout()
     broker.stop().await;
 }
 
+/// A connection for raw requests, its reads bounded by WAIT.
+fn bare_connection(address: &str) -> TcpStream {
+    let stream = TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    stream
+}
+
 /// A bare member's JoinGroup (v3: no MEMBER_ID_REQUIRED round trip) for the `shared` topic. The
 /// reply comes once the rebalance it takes part in completes.
-fn join_shared(stream: &mut TcpStream, group: &str, member_id: &str) -> JoinGroupResponse {
+fn join_shared(
+    stream: &mut TcpStream,
+    group: &str,
+    member_id: &str,
+    session_timeout_ms: i32,
+) -> JoinGroupResponse {
     let mut subscription = BytesMut::new();
     subscription.put_i16(0);
     let mut sub = ConsumerProtocolSubscription::default();
@@ -263,8 +259,8 @@ fn join_shared(stream: &mut TcpStream, group: &str, member_id: &str) -> JoinGrou
     let mut join = JoinGroupRequest::default();
     join.group_id = GroupId(StrBytes::from_string(group.to_string()));
     join.member_id = StrBytes::from_string(member_id.to_string());
-    join.session_timeout_ms = 10_000;
-    join.rebalance_timeout_ms = 10_000;
+    join.session_timeout_ms = session_timeout_ms;
+    join.rebalance_timeout_ms = 30_000;
     join.protocol_type = StrBytes::from_static_str("consumer");
     join.protocols = vec![protocol];
     raw_request(stream, ApiKey::JoinGroup, 3, &join)
@@ -281,14 +277,9 @@ async fn a_member_commits_what_it_processed_while_the_group_prepares_a_rebalance
     create_shared(&broker.bootstrap).await;
     let bootstrap = broker.bootstrap.clone();
     tokio::task::spawn_blocking(move || {
-        let connect = |address: &str| {
-            let stream = TcpStream::connect(address).expect("connect");
-            stream.set_read_timeout(Some(WAIT)).expect("timeout");
-            stream
-        };
         let group = GroupId(StrBytes::from_static_str("handover"));
-        let mut first = connect(&bootstrap);
-        let joined = join_shared(&mut first, "handover", "");
+        let mut first = bare_connection(&bootstrap);
+        let joined = join_shared(&mut first, "handover", "", 10_000);
         assert_eq!(joined.error_code, 0);
         let (member, generation) = (joined.member_id.clone(), joined.generation_id);
         let mut sync = SyncGroupRequest::default();
@@ -302,8 +293,8 @@ async fn a_member_commits_what_it_processed_while_the_group_prepares_a_rebalance
         // rejoin, which learns of it from its heartbeat.
         let address = bootstrap.clone();
         let second = std::thread::spawn(move || {
-            let mut second = connect(&address);
-            join_shared(&mut second, "handover", "").error_code
+            let mut second = bare_connection(&address);
+            join_shared(&mut second, "handover", "", 10_000).error_code
         });
         let mut heartbeat = HeartbeatRequest::default();
         heartbeat.group_id = group.clone();
@@ -341,7 +332,7 @@ async fn a_member_commits_what_it_processed_while_the_group_prepares_a_rebalance
         );
 
         // The first member rejoins, which completes the rebalance for both.
-        let rejoined = join_shared(&mut first, "handover", member.as_str());
+        let rejoined = join_shared(&mut first, "handover", member.as_str(), 10_000);
         assert_eq!(rejoined.error_code, 0);
         assert_eq!(second.join().expect("second member"), 0);
         let reader = group_consumer(&bootstrap, "handover");

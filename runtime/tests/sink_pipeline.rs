@@ -455,12 +455,24 @@ fn records_put(batches: &std::sync::Mutex<Vec<Vec<String>>>) -> std::collections
         .collect()
 }
 
+type Recorded = Arc<std::sync::Mutex<Vec<Vec<String>>>>;
+
 fn start_recorder(
     broker: &Broker,
-    batches: &Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+    batches: &Recorded,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
-    start_task(
+    start_recorder_committing(broker, batches, stop, Duration::from_millis(200))
+}
+
+/// `start_recorder` with `offset.flush.interval.ms` set to `commits_every`.
+fn start_recorder_committing(
+    broker: &Broker,
+    batches: &Recorded,
+    stop: CancellationToken,
+    commits_every: Duration,
+) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
+    start_task_committing(
         &broker.client(),
         Box::new(BatchRecorder {
             batches: Arc::clone(batches),
@@ -468,17 +480,34 @@ fn start_recorder(
         BTreeMap::new(),
         stop,
         ErrorHandler::failing("test", 0),
+        commits_every,
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_task_does_not_rewind_a_partition_the_group_moved_to_another_task() {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::{Offset, TopicPartitionList};
+/// Two recording tasks of one connector after the group moved a partition from the first to
+/// the second.
+struct Handover {
+    first: Recorded,
+    second: Recorded,
+    tasks: Vec<(
+        CancellationToken,
+        tokio::task::JoinHandle<Result<(), WorkerError>>,
+    )>,
+    /// The first record produced once the second task had a partition: it went to partition 0,
+    /// and record `next + 100` to partition 1.
+    next: usize,
+    /// Records produced so far.
+    total: usize,
+    deadline: Instant,
+}
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let broker = Broker::start(dir.path()).await;
+/// Topic `out` with two partitions of 100 records; a first task (committing every
+/// `commits_every`) puts all 200, then a second joins and the group gives it one partition;
+/// then 100 more records go to each partition, and every record has been put by one or the
+/// other.
+async fn hand_a_partition_over(broker: &Broker, commits_every: Duration) -> Handover {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+
     let admin: AdminClient<_> = broker.client().create().expect("admin");
     admin
         .create_topics(
@@ -491,31 +520,28 @@ async fn a_task_does_not_rewind_a_partition_the_group_moved_to_another_task() {
         .for_each(|created| {
             created.expect("topic created");
         });
-    produce_to(&broker, Some(0), 0..100).await;
-    produce_to(&broker, Some(1), 100..200).await;
+    produce_to(broker, Some(0), 0..100).await;
+    produce_to(broker, Some(1), 100..200).await;
     let deadline = Instant::now() + WAIT;
-    let wait_for = |batches: Arc<std::sync::Mutex<Vec<Vec<String>>>>, count: usize| async move {
-        while records_put(&batches).len() < count && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
 
-    // The first task reads both partitions.
-    let first = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let first: Recorded = Arc::default();
     let stop_first = CancellationToken::new();
-    let first_task = start_recorder(&broker, &first, stop_first.clone());
-    wait_for(Arc::clone(&first), 200).await;
+    let first_task = start_recorder_committing(broker, &first, stop_first.clone(), commits_every);
+    while records_put(&first).len() < 200 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(records_put(&first).len(), 200);
 
     // A second task joins the group, which gives it one of the two partitions. Records go to both
     // until it has some; the next ones on its partition reach it alone.
-    let second = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let second: Recorded = Arc::default();
     let stop_second = CancellationToken::new();
-    let second_task = start_recorder(&broker, &second, stop_second.clone());
+    let second_task =
+        start_recorder_committing(broker, &second, stop_second.clone(), commits_every);
     let mut next = 200;
     while records_put(&second).is_empty() && Instant::now() < deadline {
-        produce_to(&broker, Some(0), next..next + 1).await;
-        produce_to(&broker, Some(1), next + 1..next + 2).await;
+        produce_to(broker, Some(0), next..next + 1).await;
+        produce_to(broker, Some(1), next + 1..next + 2).await;
         next += 2;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -523,21 +549,55 @@ async fn a_task_does_not_rewind_a_partition_the_group_moved_to_another_task() {
         !records_put(&second).is_empty(),
         "the second task was never given a partition"
     );
-    produce_to(&broker, Some(0), next..next + 100).await;
-    produce_to(&broker, Some(1), next + 100..next + 200).await;
-    let total = next + 200;
-    let wait_for_all = |total: usize| {
-        let (first, second) = (Arc::clone(&first), Arc::clone(&second));
-        async move {
-            while records_put(&first).union(&records_put(&second)).count() < total
-                && Instant::now() < deadline
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            records_put(&first).union(&records_put(&second)).count()
-        }
+    produce_to(broker, Some(0), next..next + 100).await;
+    produce_to(broker, Some(1), next + 100..next + 200).await;
+    let handover = Handover {
+        first,
+        second,
+        tasks: vec![(stop_second, second_task), (stop_first, first_task)],
+        next,
+        total: next + 200,
+        deadline,
     };
-    assert_eq!(wait_for_all(total).await, total, "every record put");
+    assert_eq!(
+        handover.wait_until_put(handover.total).await,
+        handover.total,
+        "every record put"
+    );
+    handover
+}
+
+impl Handover {
+    /// Waits until the two tasks together have put `count` distinct records; returns how many
+    /// they have.
+    async fn wait_until_put(&self, count: usize) -> usize {
+        let put = || {
+            records_put(&self.first)
+                .union(&records_put(&self.second))
+                .count()
+        };
+        while put() < count && Instant::now() < self.deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        put()
+    }
+
+    async fn stop(self) {
+        for (stop, task) in self.tasks {
+            stop_cleanly(stop, task).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_does_not_rewind_a_partition_the_group_moved_to_another_task() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(dir.path()).await;
+    let handover = hand_a_partition_over(&broker, Duration::from_millis(200)).await;
+    let (next, total, deadline) = (handover.next, handover.total, handover.deadline);
 
     let group: BaseConsumer = broker
         .client()
@@ -558,7 +618,7 @@ async fn a_task_does_not_rewind_a_partition_the_group_moved_to_another_task() {
         (at, Offset::Offset(end))
     };
     // The partition the second task was given: the one its last records were produced to.
-    let moved = if records_put(&second).contains(&format!("record-{:04}", next + 100)) {
+    let moved = if records_put(&handover.second).contains(&format!("record-{:04}", next + 100)) {
         1
     } else {
         0
@@ -575,7 +635,7 @@ async fn a_task_does_not_rewind_a_partition_the_group_moved_to_another_task() {
     // moved partition where its new owner committed it.
     produce_to(&broker, Some(kept), total..total + 10).await;
     assert_eq!(
-        wait_for_all(total + 10).await,
+        handover.wait_until_put(total + 10).await,
         total + 10,
         "every record put"
     );
@@ -589,85 +649,21 @@ async fn a_task_does_not_rewind_a_partition_the_group_moved_to_another_task() {
             "partition {partition}: the group's committed offset is not its end"
         );
     }
-    stop_cleanly(stop_second, second_task).await;
-    stop_cleanly(stop_first, first_task).await;
+    handover.stop().await;
     broker.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_commits_a_partition_before_the_group_moves_it_to_another_task() {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = Broker::start(dir.path()).await;
-    let admin: AdminClient<_> = broker.client().create().expect("admin");
-    admin
-        .create_topics(
-            &[NewTopic::new("out", 2, TopicReplication::Fixed(1))],
-            &AdminOptions::new(),
-        )
-        .await
-        .expect("create topics")
-        .into_iter()
-        .for_each(|created| {
-            created.expect("topic created");
-        });
-    produce_to(&broker, Some(0), 0..100).await;
-    produce_to(&broker, Some(1), 100..200).await;
-    let deadline = Instant::now() + WAIT;
     // Kafka Connect's default interval: no periodic commit happens while the test runs, so only
     // a commit made as the group moves a partition keeps its new owner from reading it again.
-    let commits_every = Duration::from_secs(60);
-    let recorder = |batches: &Arc<std::sync::Mutex<Vec<Vec<String>>>>, stop| {
-        let task = Box::new(BatchRecorder {
-            batches: Arc::clone(batches),
-        });
-        let errors = ErrorHandler::failing("test", 0);
-        start_task_committing(
-            &broker.client(),
-            task,
-            BTreeMap::new(),
-            stop,
-            errors,
-            commits_every,
-        )
-    };
-
-    let first = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let stop_first = CancellationToken::new();
-    let first_task = recorder(&first, stop_first.clone());
-    while records_put(&first).len() < 200 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(records_put(&first).len(), 200);
-
-    // A second task joins; the group takes one partition from the first and gives it to it.
-    let second = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let stop_second = CancellationToken::new();
-    let second_task = recorder(&second, stop_second.clone());
-    let mut next = 200;
-    while records_put(&second).is_empty() && Instant::now() < deadline {
-        produce_to(&broker, Some(0), next..next + 1).await;
-        produce_to(&broker, Some(1), next + 1..next + 2).await;
-        next += 2;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        !records_put(&second).is_empty(),
-        "the second task was never given a partition"
-    );
-    produce_to(&broker, Some(0), next..next + 100).await;
-    produce_to(&broker, Some(1), next + 100..next + 200).await;
-    let total = next + 200;
-    let all_put = || records_put(&first).union(&records_put(&second)).count();
-    while all_put() < total && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(all_put(), total, "every record put");
+    let handover = hand_a_partition_over(&broker, Duration::from_secs(60)).await;
 
     let put_twice: Vec<String> = {
         let mut seen = std::collections::BTreeSet::new();
-        [&first, &second]
+        [&handover.first, &handover.second]
             .iter()
             .flat_map(|batches| batches.lock().expect("lock").concat())
             .filter(|record| !seen.insert(record.clone()))
@@ -680,7 +676,6 @@ async fn a_task_commits_a_partition_before_the_group_moves_it_to_another_task() 
         put_twice.first(),
         put_twice.last()
     );
-    stop_cleanly(stop_second, second_task).await;
-    stop_cleanly(stop_first, first_task).await;
+    handover.stop().await;
     broker.stop().await;
 }

@@ -12,12 +12,12 @@ use futures_core::Stream;
 use rdkafka::consumer::{CommitMode, Consumer, MessageStream, StreamConsumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Headers as _, Timestamp};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, Message};
 use sluice_connect_api::{Headers, Props, SinkRecord, SinkTask, TimestampType, TopicPartition};
 use tokio_util::sync::CancellationToken;
 
 use super::errors::{transform_alias, ErrorHandler, Failure, RawRecord};
-use super::sink_assignment::{RevokeHook, SinkConsumerContext};
+use super::sink_assignment::{offset_list, RevokeHook, SinkConsumerContext};
 use super::sink_progress::SinkProgress;
 use super::task_thread::TaskThread;
 use super::{Converters, Stage, TopicObserver, WorkerError};
@@ -229,10 +229,8 @@ impl SinkRunner {
             // last one: the two work at once, and `put` still sees the records in order.
             let putting = async {
                 match pending.take() {
-                    Some(batch) => deliver(&self.task, &settings, &self.progress, batch)
-                        .await
-                        .map(Some),
-                    None => Ok(None),
+                    Some(batch) => deliver(&self.task, &settings, &self.progress, batch).await,
+                    None => Ok(()),
                 }
             };
             // An idle topic must not hold up the commit that is due, as Kafka Connect's poll
@@ -246,11 +244,8 @@ impl SinkRunner {
                 _ = shutdown.cancelled() => break Ok(()),
                 both = async { tokio::join!(putting, reading) } => both,
             };
-            match delivered {
-                // Only now may these offsets be committed: a batch whose put failed is read
-                // again by the task that follows.
-                Ok(consumed) => self.progress.record_put(&consumed.unwrap_or_default()),
-                Err(e) => break Err(e),
+            if let Err(e) = delivered {
+                break Err(e);
             }
             match read {
                 Ok(mut batch) => {
@@ -288,15 +283,17 @@ impl SinkRunner {
     }
 }
 
-/// Puts a batch and returns the offsets it consumed. A retriable failure is retried within
-/// `errors.retry.timeout`; under `errors.tolerance=all` a batch that still fails is put record by
-/// record, and the records that fail alone are reported (log, dead letter queue) and skipped.
+/// Puts a batch and records in `progress` the offsets it consumed; only then may they be
+/// committed (a batch whose put failed is read again by the task that follows). A retriable
+/// failure is retried within `errors.retry.timeout`; under `errors.tolerance=all` a batch that
+/// still fails is put record by record, and the records that fail alone are reported (log, dead
+/// letter queue) and skipped.
 async fn deliver(
     task: &TaskThread<Box<dyn SinkTask>>,
     settings: &SinkSettings,
     progress: &Arc<SinkProgress>,
     batch: Batch,
-) -> Result<Vec<(TopicPartition, i64)>, WorkerError> {
+) -> Result<(), WorkerError> {
     let Batch {
         records,
         consumed,
@@ -304,7 +301,8 @@ async fn deliver(
         ..
     } = batch;
     if records.is_empty() {
-        return Ok(consumed);
+        progress.record_put(&consumed);
+        return Ok(());
     }
     let errors = &settings.errors;
     let failed = |e| WorkerError::record(Stage::TaskPut, settings.task_name(), e);
@@ -312,7 +310,7 @@ async fn deliver(
     let spare = errors.may_redeliver().then(|| records.clone());
     let done = || Some((Arc::clone(progress), consumed.clone()));
     let error = match put(task, records, done()).await? {
-        Ok(()) => return Ok(consumed),
+        Ok(()) => return Ok(()),
         Err(e) => e,
     };
     let Some(spare) = spare else {
@@ -322,7 +320,7 @@ async fn deliver(
         .retry_after(error, || put(task, spare.clone(), done()))
         .await?;
     let Err(error) = retried else {
-        return Ok(consumed);
+        return Ok(());
     };
     if !errors.tolerates() {
         return Err(failed(error));
@@ -348,7 +346,8 @@ async fn deliver(
         };
         errors.fail(failure, &e).await?;
     }
-    Ok(consumed)
+    progress.record_put(&consumed);
+    Ok(())
 }
 
 /// The longest a sink waits for a record before it looks at its commits and its stop signal.
@@ -447,8 +446,8 @@ fn topic_not_there_yet(e: &rdkafka::error::KafkaError) -> bool {
 type PutOffsets = (Arc<SinkProgress>, Vec<(TopicPartition, i64)>);
 
 /// One `put` on the task's thread: a put that never returns holds up only that thread. When it
-/// succeeds, `done` records its offsets there and then, so that a revocation waiting behind it
-/// commits them too.
+/// succeeds, `done` records its offsets there and then (not once the runner hears of it), so
+/// that a revocation waiting behind it on that thread commits them too.
 async fn put(
     task: &TaskThread<Box<dyn SinkTask>>,
     records: Vec<SinkRecord>,
@@ -483,7 +482,7 @@ fn revoke_hook(task: TaskThread<Box<dyn SinkTask>>, progress: Arc<SinkProgress>)
             move |t, _| {
                 let pending = progress.uncommitted(&revoked);
                 if pending.is_empty() {
-                    return Ok(BTreeMap::new());
+                    return Ok(pending);
                 }
                 t.pre_commit(&pending)
             }
@@ -495,11 +494,11 @@ fn revoke_hook(task: TaskThread<Box<dyn SinkTask>>, progress: Arc<SinkProgress>)
                 .collect(),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "flushing partitions before they were revoked failed");
-                Vec::new()
+                BTreeMap::new()
             }
             Err(e) => {
                 tracing::warn!(error = %e, "flushing partitions before they were revoked did not finish");
-                Vec::new()
+                BTreeMap::new()
             }
         }
     })
@@ -652,13 +651,10 @@ impl SinkRunner {
         if matches!(mode, CommitMode::Async) && self.progress.is_committed(&safe) {
             return Ok(());
         }
-        let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), offset) in &safe {
-            tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
-        }
-        if tpl.count() == 0 {
+        if safe.is_empty() {
             return Ok(());
         }
+        let tpl = offset_list(&safe)?;
         match mode {
             CommitMode::Async => self.consumer.commit(&tpl, mode)?,
             CommitMode::Sync => {

@@ -5,6 +5,7 @@
 //! itself and assigns each partition its exact start. Before partitions are taken away it has the
 //! runner commit what the task put of them, and it tells the runner which partitions went.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -37,7 +38,7 @@ pub struct SinkConsumerContext {
 
 /// Flushes the task for partitions about to be revoked and answers the offsets to commit for
 /// them (none when there is nothing new, or the task did not answer in time).
-pub type RevokeHook = Box<dyn Fn(&[TopicPartition]) -> Vec<(TopicPartition, i64)> + Send + Sync>;
+pub type RevokeHook = Box<dyn Fn(&[TopicPartition]) -> BTreeMap<TopicPartition, i64> + Send + Sync>;
 
 impl SinkConsumerContext {
     /// For a consumer configured with this `auto.offset.reset` value.
@@ -70,15 +71,12 @@ impl SinkConsumerContext {
             return;
         };
         let offsets = hook(&partitions_of(tpl));
-        let mut list = TopicPartitionList::new();
-        for ((topic, partition), offset) in &offsets {
-            // Only fails for a negative offset, which a put never records.
-            let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*offset));
-        }
-        if list.count() == 0 {
+        if offsets.is_empty() {
             return;
         }
-        if let Err(e) = consumer.commit(&list, CommitMode::Sync) {
+        let committed =
+            offset_list(&offsets).and_then(|list| consumer.commit(&list, CommitMode::Sync));
+        if let Err(e) = committed {
             tracing::warn!(error = %e, "committing partitions before they were revoked failed; their next owner reads again what was put since the last commit");
         }
     }
@@ -101,6 +99,17 @@ impl SinkConsumerContext {
             .extend(partitions_of(tpl));
         self.any_revoked.store(true, Ordering::Release);
     }
+}
+
+/// Offsets to commit, as librdkafka takes them.
+pub fn offset_list(
+    offsets: &BTreeMap<TopicPartition, i64>,
+) -> Result<TopicPartitionList, KafkaError> {
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), offset) in offsets {
+        list.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
+    }
+    Ok(list)
 }
 
 fn partitions_of(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
