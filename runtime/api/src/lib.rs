@@ -26,7 +26,7 @@ pub use plugin::{
     find_named, props_of, BoxFuture, Connector, ConnectorContext, Converter, ConverterDesc,
     HeaderConverter, HeaderConverterDesc, Named, OffsetReader, PluginDesc, PluginKind, Predicate,
     PredicateDesc, Props, Report, Reporter, SinkConnector, SinkTask, SourceConnector, SourceTask,
-    TopicPartition, TransformDesc, Transformation,
+    TopicPartition, TransformDesc, Transformation, Verdict,
 };
 pub use record::{ConnectRecord, SinkRecord, SourceMap, SourceRecord, TimestampType};
 pub use schema::{Field, Schema, SchemaBuilder, SchemaRef, SchemaType};

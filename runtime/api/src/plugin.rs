@@ -192,11 +192,22 @@ pub trait HeaderConverter: Send + Sync {
     ) -> Result<(Option<SchemaRef>, Value)>;
 }
 
-/// A single message transform; `None` drops the record.
+/// A single message transform. It changes the record it is given in place, and a chain hands
+/// the same record from transform to transform: a record is a few hundred bytes, and moving it
+/// in and out of each transform cost more than most transforms' own work.
 pub trait Transformation<R>: Send {
     fn config_def(&self) -> ConfigDef;
     fn configure(&mut self, props: &Props) -> Result<()>;
-    fn apply(&mut self, record: R) -> Result<Option<R>>;
+    /// Kafka's `apply`; [`Verdict::Discard`] is its `null`, dropping the record. On an error the
+    /// record may be left half changed: the caller discards it.
+    fn apply(&mut self, record: &mut R) -> Result<Verdict>;
+}
+
+/// What a transform decided about the record it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Keep,
+    Discard,
 }
 
 /// Decides whether a transform applies to a record.

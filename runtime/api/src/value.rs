@@ -449,6 +449,12 @@ impl Struct {
         self.values
     }
 
+    /// The schema and the stored values in its order: [`into_values`](Self::into_values) for a
+    /// caller that still reads the schema, with no second reference counted.
+    pub fn into_parts(self) -> (SchemaRef, Vec<Value>) {
+        (self.schema, self.values)
+    }
+
     /// A field's value as stored, null when unset even if the field has a default (Kafka's
     /// `getWithoutDefault`).
     pub fn get_without_default(&self, field: &str) -> Result<&Value> {

@@ -4,13 +4,12 @@
 //! `Double.parseDouble` parse it, bytes become base64 text.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use sluice_connect_api::base64;
 use sluice_connect_api::calendar::format_for_instant;
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectError, ConnectRecord, Importance, Props, Result, SchemaBuilder,
-    SchemaRef, SchemaType, Struct, Transformation, Value,
+    SchemaRef, SchemaType, Struct, Transformation, Value, Verdict,
 };
 
 use super::java_numbers::{java_float, java_integer, Number};
@@ -140,11 +139,11 @@ impl<R: ConnectRecord> Transformation<R> for Cast {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
-        if self.operand.value(&record).is_null() {
-            return Ok(Some(record));
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
+        if self.operand.value(record).is_null() {
+            return Ok(Verdict::Keep);
         }
-        let (schema, value) = self.operand.take(&mut record);
+        let (schema, value) = self.operand.take(record);
         let (schema, value) = match schema {
             None => (None, self.cast_schemaless(value)?),
             Some(schema) => {
@@ -164,8 +163,8 @@ impl<R: ConnectRecord> Transformation<R> for Cast {
                 (Some(updated), value)
             }
         };
-        self.operand.set(&mut record, schema, value);
-        Ok(Some(record))
+        self.operand.set(record, schema, value);
+        Ok(Verdict::Keep)
     }
 }
 
@@ -194,8 +193,7 @@ fn cast_struct(
     replace_null_with_default: bool,
 ) -> Result<Value> {
     let value = require_struct(value, PURPOSE)?;
-    let schema = Arc::clone(value.schema());
-    let mut values = into_field_values(value, replace_null_with_default);
+    let (schema, mut values) = into_field_values(value, replace_null_with_default);
     for ((field, v), target) in schema.fields.iter().zip(values.iter_mut()).zip(targets) {
         if let Some(target) = *target {
             *v = cast_value(Some(&field.schema), v, target)?;
@@ -399,6 +397,7 @@ fn parse_text(text: &str, target: SchemaType) -> Result<Value> {
 mod tests {
     use super::*;
     use crate::transforms::test_support::apply_to_value;
+    use crate::transforms::test_support::Applied;
     use sluice_connect_api::{props_of, Decimal, Schema, SourceMap, SourceRecord};
 
     fn cast(operand: Operand, spec: &str) -> Cast {
@@ -678,7 +677,7 @@ mod tests {
         let mut t = cast(Operand::Key, "foo:int64");
         let record = SourceRecord::new(SourceMap::new(), SourceMap::new(), "t", None, Value::Null);
         assert_eq!(
-            t.apply(record.clone()).expect("null").expect("kept"),
+            t.applied(record.clone()).expect("null").expect("kept"),
             record
         );
         let magic = SchemaBuilder::new(SchemaType::Int32)

@@ -91,7 +91,7 @@ pub static PREDICATES: &[PredicateDesc] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transforms::test_support::map;
+    use crate::transforms::test_support::{map, Applied};
     use crate::transforms::ChainRecord;
     use sluice_connect_api::{props_of, Schema, SchemaRef, SinkRecord, Value};
 
@@ -175,7 +175,7 @@ mod tests {
                 let mut t = SinkRecord::new_transform(desc);
                 t.configure(&props_of(&config)).expect("configured");
                 let input = record(&schema, &operand);
-                let out = t.apply(input.clone()).expect("applied").expect("kept");
+                let out = t.applied(input.clone()).expect("applied").expect("kept");
                 let (changed, kept) = if variant == "Key" {
                     ((&out.key_schema, &out.key), (&out.value_schema, &out.value))
                 } else {

@@ -3,6 +3,7 @@
 
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectRecord, Importance, Props, Result, Transformation, Validator,
+    Verdict,
 };
 
 use super::support::Settings;
@@ -31,18 +32,19 @@ impl<R: ConnectRecord> Transformation<R> for DropHeaders {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
         let headers = record.headers_mut();
         for name in &self.headers {
             headers.remove(name);
         }
-        Ok(Some(record))
+        Ok(Verdict::Keep)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transforms::test_support::Applied;
     use sluice_connect_api::{props_of, SourceMap, SourceRecord, Value};
 
     #[test]
@@ -58,7 +60,7 @@ mod tests {
             .add("existing", None, Value::String("existing-value".into()))
             .add("to-drop", None, Value::String("a".into()))
             .add("to-drop", None, Value::String("b".into()));
-        let out = t.apply(r).expect("dropped").expect("kept");
+        let out = t.applied(r).expect("dropped").expect("kept");
         let keys: Vec<&str> = out.headers.iter().map(|h| h.key.as_ref()).collect();
         assert_eq!(keys, ["existing"]);
         let e = Transformation::<SourceRecord>::configure(

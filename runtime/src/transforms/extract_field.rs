@@ -3,7 +3,7 @@
 
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectError, ConnectRecord, Importance, Props, Result, Transformation,
-    Value,
+    Value, Verdict,
 };
 
 use super::field_path::{with_syntax_version, FieldPath, SYNTAX_VERSION};
@@ -56,17 +56,17 @@ impl<R: ConnectRecord> Transformation<R> for ExtractField {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
-        let (schema, value) = match self.operand.schema(&record) {
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
+        let (schema, value) = match self.operand.schema(record) {
             None => {
-                let value = match self.operand.value(&record) {
+                let value = match self.operand.value(record) {
                     Value::Null => Value::Null,
                     v => self.path.value_from_map(require_map_ref(v, PURPOSE)?)?,
                 };
                 (None, value)
             }
             Some(schema) => {
-                let value = match self.operand.value(&record) {
+                let value = match self.operand.value(record) {
                     Value::Null => None,
                     v => Some(require_struct_ref(v, PURPOSE)?),
                 };
@@ -82,8 +82,8 @@ impl<R: ConnectRecord> Transformation<R> for ExtractField {
                 (Some(field.schema.clone()), extracted)
             }
         };
-        self.operand.set(&mut record, schema, value);
-        Ok(Some(record))
+        self.operand.set(record, schema, value);
+        Ok(Verdict::Keep)
     }
 }
 
@@ -91,6 +91,7 @@ impl<R: ConnectRecord> Transformation<R> for ExtractField {
 mod tests {
     use super::*;
     use crate::transforms::test_support::map;
+    use crate::transforms::test_support::Applied;
     use sluice_connect_api::{
         props_of, Headers, Schema, SchemaBuilder, SchemaRef, SchemaType, SinkRecord, Struct,
         TimestampType,
@@ -118,7 +119,7 @@ mod tests {
     ) -> Result<(Option<SchemaRef>, Value)> {
         let mut t = ExtractField::new(Operand::Key);
         Transformation::<SinkRecord>::configure(&mut t, &props_of(pairs))?;
-        let out = t.apply(record(schema, key))?.expect("kept");
+        let out = t.applied(record(schema, key))?.expect("kept");
         Ok((out.key_schema, out.key))
     }
 

@@ -1,7 +1,7 @@
 //! `org.apache.kafka.connect.transforms.Filter`: drops every record it is applied to; used with
 //! a predicate.
 
-use sluice_connect_api::{ConfigDef, ConnectRecord, Props, Result, Transformation};
+use sluice_connect_api::{ConfigDef, ConnectRecord, Props, Result, Transformation, Verdict};
 
 #[derive(Default)]
 pub struct Filter;
@@ -15,7 +15,7 @@ impl<R: ConnectRecord> Transformation<R> for Filter {
         Ok(())
     }
 
-    fn apply(&mut self, _record: R) -> Result<Option<R>> {
-        Ok(None)
+    fn apply(&mut self, _record: &mut R) -> Result<Verdict> {
+        Ok(Verdict::Discard)
     }
 }

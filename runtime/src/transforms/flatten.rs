@@ -5,7 +5,7 @@
 
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectError, ConnectRecord, Importance, Props, Result, Schema,
-    SchemaBuilder, SchemaRef, SchemaType, Struct, Transformation, Value,
+    SchemaBuilder, SchemaRef, SchemaType, Struct, Transformation, Value, Verdict,
 };
 
 use super::support::{
@@ -162,11 +162,11 @@ impl<R: ConnectRecord> Transformation<R> for Flatten {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
-        if self.operand.value(&record).is_null() {
-            return Ok(Some(record));
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
+        if self.operand.value(record).is_null() {
+            return Ok(Verdict::Keep);
         }
-        let (schema, value) = self.operand.take(&mut record);
+        let (schema, value) = self.operand.take(record);
         let (schema, value) = match schema {
             None => {
                 let entries = require_map(value, PURPOSE)?;
@@ -196,8 +196,8 @@ impl<R: ConnectRecord> Transformation<R> for Flatten {
                 (Some(updated), Value::Struct(out))
             }
         };
-        self.operand.set(&mut record, schema, value);
-        Ok(Some(record))
+        self.operand.set(record, schema, value);
+        Ok(Verdict::Keep)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectError, ConnectRecord, Importance, Props, Result, SchemaBuilder,
-    Struct, Transformation, Validator, Value,
+    Struct, Transformation, Validator, Value, Verdict,
 };
 
 use super::support::{
@@ -74,9 +74,9 @@ impl<R: ConnectRecord> Transformation<R> for HeaderFrom {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
         let purpose = self.purpose();
-        let (schema, value) = self.operand.take(&mut record);
+        let (schema, value) = self.operand.take(record);
         match schema {
             None => {
                 let mut entries = require_map(value, purpose)?;
@@ -92,7 +92,7 @@ impl<R: ConnectRecord> Transformation<R> for HeaderFrom {
                 for (header, value) in self.headers.iter().zip(taken) {
                     headers.add(header.clone(), None, value);
                 }
-                self.operand.set(&mut record, None, Value::Map(entries));
+                self.operand.set(record, None, Value::Map(entries));
             }
             Some(schema) => {
                 let value = require_struct(value, purpose)?;
@@ -142,16 +142,17 @@ impl<R: ConnectRecord> Transformation<R> for HeaderFrom {
                 for (header, (field_schema, v)) in self.headers.iter().zip(taken) {
                     headers.add(header.clone(), Some(field_schema), v);
                 }
-                self.operand.set(&mut record, Some(schema), value);
+                self.operand.set(record, Some(schema), value);
             }
         }
-        Ok(Some(record))
+        Ok(Verdict::Keep)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transforms::test_support::Applied;
     use sluice_connect_api::{props_of, Schema, SchemaRef, SchemaType, SourceMap, SourceRecord};
 
     fn transform(operation: &str, fields: &str, headers: &str, replace: &str) -> HeaderFrom {
@@ -202,7 +203,7 @@ mod tests {
         };
         let mut copy = transform("copy", "field1", "inserted1", "true");
         let out = copy
-            .apply(record(None, value()))
+            .applied(record(None, value()))
             .expect("copy")
             .expect("kept");
         assert_eq!(out.value, value());
@@ -221,7 +222,7 @@ mod tests {
         );
         let mut moving = transform("move", "field1,field2", "inserted1,inserted1", "true");
         let out = moving
-            .apply(record(None, value()))
+            .applied(record(None, value()))
             .expect("move")
             .expect("kept");
         assert_eq!(out.value, Value::Map(vec![]));
@@ -249,7 +250,7 @@ mod tests {
         ] {
             let mut t = transform("move", "field1,field2", "inserted1,inserted2", replace);
             let out = t
-                .apply(record(Some(schema.clone()), Value::Struct(value.clone())))
+                .applied(record(Some(schema.clone()), Value::Struct(value.clone())))
                 .expect("move")
                 .expect("kept");
             assert!(out

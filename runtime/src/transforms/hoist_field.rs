@@ -3,7 +3,7 @@
 
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectRecord, Importance, Props, Result, SchemaBuilder, Struct,
-    Transformation, Value,
+    Transformation, Value, Verdict,
 };
 
 use super::support::{Operand, SchemaCache, Settings};
@@ -45,12 +45,12 @@ impl<R: ConnectRecord> Transformation<R> for HoistField {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
-        let (schema, value) = self.operand.take(&mut record);
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
+        let (schema, value) = self.operand.take(record);
         match schema {
             None => {
                 let map = Value::Map(vec![(Value::String(self.field.clone()), value)]);
-                self.operand.set(&mut record, None, map);
+                self.operand.set(record, None, map);
             }
             Some(schema) => {
                 let field = &self.field;
@@ -60,16 +60,17 @@ impl<R: ConnectRecord> Transformation<R> for HoistField {
                 let mut wrapped = Struct::new(updated.clone())?;
                 wrapped.set(0, value)?;
                 self.operand
-                    .set(&mut record, Some(updated), Value::Struct(wrapped));
+                    .set(record, Some(updated), Value::Struct(wrapped));
             }
         }
-        Ok(Some(record))
+        Ok(Verdict::Keep)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transforms::test_support::Applied;
     use sluice_connect_api::{props_of, Schema, SourceMap, SourceRecord};
 
     fn hoist(schema: Option<sluice_connect_api::SchemaRef>, key: Value) -> Result<SourceRecord> {
@@ -79,7 +80,7 @@ mod tests {
             SourceRecord::new(SourceMap::new(), SourceMap::new(), "t", None, Value::Null);
         record.key_schema = schema;
         record.key = key;
-        Ok(t.apply(record)?.expect("kept"))
+        Ok(t.applied(record)?.expect("kept"))
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectError, ConnectRecord, Importance, Props, Result, SchemaBuilder,
-    SchemaRef, SchemaType, Struct, Transformation, Value,
+    SchemaRef, SchemaType, Struct, Transformation, Value, Verdict,
 };
 
 use super::support::{
@@ -259,17 +259,17 @@ impl<R: ConnectRecord> Transformation<R> for InsertField {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
-        if self.operand.value(&record).is_null() {
-            return Ok(Some(record));
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
+        if self.operand.value(record).is_null() {
+            return Ok(Verdict::Keep);
         }
-        let with_schema = self.operand.schema(&record).is_some();
+        let with_schema = self.operand.schema(record).is_some();
         // The cache is set apart while the settings build into it.
         let mut cache = std::mem::take(&mut self.schemas);
-        let applied = self.insert(&mut record, with_schema, &mut cache);
+        let applied = self.insert(record, with_schema, &mut cache);
         self.schemas = cache;
         applied?;
-        Ok(Some(record))
+        Ok(Verdict::Keep)
     }
 }
 
@@ -306,8 +306,9 @@ impl InsertField {
                 })?;
                 // The inserted fields follow the original ones in the same order; one the
                 // record lacks (no partition, no timestamp) stays null.
-                let original = std::sync::Arc::clone(value.schema());
-                let mut values = into_field_values(value, self.replace_null_with_default);
+                let (original, mut values) =
+                    into_field_values(value, self.replace_null_with_default);
+                values.reserve_exact(inserted.len());
                 values.extend(inserted.into_iter().map(|(_, v)| v.unwrap_or(Value::Null)));
                 // The original fields keep their schemas, against which they were checked.
                 let out = Struct::from_checked_values(updated.clone(), values, |i| {
@@ -323,6 +324,7 @@ impl InsertField {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transforms::test_support::Applied;
     use sluice_connect_api::{
         props_of, Headers, SinkRecord, SourceMap, SourceRecord, TimestampType,
     };
@@ -365,7 +367,7 @@ mod tests {
             .expect("v");
         let mut t = configured(CONFIG);
         let out = t
-            .apply(source(Some(schema.clone()), Value::Struct(value.clone())))
+            .applied(source(Some(schema.clone()), Value::Struct(value.clone())))
             .expect("insert")
             .expect("kept");
         let out_schema = out.value_schema.clone().expect("schema");
@@ -419,7 +421,7 @@ mod tests {
             &Value::String("my-instance-id".into())
         );
         let again = t
-            .apply(source(Some(schema), Value::Struct(value)))
+            .applied(source(Some(schema), Value::Struct(value)))
             .expect("insert")
             .expect("kept");
         assert!(
@@ -432,7 +434,7 @@ mod tests {
     fn schemaless_maps_get_plain_values_and_tombstones_pass() {
         let mut t = configured(CONFIG);
         let out = t
-            .apply(source(
+            .applied(source(
                 None,
                 Value::Map(vec![(Value::String("magic".into()), Value::Int64(42))]),
             ))
@@ -445,7 +447,7 @@ mod tests {
         assert!(entries.contains(&(Value::String("timestamp_field".into()), Value::Int64(789))));
         let tombstone = source(None, Value::Null);
         assert_eq!(
-            t.apply(tombstone.clone()).expect("null").expect("kept"),
+            t.applied(tombstone.clone()).expect("null").expect("kept"),
             tombstone
         );
     }
@@ -455,7 +457,7 @@ mod tests {
         let mut t = configured(&[("offset.field", "off!")]);
         let value = Value::Map(vec![]);
         assert_eq!(
-            t.apply(source(None, value.clone())).expect_err("source").message(),
+            t.applied(source(None, value.clone())).expect_err("source").message(),
             "Only SinkRecord supported for [field insertion], found: org.apache.kafka.connect.source.SourceRecord"
         );
         let sink = SinkRecord {
@@ -470,7 +472,7 @@ mod tests {
             timestamp_type: TimestampType::NoTimestampType,
             headers: Headers::new(),
         };
-        let out = Transformation::<SinkRecord>::apply(&mut t, sink)
+        let out = Applied::<SinkRecord>::applied(&mut t, sink)
             .expect("sink")
             .expect("kept");
         assert_eq!(

@@ -3,7 +3,7 @@
 
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectRecord, Importance, Props, Result, SchemaRef, Transformation,
-    Value,
+    Value, Verdict,
 };
 
 use super::support::Settings;
@@ -53,17 +53,18 @@ impl<R: ConnectRecord> Transformation<R> for InsertHeader {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
         record
             .headers_mut()
             .add(self.header.clone(), self.schema.clone(), self.value.clone());
-        Ok(Some(record))
+        Ok(Verdict::Keep)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transforms::test_support::Applied;
     use sluice_connect_api::{props_of, Schema, SourceMap, SourceRecord};
 
     fn insert(literal: &str) -> SourceRecord {
@@ -79,7 +80,7 @@ mod tests {
             Some(Schema::string()),
             Value::String("existing".into()),
         );
-        t.apply(r).expect("inserted").expect("kept")
+        t.applied(r).expect("inserted").expect("kept")
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectError, ConnectRecord, Decimal, Importance, Props, Result, Schema,
-    Struct, Transformation, Validator, Value,
+    Struct, Transformation, Validator, Value, Verdict,
 };
 
 use super::java_numbers::{java_big_decimal, Number};
@@ -154,8 +154,8 @@ impl<R: ConnectRecord> Transformation<R> for MaskField {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
-        let (schema, value) = self.operand.take(&mut record);
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
+        let (schema, value) = self.operand.take(record);
         match schema {
             None => {
                 let mut entries = require_map(value, PURPOSE)?;
@@ -166,13 +166,13 @@ impl<R: ConnectRecord> Transformation<R> for MaskField {
                     };
                     map_put(&mut entries, field, masked);
                 }
-                self.operand.set(&mut record, None, Value::Map(entries));
+                self.operand.set(record, None, Value::Map(entries));
             }
             Some(schema) => {
                 let value = require_struct(value, PURPOSE)?;
-                let struct_schema = value.schema().clone();
+                let (struct_schema, values) =
+                    into_field_values(value, self.replace_null_with_default);
                 let mut out = Struct::new(struct_schema.clone())?;
-                let values = into_field_values(value, self.replace_null_with_default);
                 for (i, (f, original)) in struct_schema.fields.iter().zip(values).enumerate() {
                     let next = if self.masked.contains(&f.name) {
                         self.mask(&original, Some(&f.schema))?
@@ -181,11 +181,10 @@ impl<R: ConnectRecord> Transformation<R> for MaskField {
                     };
                     out.set(i, next)?;
                 }
-                self.operand
-                    .set(&mut record, Some(schema), Value::Struct(out));
+                self.operand.set(record, Some(schema), Value::Struct(out));
             }
         }
-        Ok(Some(record))
+        Ok(Verdict::Keep)
     }
 }
 

@@ -33,7 +33,8 @@ mod value_to_key;
 use sluice_connect_api::config::{class_not_found, split_list, with_prefix};
 use sluice_connect_api::{
     find_named, ConfigDef, ConfigType, ConnectError, ConnectRecord, Importance, Predicate,
-    PredicateDesc, Props, Result, SinkRecord, SourceRecord, TransformDesc, Transformation, Width,
+    PredicateDesc, Props, Result, SinkRecord, SourceRecord, TransformDesc, Transformation, Verdict,
+    Width,
 };
 
 use catalogue::{PREDICATES, TRANSFORMS};
@@ -161,9 +162,9 @@ impl<R: ChainRecord> TransformChain<R> {
             if !applies {
                 continue;
             }
-            match step.transform.apply(record) {
-                Ok(Some(r)) => record = r,
-                Ok(None) => return Ok(None),
+            match step.transform.apply(&mut record) {
+                Ok(Verdict::Keep) => {}
+                Ok(Verdict::Discard) => return Ok(None),
                 Err(source) => {
                     return Err(TransformError {
                         alias: step.alias.clone(),

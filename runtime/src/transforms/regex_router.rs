@@ -5,7 +5,7 @@
 use regex::Regex;
 use sluice_connect_api::java_regex::{self, JavaReplacement};
 use sluice_connect_api::{
-    ConfigDef, ConfigType, ConnectRecord, Importance, Props, Result, Transformation,
+    ConfigDef, ConfigType, ConnectRecord, Importance, Props, Result, Transformation, Verdict,
 };
 
 use super::support::{invalid, Settings};
@@ -60,18 +60,18 @@ impl<R: ConnectRecord> Transformation<R> for RegexRouter {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
         if let Some((_, to)) = self.routes.iter().find(|(from, _)| from == record.topic()) {
             if to != record.topic() {
                 let to = to.clone();
                 record.set_topic(to);
             }
-            return Ok(Some(record));
+            return Ok(Verdict::Keep);
         }
         let (Some(whole), Some(first), Some(replacement)) =
             (&self.whole, &self.first, &self.replacement)
         else {
-            return Ok(Some(record));
+            return Ok(Verdict::Keep);
         };
         let from = record.topic().to_string();
         let to = if whole.is_match(&from) {
@@ -84,13 +84,14 @@ impl<R: ConnectRecord> Transformation<R> for RegexRouter {
         }
         self.routes.push((from, to.clone()));
         record.set_topic(to);
-        Ok(Some(record))
+        Ok(Verdict::Keep)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transforms::test_support::Applied;
     use sluice_connect_api::{props_of, SourceMap, SourceRecord, Value};
 
     fn route(regex: &str, replacement: &str, topic: &str) -> String {
@@ -101,7 +102,7 @@ mod tests {
         )
         .expect("configured");
         let r = SourceRecord::new(SourceMap::new(), SourceMap::new(), topic, None, Value::Null);
-        t.apply(r).expect("routed").expect("kept").topic
+        t.applied(r).expect("routed").expect("kept").topic
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectRecord, Importance, Props, Result, SchemaBuilder, Struct,
-    Transformation, Value,
+    Transformation, Value, Verdict,
 };
 
 use super::support::{
@@ -139,11 +139,11 @@ impl<R: ConnectRecord> Transformation<R> for ReplaceField {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
-        if self.operand.value(&record).is_null() {
-            return Ok(Some(record));
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
+        if self.operand.value(record).is_null() {
+            return Ok(Verdict::Keep);
         }
-        let (schema, value) = self.operand.take(&mut record);
+        let (schema, value) = self.operand.take(record);
         match schema {
             None => {
                 let entries = require_map(value, PURPOSE)?;
@@ -155,7 +155,7 @@ impl<R: ConnectRecord> Transformation<R> for ReplaceField {
                         _ => out.push((key, v)),
                     }
                 }
-                self.operand.set(&mut record, None, Value::Map(out));
+                self.operand.set(record, None, Value::Map(out));
             }
             Some(_) => {
                 let value = require_struct(value, PURPOSE)?;
@@ -176,8 +176,8 @@ impl<R: ConnectRecord> Transformation<R> for ReplaceField {
                     Ok((b.build(), kept))
                 });
                 let out = planned.and_then(|(updated, kept)| {
-                    let original = std::sync::Arc::clone(value.schema());
-                    let mut values = into_field_values(value, self.replace_null_with_default);
+                    let (original, mut values) =
+                        into_field_values(value, self.replace_null_with_default);
                     // Kept positions rise, so each moves forward into place.
                     for (to, from) in kept.iter().enumerate() {
                         values.swap(to, *from);
@@ -192,11 +192,10 @@ impl<R: ConnectRecord> Transformation<R> for ReplaceField {
                 });
                 self.schemas = cache;
                 let (updated, out) = out?;
-                self.operand
-                    .set(&mut record, Some(updated), Value::Struct(out));
+                self.operand.set(record, Some(updated), Value::Struct(out));
             }
         }
-        Ok(Some(record))
+        Ok(Verdict::Keep)
     }
 }
 

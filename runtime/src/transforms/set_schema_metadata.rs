@@ -3,7 +3,7 @@
 
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectRecord, Importance, Props, Result, SchemaBuilder, Struct,
-    Transformation, Value,
+    Transformation, Value, Verdict,
 };
 
 use super::support::{
@@ -80,11 +80,11 @@ impl<R: ConnectRecord> Transformation<R> for SetSchemaMetadata {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
-        if self.operand.schema(&record).is_none() && self.operand.value(&record).is_null() {
-            return Ok(Some(record));
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
+        if self.operand.schema(record).is_none() && self.operand.value(record).is_null() {
+            return Ok(Verdict::Keep);
         }
-        let (schema, value) = self.operand.take(&mut record);
+        let (schema, value) = self.operand.take(record);
         let schema = require_schema(schema.as_ref(), PURPOSE)?;
         let (name, version) = (&self.name, self.version);
         let updated = self.schemas.get_or_build(schema, |s| {
@@ -100,7 +100,7 @@ impl<R: ConnectRecord> Transformation<R> for SetSchemaMetadata {
         let value = match value {
             Value::Struct(original) => {
                 let mut rebound = Struct::new(updated.clone())?;
-                let values = into_field_values(original, self.replace_null_with_default);
+                let (_, values) = into_field_values(original, self.replace_null_with_default);
                 for (i, v) in values.into_iter().enumerate() {
                     rebound.set(i, v)?;
                 }
@@ -108,14 +108,15 @@ impl<R: ConnectRecord> Transformation<R> for SetSchemaMetadata {
             }
             other => other,
         };
-        self.operand.set(&mut record, Some(updated), value);
-        Ok(Some(record))
+        self.operand.set(record, Some(updated), value);
+        Ok(Verdict::Keep)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transforms::test_support::Applied;
     use sluice_connect_api::{props_of, Schema, SchemaRef, SchemaType, SourceMap, SourceRecord};
 
     fn set(
@@ -126,7 +127,7 @@ mod tests {
         let mut t = SetSchemaMetadata::new(Operand::Value);
         Transformation::<SourceRecord>::configure(&mut t, &props_of(pairs))?;
         let record = SourceRecord::new(SourceMap::new(), SourceMap::new(), "t", schema, value);
-        Ok(t.apply(record)?.expect("kept"))
+        Ok(t.applied(record)?.expect("kept"))
     }
 
     #[test]

@@ -142,20 +142,25 @@ pub fn field_value(value: &Struct, index: usize, replace_null_with_default: bool
     stored
 }
 
-/// A struct's values moved out in schema order, each null replaced by its field's default when
-/// `replace_null_with_default` (as [`field_value`] reads them), so a transform rebuilding a
-/// struct copies nothing it keeps.
-pub fn into_field_values(value: Struct, replace_null_with_default: bool) -> Vec<Value> {
-    let schema = std::sync::Arc::clone(value.schema());
-    let mut values = value.into_values();
+/// A struct's schema, and its values moved out in schema order, each null replaced by its
+/// field's default when `replace_null_with_default` (as [`field_value`] reads them), so a
+/// transform rebuilding a struct copies nothing it keeps.
+pub fn into_field_values(
+    value: Struct,
+    replace_null_with_default: bool,
+) -> (SchemaRef, Vec<Value>) {
+    let (schema, mut values) = value.into_parts();
     if replace_null_with_default {
+        // Only a null looks at its field's schema: most values are set.
         for (v, field) in values.iter_mut().zip(&schema.fields) {
-            if let (Value::Null, Some(default)) = (&*v, &field.schema.default) {
-                *v = default.clone();
+            if v.is_null() {
+                if let Some(default) = &field.schema.default {
+                    *v = default.clone();
+                }
             }
         }
     }
-    values
+    (schema, values)
 }
 
 /// Kafka's per-transform `LRUCache<Schema, Schema>` of 16: the schema a transform derives from

@@ -7,7 +7,7 @@ use sluice_connect_api::schema::logical;
 use sluice_connect_api::time::SimpleDateFormat;
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectError, ConnectRecord, Importance, Props, Result, Schema,
-    SchemaBuilder, SchemaRef, SchemaType, Struct, Transformation, Validator, Value,
+    SchemaBuilder, SchemaRef, SchemaType, Struct, Transformation, Validator, Value, Verdict,
 };
 
 use super::support::{
@@ -123,8 +123,9 @@ pub struct TimestampConverter {
     format: Option<SimpleDateFormat>,
     precision: Precision,
     replace_null_with_default: bool,
-    /// Per struct schema: the new schema, and the position of the field to convert.
-    schemas: SchemaCache<Option<usize>>,
+    /// Per input schema: the position of the converted field and, when its schema has one, its
+    /// kind.
+    schemas: SchemaCache<Option<(usize, Option<Kind>)>>,
 }
 
 impl TimestampConverter {
@@ -266,16 +267,24 @@ impl TimestampConverter {
             if schema.optional {
                 builder = builder.optional();
             }
-            Ok((builder.build(), schema.field(field).map(|f| f.index)))
+            // The field's kind, when its schema has one, is found once per schema.
+            let planned = schema
+                .field(field)
+                .map(|f| (f.index, Kind::of_schema(&f.schema).ok()));
+            Ok((builder.build(), planned))
         })?;
-        let position = *position;
+        let planned = *position;
+        let position = planned.map(|(i, _)| i);
         let Some(value) = value else {
             return Ok((updated, Value::Null));
         };
-        let schema = std::sync::Arc::clone(value.schema());
-        let mut values = into_field_values(value, self.replace_null_with_default);
-        if let (Some(i), Some(f)) = (position, position.and_then(|i| schema.fields.get(i))) {
-            values[i] = self.convert(&values[i], Kind::of_schema(&f.schema)?)?;
+        let (schema, mut values) = into_field_values(value, self.replace_null_with_default);
+        if let (Some((i, kind)), Some(f)) = (planned, position.and_then(|i| schema.fields.get(i))) {
+            let kind = match kind {
+                Some(kind) => kind,
+                None => Kind::of_schema(&f.schema)?,
+            };
+            values[i] = self.convert(&values[i], kind)?;
         }
         // Every other value was checked against the same field schema in the input struct.
         let out = Struct::from_checked_values(updated.clone(), values, |i| {
@@ -342,19 +351,19 @@ impl<R: ConnectRecord> Transformation<R> for TimestampConverter {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
-        let (schema, value) = self.operand.take(&mut record);
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
+        let (schema, value) = self.operand.take(record);
         match schema {
             None => {
                 let converted = self.apply_schemaless(value)?;
-                self.operand.set(&mut record, None, converted);
+                self.operand.set(record, None, converted);
             }
             Some(schema) => {
                 let (schema, converted) = self.apply_with_schema(&schema, value)?;
-                self.operand.set(&mut record, Some(schema), converted);
+                self.operand.set(record, Some(schema), converted);
             }
         }
-        Ok(Some(record))
+        Ok(Verdict::Keep)
     }
 }
 

@@ -4,6 +4,7 @@
 use sluice_connect_api::time::SimpleDateFormat;
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectError, ConnectRecord, Importance, Props, Result, Transformation,
+    Verdict,
 };
 
 use super::support::{invalid, Settings};
@@ -44,11 +45,11 @@ impl<R: ConnectRecord> Transformation<R> for TimestampRouter {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
         let Some(timestamp) = record.timestamp() else {
             return Err(ConnectError::data(format!(
                 "Timestamp missing on record: {}",
-                describe(&record)
+                describe(record)
             )));
         };
         let formatted = self
@@ -61,7 +62,7 @@ impl<R: ConnectRecord> Transformation<R> for TimestampRouter {
             .replace("${topic}", record.topic())
             .replace("${timestamp}", &formatted);
         record.set_topic(topic);
-        Ok(Some(record))
+        Ok(Verdict::Keep)
     }
 }
 
@@ -80,6 +81,7 @@ fn describe<R: ConnectRecord>(record: &R) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transforms::test_support::Applied;
     use sluice_connect_api::{props_of, SourceMap, SourceRecord, Value};
 
     fn route(pairs: &[(&str, &str)], timestamp: Option<i64>) -> Result<String> {
@@ -93,7 +95,7 @@ mod tests {
             Value::Null,
         );
         r.timestamp = timestamp;
-        Ok(t.apply(r)?.expect("kept").topic)
+        Ok(t.applied(r)?.expect("kept").topic)
     }
 
     #[test]

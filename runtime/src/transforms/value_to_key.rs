@@ -3,7 +3,7 @@
 
 use sluice_connect_api::{
     ConfigDef, ConfigType, ConnectError, ConnectRecord, Importance, Props, Result, SchemaBuilder,
-    Struct, Transformation, Validator, Value,
+    Struct, Transformation, Validator, Value, Verdict,
 };
 
 use super::support::{
@@ -58,7 +58,7 @@ impl<R: ConnectRecord> Transformation<R> for ValueToKey {
         Ok(())
     }
 
-    fn apply(&mut self, mut record: R) -> Result<Option<R>> {
+    fn apply(&mut self, record: &mut R) -> Result<Verdict> {
         let (schema, key) = match record.value_schema() {
             None => {
                 let entries = require_map_ref(record.value(), PURPOSE)?;
@@ -99,13 +99,14 @@ impl<R: ConnectRecord> Transformation<R> for ValueToKey {
             }
         };
         record.set_key(schema, key);
-        Ok(Some(record))
+        Ok(Verdict::Keep)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transforms::test_support::Applied;
     use sluice_connect_api::{props_of, Schema, SchemaRef, SchemaType, SourceMap, SourceRecord};
 
     fn to_key(
@@ -116,7 +117,7 @@ mod tests {
         let mut t = ValueToKey::default();
         Transformation::<SourceRecord>::configure(&mut t, &props_of(pairs))?;
         let record = SourceRecord::new(SourceMap::new(), SourceMap::new(), "t", schema, value);
-        Ok(t.apply(record)?.expect("kept"))
+        Ok(t.applied(record)?.expect("kept"))
     }
 
     #[test]
