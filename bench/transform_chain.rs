@@ -3,6 +3,7 @@
 //! what the chain itself costs, without the connector, the converter or the producer.
 //!
 //!     cargo run --release --example transform_chain [records [only the runs named so]]
+//!     bash bench/transforms.sh     the same, its figures into the table of bench/all.sh
 
 use std::sync::Arc;
 use std::time::Instant;
