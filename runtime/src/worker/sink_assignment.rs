@@ -16,6 +16,7 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use sluice_connect_api::TopicPartition;
 
+use crate::blocking::off_runtime;
 use crate::client_errors;
 
 /// How long an assignment waits for the committed offsets before leaving the lookup to
@@ -164,6 +165,20 @@ impl ClientContext for SinkConsumerContext {
 
 impl ConsumerContext for SinkConsumerContext {
     fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        // The callback runs in the consumer's poll, on a thread of the worker's runtime, and
+        // waits: up to COMMITTED_TIMEOUT for committed offsets, up to the task's flush before a
+        // revocation. Meanwhile the runtime's other tasks move to another thread.
+        off_runtime(|| self.apply_rebalance(consumer, err, tpl))
+    }
+}
+
+impl SinkConsumerContext {
+    fn apply_rebalance(
         &self,
         consumer: &BaseConsumer<Self>,
         err: RDKafkaRespErr,

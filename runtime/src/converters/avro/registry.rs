@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde_json::{json, Value as Json};
 use sluice_connect_api::ConnectError;
 
+use crate::blocking::off_runtime;
+
 /// How long one registry request may take before it counts as unreachable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -199,23 +201,6 @@ impl RegistryClient {
             });
         }
         Err(unreachable(last_failure))
-    }
-}
-
-/// Runs blocking work without stalling an async runtime's worker thread.
-fn off_runtime<R: Send>(work: impl FnOnce() -> R + Send) -> R {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(work)
-        }
-        // A single-threaded runtime cannot hand its thread over: the work runs on a thread of
-        // its own while this one waits.
-        Ok(_) => std::thread::scope(|scope| match scope.spawn(work).join() {
-            Ok(result) => result,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }),
-        Err(_) => work(),
     }
 }
 
