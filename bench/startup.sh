@@ -50,7 +50,11 @@ start_once() {
         curl -sf -o /dev/null -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
             --data '{"schema":"\"string\""}' "http://127.0.0.1:$REGISTRY/subjects/lines-value/versions"
     fi
-    kill -TERM "$pid"
+    if [ -z "$ready" ]; then
+        # Why it never answered: the end of what Sluice said.
+        tail -n 20 "$work/sluice.log" >&2
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" || true
     echo "${ready:?never answered}"
 }
