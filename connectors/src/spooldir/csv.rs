@@ -33,12 +33,43 @@ impl CsvParser {
     /// Feeds one line (without its line break). Returns the fields once the record is complete;
     /// `None` means the record continues on the next line.
     pub fn parse_line(&self, line: &str, pending: &mut Pending) -> Option<Vec<Option<String>>> {
-        let s = &self.settings;
-        let line = if s.keep_carriage_return {
+        let line = if self.settings.keep_carriage_return {
             line
         } else {
             line.strip_suffix('\r').unwrap_or(line)
         };
+        if !pending.open && self.is_plain(line) {
+            return Some(self.split_plain(line));
+        }
+        self.parse_chars(line, pending)
+    }
+
+    /// Whether `line` starts a record and holds no character the parser treats specially
+    /// besides the separator: then each field is the text between separators.
+    fn is_plain(&self, line: &str) -> bool {
+        let s = &self.settings;
+        s.ignore_quotations || !line.contains(&[s.quote, s.escape][..])
+    }
+
+    /// A plain line's fields, each allocated once at its size: what `parse_chars` makes of it
+    /// character by character.
+    fn split_plain(&self, line: &str) -> Vec<Option<String>> {
+        line.split(self.settings.separator)
+            .map(|text| {
+                // Strict quotes keep only what is inside quotes, and a plain line has none.
+                let text = if self.settings.strict_quotes {
+                    ""
+                } else {
+                    text
+                };
+                self.field(text.to_string(), false)
+            })
+            .collect()
+    }
+
+    /// The general case: quotes, escapes, and records continued from an earlier line.
+    fn parse_chars(&self, line: &str, pending: &mut Pending) -> Option<Vec<Option<String>>> {
+        let s = &self.settings;
         if pending.open {
             // The newline inside the quoted field is part of its value.
             pending.field.push('\n');
@@ -106,6 +137,12 @@ impl CsvParser {
     fn finish_field(&self, pending: &mut Pending) {
         let value = std::mem::take(&mut pending.field);
         let quoted = std::mem::replace(&mut pending.was_quoted, false);
+        let field = self.field(value, quoted);
+        pending.fields.push(field);
+    }
+
+    /// A field's text, or null when it is empty and the null indicator says so.
+    fn field(&self, value: String, quoted: bool) -> Option<String> {
         let null = value.is_empty()
             && match self.settings.null_indicator {
                 NullIndicator::Neither => false,
@@ -113,7 +150,7 @@ impl CsvParser {
                 NullIndicator::EmptyQuotes => quoted,
                 NullIndicator::Both => true,
             };
-        pending.fields.push(if null { None } else { Some(value) });
+        (!null).then_some(value)
     }
 }
 
@@ -184,5 +221,56 @@ mod tests {
             ..CsvSettings::default()
         };
         assert_eq!(parse(ignore, &["\"a,b\""]), vec![some(&["\"a", "b\""])]);
+    }
+
+    /// Lines with no quote or escape are split without the character loop: every setting must
+    /// read them as the loop does.
+    #[test]
+    fn plain_lines_split_as_the_character_loop_reads_them() {
+        let indicators = [
+            NullIndicator::Neither,
+            NullIndicator::EmptySeparators,
+            NullIndicator::EmptyQuotes,
+            NullIndicator::Both,
+        ];
+        let lines = [
+            "1,sensor-001,0.25,true,2024-01-01T00:00:00,",
+            ",,",
+            "",
+            "  lead, trail  ,x",
+            "a\tb\t\tc",
+            "kept\r",
+            "é,ü;ß",
+        ];
+        for separator in [',', '\t', ';'] {
+            for null_indicator in indicators {
+                for (strict_quotes, ignore_quotations, keep_carriage_return) in [
+                    (false, false, false),
+                    (true, false, false),
+                    (false, true, true),
+                    (false, false, true),
+                ] {
+                    let parser = CsvParser::new(CsvSettings {
+                        separator,
+                        null_indicator,
+                        strict_quotes,
+                        ignore_quotations,
+                        keep_carriage_return,
+                        ignore_leading_whitespace: true,
+                        ..CsvSettings::default()
+                    });
+                    for line in lines {
+                        let plain = parser.parse_line(line, &mut Pending::default());
+                        let looped = parser.parse_chars(
+                            line.strip_suffix('\r')
+                                .filter(|_| !keep_carriage_return)
+                                .unwrap_or(line),
+                            &mut Pending::default(),
+                        );
+                        assert_eq!(plain, looped, "{line:?} split on {separator:?}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -323,10 +323,7 @@ impl RecordReader for Csv {
         let mut value =
             Struct::new(self.value_schema.clone()).map_err(|e| parse_error(e.to_string()))?;
         for (field, column) in self.value_schema.fields.iter().zip(&self.columns) {
-            let text = match column {
-                Some(c) => row.get(*c).cloned().flatten(),
-                None => None,
-            };
+            let text = column.and_then(|c| row.get(c)).and_then(|t| t.as_deref());
             if column.is_some_and(|c| c >= row.len()) && !field.schema.optional {
                 return Err(parse_error(format!(
                     "the row has {} columns; field '{}' needs column {}",
@@ -335,10 +332,10 @@ impl RecordReader for Csv {
                     column.map_or(0, |c| c + 1)
                 )));
             }
-            let v = parse_text(&field.schema, text.as_deref(), &self.settings.date_formats)
+            let v = parse_text(&field.schema, text, &self.settings.date_formats)
                 .map_err(|e| parse_error(format!("field '{}': {e}", field.name)))?;
-            value = value
-                .put(&field.name, v)
+            value
+                .set(field.index, v)
                 .map_err(|e| parse_error(e.to_string()))?;
         }
         let value = Value::Struct(value);
