@@ -169,29 +169,27 @@ impl InsertField {
         out
     }
 
-    /// The values to insert for `record`, one per configured field in Kafka's order: the
-    /// timestamp as a Timestamp value with a schema, as epoch milliseconds without one; `None`
-    /// for what the record lacks (a partition, a timestamp).
+    /// Hands `insert` the values to insert for `record`, one per configured field in Kafka's
+    /// order: the timestamp as a Timestamp value with a schema, as epoch milliseconds without
+    /// one; `None` for what the record lacks (a partition, a timestamp). Handed over one by one,
+    /// as a list per record cost more than the insertion.
     fn inserted_values<R: ConnectRecord>(
         &self,
         record: &R,
         with_schema: bool,
-    ) -> Result<Vec<(&str, Option<Value>)>> {
-        let mut out = Vec::with_capacity(5);
+        mut insert: impl FnMut(&str, Option<Value>),
+    ) -> Result<()> {
         if let Some(s) = &self.topic {
-            out.push((
-                s.name.as_str(),
-                Some(Value::String(record.topic().to_string())),
-            ));
+            insert(&s.name, Some(Value::String(record.topic().to_string())));
         }
         if let Some(s) = &self.partition {
-            out.push((s.name.as_str(), record.kafka_partition().map(Value::Int32)));
+            insert(&s.name, record.kafka_partition().map(Value::Int32));
         }
         if let Some(s) = &self.offset {
-            out.push((
-                s.name.as_str(),
+            insert(
+                &s.name,
                 Some(Value::Int64(require_sink_record(record, PURPOSE)?)),
-            ));
+            );
         }
         if let Some(s) = &self.timestamp {
             let t = record.timestamp();
@@ -202,15 +200,26 @@ impl InsertField {
                     Value::Int64(t)
                 }
             });
-            out.push((s.name.as_str(), v));
+            insert(&s.name, v);
         }
         if let Some(s) = &self.static_field {
-            out.push((
-                s.name.as_str(),
-                Some(Value::String(self.static_value.clone())),
-            ));
+            insert(&s.name, Some(Value::String(self.static_value.clone())));
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// How many fields each record gets.
+    fn inserted_count(&self) -> usize {
+        [
+            &self.topic,
+            &self.partition,
+            &self.offset,
+            &self.timestamp,
+            &self.static_field,
+        ]
+        .iter()
+        .filter(|s| s.is_some())
+        .count()
     }
 }
 
@@ -280,16 +289,16 @@ impl InsertField {
         with_schema: bool,
         cache: &mut SchemaCache,
     ) -> Result<()> {
-        let inserted = self.inserted_values(record, with_schema)?;
+        // As Kafka: the value's type is checked before a source record is refused an offset.
         let (schema, value) = self.operand.take(record);
         match schema {
             None => {
                 let mut entries = require_map(value, PURPOSE)?;
-                for (name, v) in inserted {
+                self.inserted_values(record, with_schema, |name, v| {
                     if let Some(v) = v {
                         map_put(&mut entries, name, v);
                     }
-                }
+                })?;
                 self.operand.set(record, None, Value::Map(entries));
             }
             Some(_) => {
@@ -308,8 +317,10 @@ impl InsertField {
                 // record lacks (no partition, no timestamp) stays null.
                 let (original, mut values) =
                     into_field_values(value, self.replace_null_with_default);
-                values.reserve_exact(inserted.len());
-                values.extend(inserted.into_iter().map(|(_, v)| v.unwrap_or(Value::Null)));
+                values.reserve_exact(self.inserted_count());
+                self.inserted_values(record, with_schema, |_, v| {
+                    values.push(v.unwrap_or(Value::Null));
+                })?;
                 // The original fields keep their schemas, against which they were checked.
                 let out = Struct::from_checked_values(updated.clone(), values, |i| {
                     original.fields.get(i).map(|f| &f.schema)
