@@ -78,6 +78,13 @@ async fn produce(bootstrap: &str, prefix: &str, count: usize) {
     }
 }
 
+/// A broker whose groups rebalance at once, holding the six-partition topic `shared`.
+async fn start_with_shared(dir: &std::path::Path) -> TestBroker {
+    let broker = TestBroker::start_with(dir, &[("group.initial.rebalance.delay.ms", "0")]).await;
+    create_shared(&broker.bootstrap).await;
+    broker
+}
+
 async fn create_shared(bootstrap: &str) {
     let admin: rdkafka::admin::AdminClient<_> = common::client(bootstrap).create().expect("admin");
     let topic =
@@ -92,9 +99,7 @@ async fn create_shared(bootstrap: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_share_six_partitions_and_take_over_when_one_leaves() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let broker =
-        TestBroker::start_with(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]).await;
-    create_shared(&broker.bootstrap).await;
+    let broker = start_with_shared(dir.path()).await;
     let bootstrap = broker.bootstrap.clone();
     let (c1, c2, c3) = tokio::task::spawn_blocking(move || {
         let c: Vec<BaseConsumer> = (0..3).map(|_| group_consumer(&bootstrap, "trio")).collect();
@@ -199,9 +204,7 @@ fn raw_request<R: Encodable, S: Decodable>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_stops_heartbeating_is_evicted_after_its_session_timeout() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let broker =
-        TestBroker::start_with(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]).await;
-    create_shared(&broker.bootstrap).await;
+    let broker = start_with_shared(dir.path()).await;
     let bootstrap = broker.bootstrap.clone();
     tokio::task::spawn_blocking(move || {
         let consumer = group_consumer(&bootstrap, "haunted");
@@ -272,9 +275,7 @@ async fn a_member_commits_what_it_processed_while_the_group_prepares_a_rebalance
     // callback) before it rejoins; refusing that commit makes the partitions' next owner read
     // those records again.
     let dir = tempfile::tempdir().expect("tempdir");
-    let broker =
-        TestBroker::start_with(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]).await;
-    create_shared(&broker.bootstrap).await;
+    let broker = start_with_shared(dir.path()).await;
     let bootstrap = broker.bootstrap.clone();
     tokio::task::spawn_blocking(move || {
         let group = GroupId(StrBytes::from_static_str("handover"));

@@ -248,16 +248,7 @@ impl<R: ConnectRecord> Transformation<R> for InsertField {
             }
         }
         self.static_value = settings.string("static.value");
-        let any = [
-            &self.topic,
-            &self.partition,
-            &self.offset,
-            &self.timestamp,
-            &self.static_field,
-        ]
-        .iter()
-        .any(|s| s.is_some());
-        if !any {
+        if self.inserted_count() == 0 {
             return Err(ConnectError::Config {
                 key: "topic.field".into(),
                 message: "No field insertion configured".into(),

@@ -254,7 +254,7 @@ impl TimestampConverter {
             other => Some(require_struct(other, PURPOSE)?),
         };
         let (field, target) = (&self.field, self.target);
-        let (updated, position) = self.schemas.get_or_plan(schema, |schema| {
+        let (updated, planned) = self.schemas.get_or_plan(schema, |schema| {
             let mut builder = SchemaBuilder::struct_().with_basics_of(schema);
             for f in &schema.fields {
                 let field_schema = if f.name == *field {
@@ -273,16 +273,17 @@ impl TimestampConverter {
                 .map(|f| (f.index, Kind::of_schema(&f.schema).ok()));
             Ok((builder.build(), planned))
         })?;
-        let planned = *position;
+        let planned = *planned;
         let position = planned.map(|(i, _)| i);
         let Some(value) = value else {
             return Ok((updated, Value::Null));
         };
         let (schema, mut values) = into_field_values(value, self.replace_null_with_default);
-        if let (Some((i, kind)), Some(f)) = (planned, position.and_then(|i| schema.fields.get(i))) {
+        if let Some((i, kind)) = planned {
             let kind = match kind {
                 Some(kind) => kind,
-                None => Kind::of_schema(&f.schema)?,
+                // A field of no timestamp type is refused record by record, with Kafka's message.
+                None => Kind::of_schema(&schema.fields[i].schema)?,
             };
             values[i] = self.convert(&values[i], kind)?;
         }
