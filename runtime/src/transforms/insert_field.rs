@@ -462,6 +462,13 @@ mod tests {
             t.applied(source(None, value.clone())).expect_err("source").message(),
             "Only SinkRecord supported for [field insertion], found: org.apache.kafka.connect.source.SourceRecord"
         );
+        // As Kafka: the value's type is checked first.
+        assert_eq!(
+            t.applied(source(None, Value::String("text".into())))
+                .expect_err("not a map")
+                .message(),
+            "Only Map objects supported in absence of schema for [field insertion], found: java.lang.String"
+        );
         let sink = SinkRecord {
             topic: "t".into(),
             kafka_partition: 0,
