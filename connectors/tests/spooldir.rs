@@ -105,6 +105,27 @@ fn poll_records(task: &mut SpoolDirTask, count: usize) -> Vec<SourceRecord> {
     out
 }
 
+/// Polls until a writer sets `closing`, which it does while its file is still open, just before
+/// it closes it. Returns what was read while the file was open for sure, and what a poll that the
+/// close may have overlapped read (a read of a closed file, which is allowed).
+fn poll_until_closing(
+    task: &mut SpoolDirTask,
+    closing: &std::sync::atomic::AtomicBool,
+) -> (Vec<SourceRecord>, Vec<SourceRecord>) {
+    let is_open = || !closing.load(std::sync::atomic::Ordering::SeqCst);
+    let (mut early, mut overlapping) = (Vec::new(), Vec::new());
+    while is_open() {
+        let polled = poll(task).expect("poll");
+        if is_open() {
+            early.extend(polled);
+        } else {
+            overlapping.extend(polled);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    (early, overlapping)
+}
+
 /// Acknowledges and commits records as the worker does after Kafka took them.
 fn commit(task: &mut SpoolDirTask, offsets: &Offsets, records: &[SourceRecord]) {
     for r in records {
@@ -669,9 +690,7 @@ fn a_file_still_being_written_is_not_read_until_its_writer_closes_it() {
     let props = config(&d, ".*\\.txt", &[("file.minimum.age.ms", "0")]);
     let mut task = start(Format::LineDelimited, &props, offsets.clone());
     let path = d.input.join("slow.txt");
-    // Set while the file is still open, just before the writer closes it: whatever the task read
-    // before it saw this was read from an open file. (The thread's own end comes after the close,
-    // and a read in between is a read of a closed file.)
+    // The writer's thread ends only after it closed the file: `closing` marks the close itself.
     let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = std::thread::spawn({
         let closing = Arc::clone(&closing);
@@ -688,19 +707,7 @@ fn a_file_still_being_written_is_not_read_until_its_writer_closes_it() {
             drop(file);
         }
     });
-    let is_open = || !closing.load(std::sync::atomic::Ordering::SeqCst);
-    let mut early = Vec::new();
-    let mut records = Vec::new();
-    while is_open() {
-        let polled = poll(&mut task).expect("poll");
-        // A poll the close may have overlapped read nothing early.
-        if is_open() {
-            early.extend(polled);
-        } else {
-            records.extend(polled);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let (early, mut records) = poll_until_closing(&mut task, &closing);
     writer.join().expect("writer");
     assert!(
         early.is_empty(),
@@ -730,21 +737,24 @@ fn a_file_being_written_when_the_task_starts_waits_for_its_writer() {
     let offsets = Arc::new(Offsets::default());
     let props = config(&d, ".*\\.txt", &[]);
     let mut task = start(Format::LineDelimited, &props, offsets.clone());
-    let writer = std::thread::spawn(move || {
-        for i in 1..6 {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            writeln!(file, "line {i}").expect("write");
-            file.flush().expect("flush");
+    let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = std::thread::spawn({
+        let closing = Arc::clone(&closing);
+        move || {
+            for i in 1..6 {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                writeln!(file, "line {i}").expect("write");
+                file.flush().expect("flush");
+            }
+            closing.store(true, std::sync::atomic::Ordering::SeqCst);
+            drop(file);
         }
     });
-    let mut early = Vec::new();
-    while !writer.is_finished() {
-        early.extend(poll(&mut task).expect("poll"));
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let (early, mut records) = poll_until_closing(&mut task, &closing);
     writer.join().expect("writer");
     assert!(early.is_empty(), "read early: {:?}", values(&early));
-    let records = poll_records(&mut task, 6);
+    let rest = 6 - records.len().min(6);
+    records.extend(poll_records(&mut task, rest));
     assert_eq!(records.len(), 6, "{:?}", values(&records));
     task.stop().expect("stop");
 }
