@@ -2,6 +2,7 @@
 //! its format-specific subclasses): keys, defaults, validators, and the checks that need the file
 //! system (directories that must exist and be writable).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
@@ -117,18 +118,20 @@ impl Charset {
     }
 
     /// Decodes bytes; invalid UTF-8 is an error naming the problem, not silently replaced.
-    pub fn decode(self, bytes: &[u8]) -> std::result::Result<String, String> {
+    /// Text already in UTF-8 (any UTF-8 or ASCII line) is borrowed, not copied.
+    pub fn decode(self, bytes: &[u8]) -> std::result::Result<Cow<'_, str>, String> {
         match self {
-            Charset::Utf8 => String::from_utf8(bytes.to_vec())
-                .map_err(|e| format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to())),
-            Charset::Latin1 => Ok(bytes.iter().map(|&b| char::from(b)).collect()),
-            Charset::Ascii => {
-                if let Some(i) = bytes.iter().position(|b| !b.is_ascii()) {
-                    Err(format!("non-ASCII byte at {i}"))
-                } else {
-                    Ok(bytes.iter().map(|&b| char::from(b)).collect())
-                }
-            }
+            Charset::Utf8 => std::str::from_utf8(bytes)
+                .map(Cow::Borrowed)
+                .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to())),
+            Charset::Latin1 => Ok(Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect())),
+            Charset::Ascii => match bytes.iter().position(|b| !b.is_ascii()) {
+                Some(i) => Err(format!("non-ASCII byte at {i}")),
+                // ASCII is UTF-8 as it stands.
+                None => std::str::from_utf8(bytes)
+                    .map(Cow::Borrowed)
+                    .map_err(|e| format!("non-ASCII byte at {}", e.valid_up_to())),
+            },
         }
     }
 }
@@ -473,5 +476,34 @@ impl Default for CsvSettings {
             first_row_as_header: false,
             case_sensitive_field_names: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_charset_reads_its_text_and_names_the_first_bad_byte() {
+        let utf8 = "naïve,1".as_bytes();
+        let read = Charset::Utf8.decode(utf8);
+        assert!(matches!(read, Ok(Cow::Borrowed("naïve,1"))), "{read:?}");
+        assert_eq!(
+            Charset::Utf8.decode(b"ab\xff"),
+            Err("invalid UTF-8 at byte 2".to_string())
+        );
+        // Latin-1 maps each byte to the character of the same number.
+        assert_eq!(
+            Charset::Latin1.decode(b"na\xefve").as_deref(),
+            Ok("na\u{ef}ve")
+        );
+        assert!(matches!(
+            Charset::Ascii.decode(b"a,b"),
+            Ok(Cow::Borrowed("a,b"))
+        ));
+        assert_eq!(
+            Charset::Ascii.decode("aé".as_bytes()),
+            Err("non-ASCII byte at 1".to_string())
+        );
     }
 }

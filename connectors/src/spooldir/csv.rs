@@ -2,7 +2,13 @@
 //! separator, quote and escape characters, strict quotes, leading whitespace, ignored quotations,
 //! kept carriage returns, null-field indicators, and quoted fields that span lines.
 
+use std::borrow::Cow;
+
 use super::config::{CsvSettings, NullIndicator};
+
+/// A record's fields, `None` where the null indicator makes one null. A field of a plain line
+/// borrows the line's text; one the character loop built owns its own.
+pub type Fields<'a> = Vec<Option<Cow<'a, str>>>;
 
 /// Splits logical CSV records out of lines.
 pub struct CsvParser {
@@ -12,7 +18,7 @@ pub struct CsvParser {
 /// A record still open at the end of a line (a quoted field with a newline in it).
 #[derive(Default)]
 pub struct Pending {
-    fields: Vec<Option<String>>,
+    fields: Fields<'static>,
     field: String,
     in_quotes: bool,
     was_quoted: bool,
@@ -32,7 +38,7 @@ impl CsvParser {
 
     /// Feeds one line (without its line break). Returns the fields once the record is complete;
     /// `None` means the record continues on the next line.
-    pub fn parse_line(&self, line: &str, pending: &mut Pending) -> Option<Vec<Option<String>>> {
+    pub fn parse_line<'a>(&self, line: &'a str, pending: &mut Pending) -> Option<Fields<'a>> {
         let line = if self.settings.keep_carriage_return {
             line
         } else {
@@ -51,9 +57,9 @@ impl CsvParser {
         s.ignore_quotations || !line.contains(&[s.quote, s.escape][..])
     }
 
-    /// A plain line's fields, each allocated once at its size: what `parse_chars` makes of it
-    /// character by character.
-    fn split_plain(&self, line: &str) -> Vec<Option<String>> {
+    /// A plain line's fields, borrowed from it: what `parse_chars` makes of it character by
+    /// character.
+    fn split_plain<'a>(&self, line: &'a str) -> Fields<'a> {
         line.split(self.settings.separator)
             .map(|text| {
                 // Strict quotes keep only what is inside quotes, and a plain line has none.
@@ -62,13 +68,13 @@ impl CsvParser {
                 } else {
                     text
                 };
-                self.field(text.to_string(), false)
+                self.field(Cow::Borrowed(text), false)
             })
             .collect()
     }
 
     /// The general case: quotes, escapes, and records continued from an earlier line.
-    fn parse_chars(&self, line: &str, pending: &mut Pending) -> Option<Vec<Option<String>>> {
+    fn parse_chars(&self, line: &str, pending: &mut Pending) -> Option<Fields<'static>> {
         let s = &self.settings;
         if pending.open {
             // The newline inside the quoted field is part of its value.
@@ -137,12 +143,12 @@ impl CsvParser {
     fn finish_field(&self, pending: &mut Pending) {
         let value = std::mem::take(&mut pending.field);
         let quoted = std::mem::replace(&mut pending.was_quoted, false);
-        let field = self.field(value, quoted);
+        let field = self.field(Cow::Owned(value), quoted);
         pending.fields.push(field);
     }
 
     /// A field's text, or null when it is empty and the null indicator says so.
-    fn field(&self, value: String, quoted: bool) -> Option<String> {
+    fn field<'a>(&self, value: Cow<'a, str>, quoted: bool) -> Option<Cow<'a, str>> {
         let null = value.is_empty()
             && match self.settings.null_indicator {
                 NullIndicator::Neither => false,
@@ -164,6 +170,7 @@ mod tests {
         lines
             .iter()
             .filter_map(|l| parser.parse_line(l, &mut pending))
+            .map(|row| row.into_iter().map(|f| f.map(Cow::into_owned)).collect())
             .collect()
     }
 

@@ -2,6 +2,7 @@
 //! (typed or re-serialized), Avro data, or the whole file. Each reader counts records, so a
 //! file can be resumed from its stored offset, and names the line of a parse error.
 
+use std::borrow::Cow;
 use std::io::{BufRead, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use sluice_connect_api::{Schema, SchemaRef, Struct, Value};
 
 use super::avro::AvroData;
 use super::config::Settings;
-use super::csv::{CsvParser, Pending};
+use super::csv::{CsvParser, Fields, Pending};
 use super::elf::ElfReader;
 use super::schema::{from_json, generated, parse_text};
 use super::Format;
@@ -145,7 +146,7 @@ pub(super) fn too_large(line: u64, what: &str) -> ReadError {
 }
 
 /// A line's text in the configured character set; a bad byte is an error at that line.
-fn decode(settings: &Settings, bytes: &[u8], line: u64) -> Result<String, ReadError> {
+fn decode<'a>(settings: &Settings, bytes: &'a [u8], line: u64) -> Result<Cow<'a, str>, ReadError> {
     settings
         .charset
         .decode(bytes)
@@ -167,7 +168,7 @@ impl RecordReader for Lines {
             key_schema: None,
             key: Value::Null,
             value_schema: Some(Schema::string()),
-            value: Value::String(text),
+            value: Value::String(text.into_owned()),
         }))
     }
 }
@@ -224,7 +225,10 @@ impl Csv {
                 line += 1;
                 let text = decode(settings, &buffer, line)?;
                 if let Some(fields) = parser.parse_line(&text, &mut pending) {
-                    header = Some(fields.into_iter().map(Option::unwrap_or_default).collect());
+                    let names = fields
+                        .into_iter()
+                        .map(|f| f.unwrap_or_default().into_owned());
+                    header = Some(names.collect());
                     break;
                 }
             }
@@ -289,7 +293,7 @@ impl RecordReader for Csv {
         let mut pending = Pending::default();
         let mut start_line = self.line + 1;
         let mut record_bytes = 0;
-        let row = loop {
+        loop {
             if !read_line(&mut *self.input, &mut self.buffer, self.line + 1)? {
                 if pending.is_open() {
                     return Err(ReadError::Parse {
@@ -313,9 +317,15 @@ impl RecordReader for Csv {
                 continue;
             }
             if let Some(row) = self.parser.parse_line(&text, &mut pending) {
-                break row;
+                return self.record(&row, start_line).map(Some);
             }
-        };
+        }
+    }
+}
+
+impl Csv {
+    /// The record of a row's fields, typed by the value schema.
+    fn record(&self, row: &Fields<'_>, start_line: u64) -> Result<Parsed, ReadError> {
         let parse_error = |message: String| ReadError::Parse {
             line: start_line,
             message,
@@ -340,13 +350,13 @@ impl RecordReader for Csv {
         }
         let value = Value::Struct(value);
         let key = key_of(&self.key_schema, &value).map_err(parse_error)?;
-        Ok(Some(Parsed {
+        Ok(Parsed {
             offset: self.line.saturating_sub(self.preamble),
             key_schema: self.key_schema.clone(),
             key,
             value_schema: Some(self.value_schema.clone()),
             value,
-        }))
+        })
     }
 }
 
