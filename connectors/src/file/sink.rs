@@ -92,6 +92,11 @@ impl FileStreamSinkTask {
 }
 
 impl SinkTask for FileStreamSinkTask {
+    /// It writes keys and values only.
+    fn reads_headers(&self) -> bool {
+        false
+    }
+
     fn start(&mut self, props: &Props) -> Result<()> {
         let parsed = config_def().parse_or_error(props)?;
         let path = match parsed.get("file") {

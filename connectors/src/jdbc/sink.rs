@@ -179,6 +179,11 @@ pub struct JdbcSinkTask {
 }
 
 impl SinkTask for JdbcSinkTask {
+    /// It writes keys and values only.
+    fn reads_headers(&self) -> bool {
+        false
+    }
+
     fn start(&mut self, props: &Props) -> Result<()> {
         let config = SinkConfig::parse(props)?;
         self.state = Some(Writer {

@@ -147,6 +147,14 @@ pub trait SinkTask: Send {
         Ok(())
     }
     fn stop(&mut self) -> Result<()>;
+    /// Whether `put` reads its records' headers. Kafka Connect converts every record's headers
+    /// whether anything reads them or not, and for a topic whose records carry several that is
+    /// much of a sink's work. A task that never reads them answers false: then, when the
+    /// connector has no transforms and its header converter cannot fail, the worker does not
+    /// convert them and the task's records arrive with none.
+    fn reads_headers(&self) -> bool {
+        true
+    }
 }
 
 /// Turns Connect data into bytes and back (`org.apache.kafka.connect.storage.Converter`).
@@ -190,6 +198,11 @@ pub trait HeaderConverter: Send + Sync {
         key: &str,
         bytes: Option<&[u8]>,
     ) -> Result<(Option<SchemaRef>, Value)>;
+    /// Whether `to_connect_header` can fail. Headers that nothing reads are converted only by a
+    /// converter that can, so that skipping them never changes which records fail.
+    fn may_fail(&self) -> bool {
+        true
+    }
 }
 
 /// A single message transform. It changes the record it is given in place, and a chain hands

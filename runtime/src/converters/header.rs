@@ -52,6 +52,11 @@ impl HeaderConverter for SimpleHeaderConverter {
         }
         Ok(parse_string(text))
     }
+
+    /// Text becomes a typed value or a string, and other bytes stay bytes: nothing fails.
+    fn may_fail(&self) -> bool {
+        false
+    }
 }
 
 /// The text form of a value (`Values.convertToString`); strings nested in arrays and maps are

@@ -158,6 +158,9 @@ struct Decoder {
     converters: Converters,
     transforms: TransformChain<SinkRecord>,
     seen_topics: HashSet<String>,
+    /// Whether records get their headers: false only when no one could tell (see
+    /// `SinkTask::reads_headers`).
+    converts_headers: bool,
 }
 
 impl SinkRunner {
@@ -184,6 +187,8 @@ impl SinkRunner {
                 client.set(key, value);
             }
         }
+        let converts_headers =
+            task.reads_headers() || !transforms.is_empty() || converters.header.may_fail();
         let task = TaskThread::spawn(&settings.task_name(), task)?;
         let progress = Arc::new(SinkProgress::default());
         let context = SinkConsumerContext::new(client.get("auto.offset.reset").unwrap_or_default());
@@ -210,6 +215,7 @@ impl SinkRunner {
                 converters,
                 transforms,
                 seen_topics: HashSet::new(),
+                converts_headers,
             },
             progress,
         })
@@ -599,7 +605,13 @@ impl Decoder {
             .to_connect_data(topic, m.payload())
             .map_err(boxed(Stage::ValueConverter))?;
         let mut headers = Headers::new();
-        if let Some(raw) = m.headers() {
+        // librdkafka parses a message's headers when first asked for them.
+        let raw = if self.converts_headers {
+            m.headers()
+        } else {
+            None
+        };
+        if let Some(raw) = raw {
             for h in raw.iter() {
                 let (schema, value) = self
                     .converters
