@@ -128,9 +128,7 @@ impl Charset {
             Charset::Ascii => match bytes.iter().position(|b| !b.is_ascii()) {
                 Some(i) => Err(format!("non-ASCII byte at {i}")),
                 // ASCII is UTF-8 as it stands.
-                None => std::str::from_utf8(bytes)
-                    .map(Cow::Borrowed)
-                    .map_err(|e| format!("non-ASCII byte at {}", e.valid_up_to())),
+                None => Charset::Utf8.decode(bytes),
             },
         }
     }

@@ -286,6 +286,41 @@ impl Csv {
             buffer,
         })
     }
+
+    /// The record of a row's fields, typed by the value schema.
+    fn record(&self, row: &Fields<'_>, start_line: u64) -> Result<Parsed, ReadError> {
+        let parse_error = |message: String| ReadError::Parse {
+            line: start_line,
+            message,
+        };
+        let mut value =
+            Struct::new(self.value_schema.clone()).map_err(|e| parse_error(e.to_string()))?;
+        for (field, column) in self.value_schema.fields.iter().zip(&self.columns) {
+            let text = column.and_then(|c| row.get(c)).and_then(|t| t.as_deref());
+            if column.is_some_and(|c| c >= row.len()) && !field.schema.optional {
+                return Err(parse_error(format!(
+                    "the row has {} columns; field '{}' needs column {}",
+                    row.len(),
+                    field.name,
+                    column.map_or(0, |c| c + 1)
+                )));
+            }
+            let v = parse_text(&field.schema, text, &self.settings.date_formats)
+                .map_err(|e| parse_error(format!("field '{}': {e}", field.name)))?;
+            value
+                .set(field.index, v)
+                .map_err(|e| parse_error(e.to_string()))?;
+        }
+        let value = Value::Struct(value);
+        let key = key_of(&self.key_schema, &value).map_err(parse_error)?;
+        Ok(Parsed {
+            offset: self.line.saturating_sub(self.preamble),
+            key_schema: self.key_schema.clone(),
+            key,
+            value_schema: Some(self.value_schema.clone()),
+            value,
+        })
+    }
 }
 
 impl RecordReader for Csv {
@@ -320,43 +355,6 @@ impl RecordReader for Csv {
                 return self.record(&row, start_line).map(Some);
             }
         }
-    }
-}
-
-impl Csv {
-    /// The record of a row's fields, typed by the value schema.
-    fn record(&self, row: &Fields<'_>, start_line: u64) -> Result<Parsed, ReadError> {
-        let parse_error = |message: String| ReadError::Parse {
-            line: start_line,
-            message,
-        };
-        let mut value =
-            Struct::new(self.value_schema.clone()).map_err(|e| parse_error(e.to_string()))?;
-        for (field, column) in self.value_schema.fields.iter().zip(&self.columns) {
-            let text = column.and_then(|c| row.get(c)).and_then(|t| t.as_deref());
-            if column.is_some_and(|c| c >= row.len()) && !field.schema.optional {
-                return Err(parse_error(format!(
-                    "the row has {} columns; field '{}' needs column {}",
-                    row.len(),
-                    field.name,
-                    column.map_or(0, |c| c + 1)
-                )));
-            }
-            let v = parse_text(&field.schema, text, &self.settings.date_formats)
-                .map_err(|e| parse_error(format!("field '{}': {e}", field.name)))?;
-            value
-                .set(field.index, v)
-                .map_err(|e| parse_error(e.to_string()))?;
-        }
-        let value = Value::Struct(value);
-        let key = key_of(&self.key_schema, &value).map_err(parse_error)?;
-        Ok(Parsed {
-            offset: self.line.saturating_sub(self.preamble),
-            key_schema: self.key_schema.clone(),
-            key,
-            value_schema: Some(self.value_schema.clone()),
-            value,
-        })
     }
 }
 
