@@ -198,6 +198,8 @@ def avro_serializer_to_sink(bootstrap, rest_url, registry, registry_base, work, 
     lines = text.splitlines()
     assert lines[0].startswith("Struct{id=1,to=Struct{city=Oslo,zip=0150},ref=Struct{string=A-1}"), lines[0]
     assert "price=12.30" in lines[0] and "state=NEW" in lines[0] and "tags=[fragile]" in lines[0], lines[0]
+    # A timestamp prints as Java's java.util.Date does, in UTC.
+    assert "at=Wed May 01 12:00:00 UTC 2024" in lines[0], lines[0]
     assert lines[1].startswith("Struct{id=2,to=Struct{city=Lyon},ref=Struct{long=77}"), lines[1]
     print(f"  AvroSerializer -> FileStreamSink through AvroConverter: {lines[1]}")
 

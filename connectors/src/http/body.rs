@@ -10,7 +10,11 @@ use super::config::{BodyFormat, HttpSinkConfig};
 /// One record's part of a request body.
 pub fn record_text(config: &HttpSinkConfig, value: &Value) -> Result<String> {
     let mut text = match config.format {
-        BodyFormat::String => value.java_text().to_string(),
+        BodyFormat::String => {
+            let mut text = String::new();
+            value.write_java_text(&mut text);
+            text
+        }
         BodyFormat::Json => serde_json::to_string(&plain_json(value)?)
             .map_err(|e| ConnectError::data(format!("writing JSON: {e}")))?,
     };

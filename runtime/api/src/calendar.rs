@@ -26,7 +26,7 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-const DAY_MS: i64 = 86_400_000;
+pub const DAY_MS: i64 = 86_400_000;
 
 /// `yyyy-MM-dd` of a count of days since the epoch.
 pub fn iso_date(days: i64) -> String {

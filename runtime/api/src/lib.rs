@@ -8,6 +8,7 @@ pub mod config_infos;
 pub mod error;
 pub mod headers;
 pub mod java_regex;
+mod java_text;
 pub mod offset;
 pub mod plugin;
 pub mod record;

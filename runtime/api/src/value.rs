@@ -1,10 +1,10 @@
 //! Connect values and structs, and their validation against a schema
 //! (`ConnectSchema.validateValue`).
 
-use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use crate::error::{ConnectError, Result};
+use crate::java_text;
 use crate::schema::{logical, Schema, SchemaRef, SchemaType};
 
 /// A decimal: `unscaled × 10^-scale`. The unscaled value fits 128 bits (38 digits).
@@ -138,150 +138,6 @@ impl Decimal {
     }
 }
 
-/// Writes a float or double as Java's `Double.toString` does: plain between 10^-3 and 10^7 with
-/// at least one digit after the point (`42.0`), else `d.dddE±n` (`1.0E7`, `1.0E-4`), the shortest
-/// digits that read back to the same number. `scientific` is Rust's shortest `{:e}` of the
-/// absolute value, at the float's own precision.
-fn write_java_float(out: &mut fmt::Formatter<'_>, x: f64, scientific: &str) -> fmt::Result {
-    if x.is_nan() {
-        return out.write_str("NaN");
-    }
-    if x.is_infinite() {
-        return out.write_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
-    }
-    if x.is_sign_negative() {
-        out.write_char('-')?;
-    }
-    if x == 0.0 {
-        return out.write_str("0.0");
-    }
-    let (mantissa, exp) = scientific.split_once('e').unwrap_or((scientific, "0"));
-    let exp: i64 = exp.parse().unwrap_or(0);
-    // Rust's mantissa is one digit, then the rest after a point.
-    let (lead, rest) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if (1e-3..1e7).contains(&x.abs()) {
-        if exp >= 0 {
-            // `exp` digits of the rest go before the point, padded with zeros where it is short.
-            let before = exp as usize;
-            let (int_rest, frac) = rest.split_at(before.min(rest.len()));
-            out.write_str(lead)?;
-            out.write_str(int_rest)?;
-            for _ in int_rest.len()..before {
-                out.write_char('0')?;
-            }
-            out.write_char('.')?;
-            out.write_str(if frac.is_empty() { "0" } else { frac })
-        } else {
-            out.write_str("0.")?;
-            for _ in 1..-exp {
-                out.write_char('0')?;
-            }
-            out.write_str(lead)?;
-            out.write_str(rest)
-        }
-    } else {
-        let rest = if rest.is_empty() { "0" } else { rest };
-        write!(out, "{lead}.{rest}E{exp}")
-    }
-}
-
-/// Rust's shortest `{:e}` text of a float, on the stack: it is at most a few dozen bytes.
-struct ScientificText {
-    bytes: [u8; 48],
-    len: usize,
-}
-
-impl ScientificText {
-    fn of(x: impl fmt::LowerExp) -> Option<Self> {
-        let mut text = ScientificText {
-            bytes: [0; 48],
-            len: 0,
-        };
-        write!(text, "{x:e}").ok()?;
-        Some(text)
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
-    }
-}
-
-impl fmt::Write for ScientificText {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        self.bytes
-            .get_mut(self.len..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// A value's text as Java's `toString` gives it, written straight to its destination; see
-/// [`Value::java_text`].
-pub struct JavaText<'a>(&'a Value);
-
-impl fmt::Display for JavaText<'_> {
-    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fn float(
-            out: &mut fmt::Formatter<'_>,
-            x: f64,
-            abs: impl fmt::LowerExp + Copy,
-        ) -> fmt::Result {
-            match ScientificText::of(abs) {
-                Some(text) => write_java_float(out, x, text.as_str()),
-                None => write_java_float(out, x, &format!("{abs:e}")),
-            }
-        }
-        match self.0 {
-            Value::Null => out.write_str("null"),
-            Value::Int8(n) => write!(out, "{n}"),
-            Value::Int16(n) => write!(out, "{n}"),
-            Value::Int32(n) | Value::Date(n) | Value::Time(n) => write!(out, "{n}"),
-            Value::Int64(n) | Value::Timestamp(n) => write!(out, "{n}"),
-            Value::Float32(n) => float(out, f64::from(*n), n.abs()),
-            Value::Float64(n) => float(out, *n, n.abs()),
-            Value::Boolean(b) => write!(out, "{b}"),
-            Value::String(s) => out.write_str(s),
-            Value::Bytes(b) => write!(out, "{}", String::from_utf8_lossy(b)),
-            Value::Decimal(d) => out.write_str(&d.to_java_string()),
-            Value::Array(items) => {
-                out.write_char('[')?;
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.write_str(", ")?;
-                    }
-                    write!(out, "{}", item.java_text())?;
-                }
-                out.write_char(']')
-            }
-            Value::Map(entries) => {
-                out.write_char('{')?;
-                for (i, (k, v)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        out.write_str(", ")?;
-                    }
-                    write!(out, "{}={}", k.java_text(), v.java_text())?;
-                }
-                out.write_char('}')
-            }
-            // Null fields are left out, as Kafka's `Struct.toString` leaves them.
-            Value::Struct(s) => {
-                out.write_str("Struct{")?;
-                let set = s.fields().filter(|(_, v)| !v.is_null());
-                for (i, (name, v)) in set.enumerate() {
-                    if i > 0 {
-                        out.write_char(',')?;
-                    }
-                    write!(out, "{name}={}", v.java_text())?;
-                }
-                out.write_char('}')
-            }
-        }
-    }
-}
-
 /// A value in the Connect data model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -316,13 +172,18 @@ impl Value {
 
     /// The string form of a value, as Java's `toString` would give it; `None` for null.
     pub fn to_java_string(&self) -> Option<String> {
-        (!self.is_null()).then(|| self.java_text().to_string())
+        (!self.is_null()).then(|| {
+            let mut text = String::new();
+            self.write_java_text(&mut text);
+            text
+        })
     }
 
-    /// The same text as [`Value::to_java_string`] (`null` for null), as a `Display` that writes
-    /// it where it goes without building a string per field.
-    pub fn java_text(&self) -> JavaText<'_> {
-        JavaText(self)
+    /// Appends the text of [`Value::to_java_string`] to `out` (`null` for null): a line of
+    /// many values built in one buffer.
+    pub fn write_java_text(&self, out: &mut String) {
+        // Writing to a String cannot fail.
+        let _ = java_text::write(out, self);
     }
 
     /// The Java class name Connect would report for this value, for error messages.
@@ -770,6 +631,11 @@ mod tests {
             (Value::Float64(9_999_999.5), "9999999.5"),
             (Value::Float32(1e10), "1.0E10"),
             (Value::Float64(-2.5e-7), "-2.5E-7"),
+            (Value::Int8(-128), "-128"),
+            (Value::Int32(0), "0"),
+            (Value::Int64(i64::MIN), "-9223372036854775808"),
+            (Value::Int64(i64::MAX), "9223372036854775807"),
+            (Value::Boolean(false), "false"),
         ] {
             assert_eq!(text(value.clone()), expected, "{value:?}");
         }
@@ -808,16 +674,23 @@ mod tests {
         ]);
         for (value, expected) in [
             // Unset fields are left out, even one with a default, as Kafka's `Struct.toString`.
-            (Value::Struct(person), "Struct{id=1,born=3}"),
+            (
+                Value::Struct(person),
+                "Struct{id=1,born=Sun Jan 04 00:00:00 UTC 1970}",
+            ),
             (list, "[1.5, null, a b]"),
             (map, "{k=true, 2=null}"),
             (Value::Bytes(b"raw".to_vec()), "raw"),
         ] {
             assert_eq!(value.to_java_string().as_deref(), Some(expected));
-            assert_eq!(format!("{}", value.java_text()), expected);
+            let mut line = "> ".to_string();
+            value.write_java_text(&mut line);
+            assert_eq!(line, format!("> {expected}"));
         }
         assert_eq!(Value::Null.to_java_string(), None);
-        assert_eq!(Value::Null.java_text().to_string(), "null");
+        let mut line = String::new();
+        Value::Null.write_java_text(&mut line);
+        assert_eq!(line, "null");
     }
 
     #[test]

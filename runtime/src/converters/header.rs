@@ -3,8 +3,6 @@
 //! from the text, as Kafka's `Values.parseString` does: booleans, the smallest integer type that
 //! fits, floats, ISO dates and times, `[..]` arrays and `{..}` maps; anything else stays a string.
 
-use std::fmt::Write as _;
-
 use sluice_connect_api::schema::logical;
 use sluice_connect_api::{HeaderConverter, Props, Result, Schema, SchemaBuilder, SchemaRef, Value};
 
@@ -123,10 +121,7 @@ fn write_value(out: &mut String, schema: Option<&SchemaRef>, value: &Value, embe
             out.push('}');
         }
         Value::Null => out.push_str("null"),
-        other => {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "{}", other.java_text());
-        }
+        other => other.write_java_text(out),
     }
 }
 
