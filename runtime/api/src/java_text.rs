@@ -2,118 +2,84 @@
 //! FileStreamSink and string bodies of the HTTP sink print.
 
 use std::fmt::{self, Write};
+use std::sync::LazyLock;
 
 use crate::calendar;
+use crate::time::{push_padded, SimpleDateFormat};
 use crate::value::Value;
 
-/// Writes `value`'s text to `out`, a piece at a time rather than through `core::fmt`: sinks
+/// `java.util.Date.toString`'s text (`Mon Jan 01 00:00:00 UTC 2024`), in UTC as Connect workers
+/// usually run; the year is not padded, as Java does not pad it.
+static JAVA_DATE: LazyLock<Option<SimpleDateFormat>> =
+    LazyLock::new(|| SimpleDateFormat::new("EEE MMM dd HH:mm:ss zzz y").ok());
+
+/// Appends `value`'s text to `out`, a piece at a time rather than through `core::fmt`: sinks
 /// write one line of it per record.
-pub(crate) fn write<W: Write>(out: &mut W, value: &Value) -> fmt::Result {
+pub(crate) fn write(out: &mut String, value: &Value) {
     match value {
-        Value::Null => out.write_str("null"),
-        Value::Int8(n) => integer(out, i64::from(*n)),
-        Value::Int16(n) => integer(out, i64::from(*n)),
-        Value::Int32(n) => integer(out, i64::from(*n)),
-        Value::Int64(n) => integer(out, *n),
+        Value::Null => out.push_str("null"),
+        Value::Int8(n) => push_padded(out, i64::from(*n), 0),
+        Value::Int16(n) => push_padded(out, i64::from(*n), 0),
+        Value::Int32(n) => push_padded(out, i64::from(*n), 0),
+        Value::Int64(n) => push_padded(out, *n, 0),
         Value::Float32(n) => float(out, f64::from(*n), n.abs()),
         Value::Float64(n) => float(out, *n, n.abs()),
-        Value::Boolean(b) => out.write_str(if *b { "true" } else { "false" }),
-        Value::String(s) => out.write_str(s),
-        Value::Bytes(b) => out.write_str(&String::from_utf8_lossy(b)),
-        Value::Decimal(d) => out.write_str(&d.to_java_string()),
+        Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::String(s) => out.push_str(s),
+        Value::Bytes(b) => out.push_str(&String::from_utf8_lossy(b)),
+        Value::Decimal(d) => out.push_str(&d.to_java_string()),
         // Each is a `java.util.Date` in Java.
         Value::Date(days) => date(out, i64::from(*days) * calendar::DAY_MS),
         Value::Time(ms) => date(out, i64::from(*ms)),
         Value::Timestamp(ms) => date(out, *ms),
         Value::Array(items) => {
-            out.write_char('[')?;
+            out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.write_str(", ")?;
+                    out.push_str(", ");
                 }
-                write(out, item)?;
+                write(out, item);
             }
-            out.write_char(']')
+            out.push(']');
         }
         Value::Map(entries) => {
-            out.write_char('{')?;
+            out.push('{');
             for (i, (k, v)) in entries.iter().enumerate() {
                 if i > 0 {
-                    out.write_str(", ")?;
+                    out.push_str(", ");
                 }
-                write(out, k)?;
-                out.write_char('=')?;
-                write(out, v)?;
+                write(out, k);
+                out.push('=');
+                write(out, v);
             }
-            out.write_char('}')
+            out.push('}');
         }
         // Null fields are left out, as Kafka's `Struct.toString` leaves them.
         Value::Struct(s) => {
-            out.write_str("Struct{")?;
+            out.push_str("Struct{");
             let set = s.fields().filter(|(_, v)| !v.is_null());
             for (i, (name, v)) in set.enumerate() {
                 if i > 0 {
-                    out.write_char(',')?;
+                    out.push(',');
                 }
-                out.write_str(name)?;
-                out.write_char('=')?;
-                write(out, v)?;
+                out.push_str(name);
+                out.push('=');
+                write(out, v);
             }
-            out.write_char('}')
+            out.push('}');
         }
     }
 }
 
-const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// Writes `ms` since the epoch as `java.util.Date.toString` does in UTC, the zone Connect workers
-/// usually run in: `EEE MMM dd HH:mm:ss zzz yyyy` (`Mon Jan 01 00:00:00 UTC 2024`).
-fn date<W: Write>(out: &mut W, ms: i64) -> fmt::Result {
-    let days = ms.div_euclid(calendar::DAY_MS);
-    let in_day = ms.rem_euclid(calendar::DAY_MS);
-    let (year, month, day) = calendar::civil_from_days(days);
-    // Sinks print one per record: built on the stack rather than through `write!`.
-    let mut text = *b"EEE MMM dd HH:mm:ss UTC ";
-    // 1970-01-01 was a Thursday.
-    text[..3].copy_from_slice(WEEKDAYS[days.rem_euclid(7) as usize].as_bytes());
-    text[4..7].copy_from_slice(MONTHS[(month - 1) as usize].as_bytes());
-    for (at, n) in [
-        (8, day),
-        (11, in_day / 3_600_000),
-        (14, in_day / 60_000 % 60),
-        (17, in_day / 1000 % 60),
-    ] {
-        text[at] = b'0' + (n / 10) as u8;
-        text[at + 1] = b'0' + (n % 10) as u8;
+fn date(out: &mut String, ms: i64) {
+    match JAVA_DATE.as_ref() {
+        Some(format) => format.format_into(out, ms, 0),
+        // The pattern is fixed and valid; milliseconds are the fallback all the same.
+        None => push_padded(out, ms, 0),
     }
-    out.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)?;
-    integer(out, year)
 }
 
-/// Writes an integer's decimal digits, as `Long.toString` does.
-fn integer<W: Write>(out: &mut W, n: i64) -> fmt::Result {
-    // 20 digits hold any u64.
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        out.write_char('-')?;
-    }
-    out.write_str(std::str::from_utf8(&digits[start..]).map_err(|_| fmt::Error)?)
-}
-
-fn float<W: Write>(out: &mut W, x: f64, abs: impl fmt::LowerExp + Copy) -> fmt::Result {
+fn float(out: &mut String, x: f64, abs: impl fmt::LowerExp + Copy) {
     match ScientificText::of(abs) {
         Some(text) => write_java_float(out, x, text.as_str()),
         None => write_java_float(out, x, &format!("{abs:e}")),
@@ -124,18 +90,18 @@ fn float<W: Write>(out: &mut W, x: f64, abs: impl fmt::LowerExp + Copy) -> fmt::
 /// at least one digit after the point (`42.0`), else `d.dddE±n` (`1.0E7`, `1.0E-4`), the shortest
 /// digits that read back to the same number. `scientific` is Rust's shortest `{:e}` of the
 /// absolute value, at the float's own precision.
-fn write_java_float<W: Write>(out: &mut W, x: f64, scientific: &str) -> fmt::Result {
+fn write_java_float(out: &mut String, x: f64, scientific: &str) {
     if x.is_nan() {
-        return out.write_str("NaN");
+        return out.push_str("NaN");
     }
     if x.is_infinite() {
-        return out.write_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
+        return out.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
     }
     if x.is_sign_negative() {
-        out.write_char('-')?;
+        out.push('-');
     }
     if x == 0.0 {
-        return out.write_str("0.0");
+        return out.push_str("0.0");
     }
     let (mantissa, exp) = scientific.split_once('e').unwrap_or((scientific, "0"));
     let exp: i64 = exp.parse().unwrap_or(0);
@@ -146,24 +112,27 @@ fn write_java_float<W: Write>(out: &mut W, x: f64, scientific: &str) -> fmt::Res
             // `exp` digits of the rest go before the point, padded with zeros where it is short.
             let before = exp as usize;
             let (int_rest, frac) = rest.split_at(before.min(rest.len()));
-            out.write_str(lead)?;
-            out.write_str(int_rest)?;
+            out.push_str(lead);
+            out.push_str(int_rest);
             for _ in int_rest.len()..before {
-                out.write_char('0')?;
+                out.push('0');
             }
-            out.write_char('.')?;
-            out.write_str(if frac.is_empty() { "0" } else { frac })
+            out.push('.');
+            out.push_str(if frac.is_empty() { "0" } else { frac });
         } else {
-            out.write_str("0.")?;
+            out.push_str("0.");
             for _ in 1..-exp {
-                out.write_char('0')?;
+                out.push('0');
             }
-            out.write_str(lead)?;
-            out.write_str(rest)
+            out.push_str(lead);
+            out.push_str(rest);
         }
     } else {
-        let rest = if rest.is_empty() { "0" } else { rest };
-        write!(out, "{lead}.{rest}E{exp}")
+        out.push_str(lead);
+        out.push('.');
+        out.push_str(if rest.is_empty() { "0" } else { rest });
+        out.push('E');
+        push_padded(out, exp, 0);
     }
 }
 
@@ -208,7 +177,8 @@ mod tests {
     fn dates_print_as_java_util_date_prints_them_in_utc() {
         let text = |ms: i64| {
             let mut out = String::new();
-            date(&mut out, ms).map(|()| out)
+            date(&mut out, ms);
+            out
         };
         for (ms, expected) in [
             (0, "Thu Jan 01 00:00:00 UTC 1970"),
@@ -219,7 +189,7 @@ mod tests {
             (-1, "Wed Dec 31 23:59:59 UTC 1969"),
             (253_402_300_799_000, "Fri Dec 31 23:59:59 UTC 9999"),
         ] {
-            assert_eq!(text(ms).as_deref(), Ok(expected), "{ms}");
+            assert_eq!(text(ms), expected, "{ms}");
         }
     }
 }

@@ -175,6 +175,13 @@ impl SimpleDateFormat {
 
     /// `epoch_ms` as text, in the zone `offset_minutes` east of UTC.
     pub fn format(&self, epoch_ms: i64, offset_minutes: i64) -> String {
+        let mut out = String::with_capacity(32);
+        self.format_into(&mut out, epoch_ms, offset_minutes);
+        out
+    }
+
+    /// [`format`](Self::format), appended to `out`.
+    pub fn format_into(&self, out: &mut String, epoch_ms: i64, offset_minutes: i64) {
         let local = epoch_ms + offset_minutes * 60_000;
         let days = local.div_euclid(86_400_000);
         let in_day = local.rem_euclid(86_400_000);
@@ -186,20 +193,19 @@ impl SimpleDateFormat {
         // 1970-01-01 was a Thursday (index 3 from Monday).
         let weekday = (days + 3).rem_euclid(7) as usize;
         let day_of_year = days - days_from_civil(year, 1, 1) + 1;
-        let mut out = String::with_capacity(32);
         for token in &self.tokens {
             match token {
                 Token::Era => out.push_str(if year > 0 { "AD" } else { "BC" }),
-                Token::Year(2) => push_padded(&mut out, year.rem_euclid(100), 2),
-                Token::Year(w) => push_padded(&mut out, year, *w),
+                Token::Year(2) => push_padded(out, year.rem_euclid(100), 2),
+                Token::Year(w) => push_padded(out, year, *w),
                 Token::Month(w) if *w >= 4 => out.push_str(MONTHS[(month - 1) as usize]),
                 Token::Month(3) => out.push_str(&MONTHS[(month - 1) as usize][..3]),
-                Token::Month(w) => push_padded(&mut out, month, *w),
-                Token::Day(w) => push_padded(&mut out, day, *w),
-                Token::DayOfYear(w) => push_padded(&mut out, day_of_year, *w),
+                Token::Month(w) => push_padded(out, month, *w),
+                Token::Day(w) => push_padded(out, day, *w),
+                Token::DayOfYear(w) => push_padded(out, day_of_year, *w),
                 Token::DayName(w) if *w >= 4 => out.push_str(DAYS[weekday]),
                 Token::DayName(_) => out.push_str(&DAYS[weekday][..3]),
-                Token::DayNumber(w) => push_padded(&mut out, weekday as i64 + 1, *w),
+                Token::DayNumber(w) => push_padded(out, weekday as i64 + 1, *w),
                 Token::AmPm => out.push_str(if hour < 12 { "AM" } else { "PM" }),
                 Token::Hour { letter, width } => {
                     let h = match letter {
@@ -209,13 +215,13 @@ impl SimpleDateFormat {
                         'h' => hour % 12,
                         _ => hour,
                     };
-                    push_padded(&mut out, h, *width);
+                    push_padded(out, h, *width);
                 }
-                Token::Minute(w) => push_padded(&mut out, minute, *w),
-                Token::Second(w) => push_padded(&mut out, second, *w),
-                Token::Millis(w) => push_padded(&mut out, millis, *w),
-                Token::ZoneName(w) => push_zone_name(&mut out, offset_minutes, *w),
-                Token::ZoneRfc822 => push_zone_offset(&mut out, offset_minutes, false, true),
+                Token::Minute(w) => push_padded(out, minute, *w),
+                Token::Second(w) => push_padded(out, second, *w),
+                Token::Millis(w) => push_padded(out, millis, *w),
+                Token::ZoneName(w) => push_zone_name(out, offset_minutes, *w),
+                Token::ZoneRfc822 => push_zone_offset(out, offset_minutes, false, true),
                 Token::ZoneIso(w) if offset_minutes == 0 => {
                     let _ = w;
                     out.push('Z');
@@ -223,14 +229,13 @@ impl SimpleDateFormat {
                 Token::ZoneIso(1) => {
                     let sign = if offset_minutes < 0 { '-' } else { '+' };
                     out.push(sign);
-                    push_padded(&mut out, offset_minutes.abs() / 60, 2);
+                    push_padded(out, offset_minutes.abs() / 60, 2);
                 }
-                Token::ZoneIso(2) => push_zone_offset(&mut out, offset_minutes, false, false),
-                Token::ZoneIso(_) => push_zone_offset(&mut out, offset_minutes, true, false),
+                Token::ZoneIso(2) => push_zone_offset(out, offset_minutes, false, false),
+                Token::ZoneIso(_) => push_zone_offset(out, offset_minutes, true, false),
                 Token::Literal(text) => out.push_str(text),
             }
         }
-        out
     }
 
     /// Parses the whole of `text` as milliseconds since the epoch; fields the pattern lacks are
@@ -426,7 +431,7 @@ fn push_zone_offset(out: &mut String, offset_minutes: i64, colon: bool, rfc: boo
 
 /// Appends `n` in decimal, zero-padded to `width` digits after any sign, without allocating:
 /// formatting runs once per record in TimestampConverter.
-fn push_padded(out: &mut String, n: i64, width: usize) {
+pub(crate) fn push_padded(out: &mut String, n: i64, width: usize) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut rest = n.unsigned_abs();

@@ -182,8 +182,7 @@ impl Value {
     /// Appends the text of [`Value::to_java_string`] to `out` (`null` for null): a line of
     /// many values built in one buffer.
     pub fn write_java_text(&self, out: &mut String) {
-        // Writing to a String cannot fail.
-        let _ = java_text::write(out, self);
+        java_text::write(out, self);
     }
 
     /// The Java class name Connect would report for this value, for error messages.
