@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin sluice --example client_ceiling
 
-ALL="broker.sh groups.sh startup.sh registry.py connect.py spooldir.py transforms.sh avro.py jdbc.py http_sink.py"
+ALL="broker.sh latency.py groups.sh startup.sh registry.py connect.py spooldir.py transforms.sh avro.py jdbc.py http_sink.py"
 OUT=bench/out
 mkdir -p "$OUT"
 # Absolute: some benchmarks work from their own temporary directory.

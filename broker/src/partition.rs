@@ -21,6 +21,17 @@ struct Durability {
     point: Option<RecoveryPoint>,
 }
 
+impl Durability {
+    /// Takes note of an fsync that covered every offset below `end`, up to `point`. Two
+    /// flushers may fsync one partition at once and finish in either order: the furthest wins.
+    fn synced(&mut self, end: i64, point: RecoveryPoint) {
+        if end >= self.synced_to {
+            self.point = Some(point);
+        }
+        self.synced_to = self.synced_to.max(end);
+    }
+}
+
 /// The fsync that would have made a write durable failed.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("the log could not be flushed to disk")]
@@ -40,7 +51,7 @@ pub struct Partition {
     checkpointed: Mutex<Option<RecoveryPoint>>,
 }
 
-/// Queue of partitions that want an fsync; drained by the thread [`start_flusher`] starts.
+/// Queue of partitions that want an fsync; drained by the threads [`start_flusher`] starts.
 pub type FlushQueue = mpsc::Sender<Arc<Partition>>;
 
 impl Partition {
@@ -151,47 +162,139 @@ impl Partition {
     }
 }
 
-/// Starts the flusher: a thread of its own, so an fsync round costs one wake-up of it and one of
-/// each waiting producer, with no hop through the runtime's blocking pool. It stops once every
-/// sender of the returned queue is gone.
+/// Threads that fsync partitions; a producer of several partitions waits for their fsyncs side by
+/// side, not one after the other, and on a journaling file system fsyncs under way at once share
+/// the journal's commit.
+const FLUSH_THREADS: usize = 4;
+
+/// Starts the flushers: threads of their own, so an fsync costs one wake-up of a flusher and one
+/// of each waiting producer, with no hop through the runtime's blocking pool. They stop once
+/// every sender of the returned queue is gone.
 pub fn start_flusher() -> std::io::Result<FlushQueue> {
     let (queue, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("broker-flusher".into())
-        .spawn(move || run_flusher(rx))?;
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..FLUSH_THREADS {
+        let rx = Arc::clone(&rx);
+        std::thread::Builder::new()
+            .name(format!("broker-flusher-{i}"))
+            .spawn(move || run_flusher(&rx))?;
+    }
     Ok(queue)
 }
 
-/// Drains the flush queue: each round takes every partition queued so far and fsyncs them
-/// together, so concurrent producers share fsyncs (group commit). A partition's waiters are
-/// released as soon as its own fsync returns.
-fn run_flusher(rx: mpsc::Receiver<Arc<Partition>>) {
-    while let Ok(first) = rx.recv() {
-        let targets: Vec<_> = std::iter::once(first)
-            .chain(rx.try_iter())
-            .map(|p| {
-                p.flush_queued.store(false, Ordering::Release);
-                p.unflushed_messages.store(0, Ordering::Relaxed);
-                let target = p.log().sync_target();
-                (p, target)
+/// Takes queued partitions one at a time and fsyncs each. A partition's fsync covers everything
+/// appended to it until the fsync starts, so producers that appended meanwhile share it (group
+/// commit); its waiters are released as soon as it returns.
+fn run_flusher(rx: &Mutex<mpsc::Receiver<Arc<Partition>>>) {
+    loop {
+        // Only the receiving is under the lock: the fsync is not.
+        let next = rx
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .recv();
+        let Ok(p) = next else { return };
+        p.flush_queued.store(false, Ordering::Release);
+        p.unflushed_messages.store(0, Ordering::Relaxed);
+        let SyncTarget { file, end, point } = p.log().sync_target();
+        match file.sync_data() {
+            Ok(()) => {
+                p.last_flush_ms
+                    .store(crate::log::segment::now_ms(), Ordering::Relaxed);
+                p.durable.send_modify(|d| d.synced(end, point));
+            }
+            Err(error) => {
+                tracing::error!(topic = %p.topic, partition = p.index, %error, "fsync failed");
+                p.durable
+                    .send_modify(|d| d.failed_to = d.failed_to.max(end));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::test_support::batch;
+    use crate::log::batch::BatchHeader;
+    use crate::log::LogPolicy;
+
+    #[test]
+    fn fsyncs_finishing_out_of_order_keep_the_furthest_recovery_point() {
+        let mut d = Durability {
+            synced_to: 0,
+            failed_to: -1,
+            point: None,
+        };
+        let near = RecoveryPoint {
+            segment_base: 0,
+            position: 100,
+        };
+        let far = RecoveryPoint {
+            segment_base: 0,
+            position: 900,
+        };
+        d.synced(9, far);
+        d.synced(1, near);
+        assert_eq!((d.synced_to, d.point), (9, Some(far)));
+        d.synced(12, near);
+        assert_eq!((d.synced_to, d.point), (12, Some(near)));
+    }
+
+    /// A producer at acks=all on several partitions waits for each of them; every wait ends once
+    /// what it appended is on disk, and a reopened log holds all of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn producers_on_many_partitions_are_released_once_each_is_on_disk() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let policy = LogPolicy::default();
+        let queue = start_flusher().expect("flushers");
+        let partitions: Vec<Arc<Partition>> = (0..8)
+            .map(|i| {
+                let (log, _) =
+                    PartitionLog::open(&dir.path().join(format!("t-{i}")), true, &policy)
+                        .expect("open");
+                Arc::new(Partition::new("t", i, log))
             })
             .collect();
-        for (p, SyncTarget { file, end, point }) in targets {
-            match file.sync_data() {
-                Ok(()) => {
-                    p.last_flush_ms
-                        .store(crate::log::segment::now_ms(), Ordering::Relaxed);
-                    p.durable.send_modify(|d| {
-                        d.synced_to = d.synced_to.max(end);
-                        d.point = Some(point);
-                    });
-                }
-                Err(error) => {
-                    tracing::error!(topic = %p.topic, partition = p.index, %error, "fsync failed");
-                    p.durable
-                        .send_modify(|d| d.failed_to = d.failed_to.max(end));
-                }
+        let mut waits = tokio::task::JoinSet::new();
+        for round in 0..50i64 {
+            for p in &partitions {
+                let b = batch(3, b"value", round);
+                let header = BatchHeader::parse(&b).expect("header");
+                let end = {
+                    let mut log = p.log();
+                    log.append(&header, &b, &policy, 0).expect("append");
+                    log.log_end_offset()
+                };
+                let (p, queue) = (Arc::clone(p), queue.clone());
+                waits.spawn(async move {
+                    let waited = tokio::time::timeout(
+                        std::time::Duration::from_secs(30),
+                        p.wait_durable(end, &queue),
+                    )
+                    .await;
+                    (end, waited)
+                });
             }
+        }
+        while let Some(joined) = waits.join_next().await {
+            let (end, waited) = joined.expect("wait task");
+            assert!(
+                matches!(waited, Ok(Ok(()))),
+                "the wait for offset {end} ended with {waited:?}"
+            );
+        }
+        for p in &partitions {
+            assert_eq!(p.durable.borrow().synced_to, 150);
+            assert!(p.durable.borrow().point.is_some());
+        }
+        let dirs: Vec<_> = partitions
+            .iter()
+            .map(|p| p.log().dir().to_path_buf())
+            .collect();
+        drop(partitions);
+        for dir in dirs {
+            let (log, _) = PartitionLog::open(&dir, false, &policy).expect("reopen");
+            assert_eq!(log.log_end_offset(), 150);
         }
     }
 }

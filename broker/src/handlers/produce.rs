@@ -102,8 +102,8 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Result<Rep
         30_000
     };
     let timeout = Duration::from_millis(timeout_ms);
-    // Every partition is queued now, so one fsync round covers them all; waiting for each in
-    // turn would queue the next only after the previous one's fsync.
+    // Every partition is queued now, so their fsyncs run side by side; waiting for each in turn
+    // would queue the next only after the previous one's fsync.
     for wait in &waits {
         wait.partition.request_flush(&broker.topics.flush_queue);
     }
