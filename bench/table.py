@@ -17,8 +17,8 @@ END = "<!-- bench/all.sh table: end -->"
 def number(value, unit):
     if value is None:
         return "-"
-    if unit == "s":
-        return f"{value:.3f} s"
+    if unit == "s" or (unit == "ms" and abs(value) < 1):
+        return f"{value:.3f} {unit}"
     if unit == "ms" or abs(value) < 100:
         return f"{value:,.1f} {unit}"
     return f"{value:,.0f} {unit}"
