@@ -236,8 +236,13 @@ mod tests {
         d.synced(9, far);
         d.synced(1, near);
         assert_eq!((d.synced_to, d.point), (9, Some(far)));
-        d.synced(12, near);
-        assert_eq!((d.synced_to, d.point), (12, Some(near)));
+        // After a roll the furthest point lies in the new segment.
+        let rolled = RecoveryPoint {
+            segment_base: 10,
+            position: 50,
+        };
+        d.synced(12, rolled);
+        assert_eq!((d.synced_to, d.point), (12, Some(rolled)));
     }
 
     /// A producer at acks=all on several partitions waits for each of them; every wait ends once
