@@ -22,8 +22,8 @@ struct Durability {
 }
 
 impl Durability {
-    /// Takes note of an fsync that covered every offset below `end`, up to `point`. Two
-    /// flushers may fsync one partition at once and finish in either order: the furthest wins.
+    /// Takes note of an fsync that covered every offset below `end`, up to `point`. Neither
+    /// ever moves back.
     fn synced(&mut self, end: i64, point: RecoveryPoint) {
         if end >= self.synced_to {
             self.point = Some(point);
@@ -43,7 +43,11 @@ pub struct Partition {
     pub index: i32,
     log: Mutex<PartitionLog>,
     durable: watch::Sender<Durability>,
+    /// Queued for a flusher or being fsynced by one: a partition has one fsync at a time, and
+    /// what is appended meanwhile waits for the next, which covers all of it (group commit).
     flush_queued: AtomicBool,
+    /// An fsync was asked for since the current one began.
+    flush_wanted: AtomicBool,
     unflushed_messages: AtomicU64,
     /// Wall-clock time of the last fsync, for `flush.ms`.
     last_flush_ms: AtomicI64,
@@ -67,6 +71,7 @@ impl Partition {
                 point: None,
             }),
             flush_queued: AtomicBool::new(false),
+            flush_wanted: AtomicBool::new(false),
             unflushed_messages: AtomicU64::new(0),
             last_flush_ms: AtomicI64::new(crate::log::segment::now_ms()),
             checkpointed: Mutex::new(None),
@@ -112,9 +117,11 @@ impl Partition {
             && now_ms.saturating_sub(self.last_flush_ms.load(Ordering::Relaxed)) >= flush_ms
     }
 
-    /// Asks the flusher for an fsync, unless one is already queued.
+    /// Asks the flushers for an fsync that starts after this call: queues the partition, or,
+    /// when it is queued or being fsynced already, asks for one more round after that.
     pub fn request_flush(self: &Arc<Self>, queue: &FlushQueue) {
-        if !self.flush_queued.swap(true, Ordering::AcqRel) {
+        self.flush_wanted.store(true, Ordering::SeqCst);
+        if !self.flush_queued.swap(true, Ordering::SeqCst) {
             // The flusher only stops at shutdown, when nothing waits for it any more.
             let _ = queue.send(Arc::clone(self));
         }
@@ -182,9 +189,9 @@ pub fn start_flusher() -> std::io::Result<FlushQueue> {
     Ok(queue)
 }
 
-/// Takes queued partitions one at a time and fsyncs each. A partition's fsync covers everything
-/// appended to it until the fsync starts, so producers that appended meanwhile share it (group
-/// commit); its waiters are released as soon as it returns.
+/// Takes queued partitions one at a time and fsyncs each, again while more is asked for during
+/// its fsync. An fsync covers everything appended until it starts, so producers that appended
+/// meanwhile share it (group commit); its waiters are released as soon as it returns.
 fn run_flusher(rx: &Mutex<mpsc::Receiver<Arc<Partition>>>) {
     loop {
         // Only the receiving is under the lock: the fsync is not.
@@ -193,20 +200,39 @@ fn run_flusher(rx: &Mutex<mpsc::Receiver<Arc<Partition>>>) {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .recv();
         let Ok(p) = next else { return };
-        p.flush_queued.store(false, Ordering::Release);
-        p.unflushed_messages.store(0, Ordering::Relaxed);
-        let SyncTarget { file, end, point } = p.log().sync_target();
-        match file.sync_data() {
-            Ok(()) => {
-                p.last_flush_ms
-                    .store(crate::log::segment::now_ms(), Ordering::Relaxed);
-                p.durable.send_modify(|d| d.synced(end, point));
+        // SeqCst: a request stores `flush_wanted` then reads `flush_queued`, and a flusher the
+        // other way round; at least one of the two must see the other's store.
+        loop {
+            p.flush_wanted.store(false, Ordering::SeqCst);
+            sync(&p);
+            if p.flush_wanted.load(Ordering::SeqCst) {
+                continue;
             }
-            Err(error) => {
-                tracing::error!(topic = %p.topic, partition = p.index, %error, "fsync failed");
-                p.durable
-                    .send_modify(|d| d.failed_to = d.failed_to.max(end));
+            p.flush_queued.store(false, Ordering::SeqCst);
+            // A request between the two lines above saw the partition still queued and sent
+            // nothing: this flusher serves it, unless another request has queued it anew.
+            if !p.flush_wanted.load(Ordering::SeqCst) || p.flush_queued.swap(true, Ordering::SeqCst)
+            {
+                break;
             }
+        }
+    }
+}
+
+/// Fsyncs the partition's active segment as it stands and tells its waiters how far that went.
+fn sync(p: &Partition) {
+    p.unflushed_messages.store(0, Ordering::Relaxed);
+    let SyncTarget { file, end, point } = p.log().sync_target();
+    match file.sync_data() {
+        Ok(()) => {
+            p.last_flush_ms
+                .store(crate::log::segment::now_ms(), Ordering::Relaxed);
+            p.durable.send_modify(|d| d.synced(end, point));
+        }
+        Err(error) => {
+            tracing::error!(topic = %p.topic, partition = p.index, %error, "fsync failed");
+            p.durable
+                .send_modify(|d| d.failed_to = d.failed_to.max(end));
         }
     }
 }
