@@ -55,7 +55,7 @@ pub struct Partition {
     checkpointed: Mutex<Option<RecoveryPoint>>,
 }
 
-/// Queue of partitions that want an fsync; drained by the threads [`start_flusher`] starts.
+/// Queue of partitions that want an fsync; drained by the threads [`start_flushers`] starts.
 pub type FlushQueue = mpsc::Sender<Arc<Partition>>;
 
 impl Partition {
@@ -127,17 +127,14 @@ impl Partition {
         }
     }
 
-    /// Waits until every offset below `end` is on disk.
-    pub async fn wait_durable(
-        self: &Arc<Self>,
-        end: i64,
-        queue: &FlushQueue,
-    ) -> Result<(), FlushFailed> {
+    /// Waits until every offset below `end` is on disk, once [`request_flush`](Self::request_flush)
+    /// has been called after those offsets were appended. Asking again here would cost another
+    /// fsync round whenever a flusher had already begun the one asked for.
+    pub async fn wait_durable(&self, end: i64) -> Result<(), FlushFailed> {
         let mut rx = self.durable.subscribe();
         if rx.borrow().synced_to >= end {
             return Ok(());
         }
-        self.request_flush(queue);
         let state = rx
             .wait_for(|d| d.synced_to >= end || d.failed_to >= end)
             .await
@@ -177,7 +174,7 @@ const FLUSH_THREADS: usize = 4;
 /// Starts the flushers: threads of their own, so an fsync costs one wake-up of a flusher and one
 /// of each waiting producer, with no hop through the runtime's blocking pool. They stop once
 /// every sender of the returned queue is gone.
-pub fn start_flusher() -> std::io::Result<FlushQueue> {
+pub fn start_flushers() -> std::io::Result<FlushQueue> {
     let (queue, rx) = mpsc::channel();
     let rx = Arc::new(Mutex::new(rx));
     for i in 0..FLUSH_THREADS {
@@ -205,12 +202,9 @@ fn run_flusher(rx: &Mutex<mpsc::Receiver<Arc<Partition>>>) {
         loop {
             p.flush_wanted.store(false, Ordering::SeqCst);
             sync(&p);
-            if p.flush_wanted.load(Ordering::SeqCst) {
-                continue;
-            }
             p.flush_queued.store(false, Ordering::SeqCst);
-            // A request between the two lines above saw the partition still queued and sent
-            // nothing: this flusher serves it, unless another request has queued it anew.
+            // A request during the fsync saw the partition still queued and sent nothing: this
+            // flusher serves it, unless another request has queued the partition anew since.
             if !p.flush_wanted.load(Ordering::SeqCst) || p.flush_queued.swap(true, Ordering::SeqCst)
             {
                 break;
@@ -245,7 +239,7 @@ mod tests {
     use crate::log::LogPolicy;
 
     #[test]
-    fn fsyncs_finishing_out_of_order_keep_the_furthest_recovery_point() {
+    fn the_recovery_point_never_moves_back() {
         let mut d = Durability {
             synced_to: 0,
             failed_to: -1,
@@ -277,7 +271,7 @@ mod tests {
     async fn producers_on_many_partitions_are_released_once_each_is_on_disk() {
         let dir = tempfile::tempdir().expect("temp dir");
         let policy = LogPolicy::default();
-        let queue = start_flusher().expect("flushers");
+        let queue = start_flushers().expect("flushers");
         let partitions: Vec<Arc<Partition>> = (0..8)
             .map(|i| {
                 let (log, _) =
@@ -296,11 +290,12 @@ mod tests {
                     log.append(&header, &b, &policy, 0).expect("append");
                     log.log_end_offset()
                 };
-                let (p, queue) = (Arc::clone(p), queue.clone());
+                p.request_flush(&queue);
+                let p = Arc::clone(p);
                 waits.spawn(async move {
                     let waited = tokio::time::timeout(
                         std::time::Duration::from_secs(30),
-                        p.wait_durable(end, &queue),
+                        p.wait_durable(end),
                     )
                     .await;
                     (end, waited)

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::BrokerConfig;
 use crate::group::{GroupCoordinator, GroupSettings};
 use crate::log::segment::now_ms;
-use crate::partition::start_flusher;
+use crate::partition::start_flushers;
 use crate::protocol::connection::serve_connection;
 use crate::protocol::connections::Connections;
 use crate::topics::{TopicError, Topics};
@@ -94,7 +94,7 @@ impl Broker {
         let marker = dir.join(CLEAN_SHUTDOWN_MARKER);
         let clean = marker.exists();
         let started = std::time::Instant::now();
-        let topics = Topics::open(Arc::new(config.clone()), clean, start_flusher()?)?;
+        let topics = Topics::open(Arc::new(config.clone()), clean, start_flushers()?)?;
         let groups = GroupCoordinator::load(&topics, GroupSettings::from_config(&config))?;
         if clean {
             // From here on a crash must trigger full recovery again.

@@ -21,10 +21,10 @@ use crate::server::Broker;
 async fn durable(broker: &Broker, write: DurableWrite) -> bool {
     match write {
         None => true,
-        Some((partition, end)) => partition
-            .wait_durable(end, &broker.topics.flush_queue)
-            .await
-            .is_ok(),
+        Some((partition, end)) => {
+            partition.request_flush(&broker.topics.flush_queue);
+            partition.wait_durable(end).await.is_ok()
+        }
     }
 }
 

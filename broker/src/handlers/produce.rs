@@ -94,7 +94,6 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Result<Rep
     if waits.is_empty() {
         return Ok(Reply::Now(ctx.encode(&response)?));
     }
-    let broker = Arc::clone(broker);
     // The timeout is meant for replication; without replicas a client's 0 must not fail every fsync.
     let timeout_ms = if req.timeout_ms > 0 {
         req.timeout_ms as u64
@@ -109,12 +108,8 @@ pub fn handle(broker: &Arc<Broker>, req: ProduceRequest, ctx: Ctx) -> Result<Rep
     }
     Ok(Reply::Later(Box::pin(async move {
         for wait in waits {
-            let durable = tokio::time::timeout(
-                timeout,
-                wait.partition
-                    .wait_durable(wait.end, &broker.topics.flush_queue),
-            )
-            .await;
+            let durable =
+                tokio::time::timeout(timeout, wait.partition.wait_durable(wait.end)).await;
             let error = match durable {
                 Ok(Ok(())) => continue,
                 Ok(Err(e)) => (ResponseError::KafkaStorageError, e.to_string()),
