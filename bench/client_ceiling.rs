@@ -23,6 +23,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use sluice_runtime::worker::sink::SINK_PREFETCH;
 
 // The allocator the sluice binary uses (librdkafka's allocations included), so the comparison is
 // of the pipeline, not of malloc.
@@ -159,13 +160,15 @@ fn produce(
 }
 
 fn consume(bootstrap: &str, topic: &str, count: u64, out: &str) -> Result<(u64, f64), Error> {
-    let consumer: BaseConsumer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    // The prefetch the worker's sink consumer uses: with librdkafka's defaults a consumer that
+    // drains its queue quickly waits a second for more.
+    for (key, value) in SINK_PREFETCH {
+        config.set(key, value);
+    }
+    let consumer: BaseConsumer = config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "client-ceiling")
-        // The prefetch the worker's sink consumer uses (runtime/src/worker/sink.rs): with
-        // librdkafka's defaults a consumer that drains its queue quickly waits a second for more.
-        .set("fetch.queue.backoff.ms", "10")
-        .set("queued.min.messages", "5000")
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .create()?;

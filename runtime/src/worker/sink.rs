@@ -172,21 +172,7 @@ impl SinkRunner {
         transforms: TransformChain<SinkRecord>,
         client: &ClientConfig,
     ) -> Result<Self, WorkerError> {
-        let mut client = client.clone();
-        // librdkafka's prefetch defaults suit a consumer that polls in bulk: a sink that drains
-        // its queue quickly is better served by a smaller queue refilled without librdkafka's
-        // one-second pause (same speed, a quarter of the memory). Users may still set them.
-        // A sink starts from the beginning of what its group never committed, as Kafka Connect's
-        // does, unless the worker's or the connector's consumer settings say otherwise.
-        for (key, value) in [
-            ("fetch.queue.backoff.ms", "10"),
-            ("queued.min.messages", "5000"),
-            ("auto.offset.reset", "earliest"),
-        ] {
-            if client.get(key).is_none() {
-                client.set(key, value);
-            }
-        }
+        let mut client = with_sink_defaults(client);
         let converts_headers =
             task.reads_headers() || !transforms.is_empty() || converters.header.may_fail();
         let task = TaskThread::spawn(&settings.task_name(), task)?;
@@ -354,6 +340,34 @@ async fn deliver(
     }
     progress.record_put(&consumed);
     Ok(())
+}
+
+/// The prefetch a sink's consumer gets unless the worker's or the connector's consumer settings
+/// say otherwise. librdkafka fetches a partition until it holds `queued.min.messages` records,
+/// then checks again after `fetch.queue.backoff.ms` (a second by default). A sink that drains its
+/// queue in less than the pause waits for the next fetch: with 5,000 records and 10 ms, a sink
+/// writing 100-byte lines to a file stalled at about 650k records/s. 20,000 records refilled
+/// every 5 ms keep it fed past 1M records/s, at a fifth of librdkafka's default queue (100,000
+/// records: 411 MB of RSS for such a sink when last measured, against about 55 MB with these).
+pub const SINK_PREFETCH: [(&str, &str); 2] = [
+    ("queued.min.messages", "20000"),
+    ("fetch.queue.backoff.ms", "5"),
+];
+
+/// The consumer settings of a sink: `client` (the worker's and the connector's), and where they
+/// say nothing, the sink's prefetch and a start from the beginning of what its group never
+/// committed, as Kafka Connect's sink does.
+fn with_sink_defaults(client: &ClientConfig) -> ClientConfig {
+    let mut client = client.clone();
+    for (key, value) in SINK_PREFETCH
+        .into_iter()
+        .chain([("auto.offset.reset", "earliest")])
+    {
+        if client.get(key).is_none() {
+            client.set(key, value);
+        }
+    }
+    client
 }
 
 /// The longest a sink waits for a record before it looks at its commits and its stop signal.
@@ -688,5 +702,24 @@ impl SinkRunner {
         }
         self.progress.note_committed(safe);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sink_consumer_gets_its_defaults_only_where_the_user_set_nothing() {
+        let mut client = ClientConfig::new();
+        client.set("queued.min.messages", "1000");
+        client.set("auto.offset.reset", "latest");
+        let sink = with_sink_defaults(&client);
+        assert_eq!(sink.get("queued.min.messages"), Some("1000"));
+        assert_eq!(sink.get("auto.offset.reset"), Some("latest"));
+        assert_eq!(sink.get("fetch.queue.backoff.ms"), Some("5"));
+        let bare = with_sink_defaults(&ClientConfig::new());
+        assert_eq!(bare.get("queued.min.messages"), Some("20000"));
+        assert_eq!(bare.get("auto.offset.reset"), Some("earliest"));
     }
 }
