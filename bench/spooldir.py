@@ -3,9 +3,11 @@
 directory of a running connector; lines/s into the topic for SpoolDirLineDelimitedSourceConnector
 (StringConverter) and rows/s for SpoolDirCsvSourceConnector into JsonConverter (schemas.enable,
 typed fields). The `chain` kind is the CSV pipeline with five transforms (InsertField,
-ReplaceField, Cast, TimestampConverter, RegexRouter), compared with `rows` of the same run. Baselines measured in the same run: `cat` of the same files, and for lines the
-ceiling a plain rdkafka producer reaches sending the same lines with the same headers to the same
-broker (`bench/client_ceiling.rs`, no connector).
+ReplaceField, Cast, TimestampConverter, RegexRouter), compared with `rows` of the same run, in
+rate and in the CPU seconds `sluice standalone` spent per million rows (its broker included).
+Baselines measured in the same run: `cat` of the same files, and for lines the ceiling a plain
+rdkafka producer reaches sending the same lines with the same headers to the same broker
+(`bench/client_ceiling.rs`, no connector).
 
     cargo build --release --bin sluice --example client_ceiling && python3 bench/spooldir.py
     RUNS=5 KINDS=lines python3 bench/spooldir.py
@@ -166,44 +168,58 @@ def main():
                 status, _ = rest("POST", "/connectors", {"name": name, "config": config})
                 assert status == 201, status
                 time.sleep(1)
-                start = time.monotonic()
+                start, cpu = time.monotonic(), benchlib.cpu_seconds(process.pid)
                 for p in staged:
                     os.rename(p, os.path.join(dirs["input"], os.path.basename(p)))
                 topic = f"{name}-routed" if kind == "chain" else name
                 wait(f"{total} {kind} in the topic", lambda: topic_end(topic) >= total)
                 seconds = time.monotonic() - start
+                cpu = benchlib.cpu_seconds(process.pid) - cpu
                 wait("every file finished", lambda: len(os.listdir(dirs["finished"])) == FILES, 0.05)
                 rest("DELETE", f"/connectors/{name}")
                 if kind == "lines" and ceiling is None:
                     ceiling = plain_producer()
-                print(f"run {run} {kind}: {total / seconds:,.0f}/s" + (f", ceiling {ceiling:,.0f}/s" if ceiling else ""), file=sys.stderr)
-                results.append((run, kind, seconds, ceiling))
+                print(f"run {run} {kind}: {total / seconds:,.0f}/s, CPU s per 1M {cpu * 1e6 / total:.2f}"
+                      + (f", ceiling {ceiling:,.0f}/s" if ceiling else ""), file=sys.stderr)
+                results.append((run, kind, seconds, ceiling, cpu))
         consumer.close()
 
-        print("| run | connector | records | seconds | records/s | vs cat | plain producer records/s | vs plain producer |")
-        print("|---|---|---|---|---|---|---|---|")
-        for run, kind, seconds, ceiling in results:
+        print("| run | connector | records | seconds | records/s | vs cat | plain producer records/s | vs plain producer "
+              "| Sluice CPU s per 1M |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for run, kind, seconds, ceiling, cpu in results:
             rate = total / seconds
             label = {"lines": "SpoolDirLineDelimited, StringConverter",
                      "rows": "SpoolDirCsv, JsonConverter (schemas.enable)",
                      "chain": "SpoolDirCsv, JsonConverter, five transforms"}[kind]
             plain = f"{ceiling:,.0f} | {rate / ceiling:.2f}x" if ceiling else "- | -"
-            print(f"| {run} | {label} | {total} | {seconds:.2f} | {rate:,.0f} | {rate / cats[kind]:.4f}x | {plain} |")
+            print(f"| {run} | {label} | {total} | {seconds:.2f} | {rate:,.0f} | {rate / cats[kind]:.4f}x | {plain} "
+                  f"| {cpu * 1e6 / total:.2f} |")
             if ceiling:
                 benchlib.record(f"spooldir: {label} (run {run})", rate, "records/s",
                                 "a plain rdkafka producer of the same records", ceiling,
                                 "python3 bench/spooldir.py")
-        plain_rows = {run: total / seconds for run, kind, seconds, _ in results if kind == "rows"}
-        chained = [(run, total / seconds) for run, kind, seconds, _ in results if kind == "chain"]
+        # The process's CPU (its broker included) per million rows: the pipeline is short of CPU
+        # on two cores, so what the chain adds to it is its cost, steadier than the rate.
+        plain_rows = {run: (total / seconds, cpu * 1e6 / total)
+                      for run, kind, seconds, _, cpu in results if kind == "rows"}
+        chained = [(run, total / seconds, cpu * 1e6 / total)
+                   for run, kind, seconds, _, cpu in results if kind == "chain"]
         if plain_rows and chained:
-            print("\n| run | rows/s, no transforms | rows/s, five transforms | ratio |")
-            print("|---|---|---|---|")
-            for run, rate in chained:
+            print("\n| run | rows/s, no transforms | rows/s, five transforms | ratio "
+                  "| CPU s per 1M, no transforms | CPU s per 1M, five transforms | CPU ratio |")
+            print("|---|---|---|---|---|---|---|")
+            for run, rate, cpu in chained:
                 if run in plain_rows:
-                    print(f"| {run} | {plain_rows[run]:,.0f} | {rate:,.0f} | {rate / plain_rows[run]:.2f}x |")
+                    plain_rate, plain_cpu = plain_rows[run]
+                    print(f"| {run} | {plain_rate:,.0f} | {rate:,.0f} | {rate / plain_rate:.2f}x "
+                          f"| {plain_cpu:.2f} | {cpu:.2f} | {plain_cpu / cpu:.2f}x |")
                     benchlib.record(f"transforms: five-transform chain (run {run})", rate, "rows/s",
-                                    "the same pipeline without transforms", plain_rows[run],
+                                    "the same pipeline without transforms", plain_rate,
                                     "KINDS=rows,chain python3 bench/spooldir.py")
+                    benchlib.record(f"transforms: Sluice CPU s per 1M rows, five-transform chain (run {run})",
+                                    cpu, "s", "the same pipeline without transforms", plain_cpu,
+                                    "KINDS=rows,chain python3 bench/spooldir.py", higher_is_better=False)
         print(f"\n{FILES} files x {LINES} lines of 100 bytes, tasks.max={TASKS}; every file reached finished.path; "
               f"page cache dropped before each measured run: {benchlib.drop_caches()}; "
               f"cat: {cats['lines']:,.0f} lines/s, {cats['rows']:,.0f} rows/s")
