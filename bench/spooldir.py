@@ -174,12 +174,13 @@ def main():
                 topic = f"{name}-routed" if kind == "chain" else name
                 wait(f"{total} {kind} in the topic", lambda: topic_end(topic) >= total)
                 seconds = time.monotonic() - start
-                cpu = benchlib.cpu_seconds(process.pid) - cpu
+                # The process's CPU (its broker included) per million records.
+                cpu = (benchlib.cpu_seconds(process.pid) - cpu) * 1e6 / total
                 wait("every file finished", lambda: len(os.listdir(dirs["finished"])) == FILES, 0.05)
                 rest("DELETE", f"/connectors/{name}")
                 if kind == "lines" and ceiling is None:
                     ceiling = plain_producer()
-                print(f"run {run} {kind}: {total / seconds:,.0f}/s, CPU s per 1M {cpu * 1e6 / total:.2f}"
+                print(f"run {run} {kind}: {total / seconds:,.0f}/s, CPU s per 1M {cpu:.2f}"
                       + (f", ceiling {ceiling:,.0f}/s" if ceiling else ""), file=sys.stderr)
                 results.append((run, kind, seconds, ceiling, cpu))
         consumer.close()
@@ -194,17 +195,15 @@ def main():
                      "chain": "SpoolDirCsv, JsonConverter, five transforms"}[kind]
             plain = f"{ceiling:,.0f} | {rate / ceiling:.2f}x" if ceiling else "- | -"
             print(f"| {run} | {label} | {total} | {seconds:.2f} | {rate:,.0f} | {rate / cats[kind]:.4f}x | {plain} "
-                  f"| {cpu * 1e6 / total:.2f} |")
+                  f"| {cpu:.2f} |")
             if ceiling:
                 benchlib.record(f"spooldir: {label} (run {run})", rate, "records/s",
                                 "a plain rdkafka producer of the same records", ceiling,
                                 "python3 bench/spooldir.py")
-        # The process's CPU (its broker included) per million rows: the pipeline is short of CPU
-        # on two cores, so what the chain adds to it is its cost, steadier than the rate.
-        plain_rows = {run: (total / seconds, cpu * 1e6 / total)
-                      for run, kind, seconds, _, cpu in results if kind == "rows"}
-        chained = [(run, total / seconds, cpu * 1e6 / total)
-                   for run, kind, seconds, _, cpu in results if kind == "chain"]
+        # The pipeline is short of CPU on two cores, so what the chain adds to the process's CPU
+        # is its cost, steadier than the rate.
+        plain_rows = {run: (total / seconds, cpu) for run, kind, seconds, _, cpu in results if kind == "rows"}
+        chained = [(run, total / seconds, cpu) for run, kind, seconds, _, cpu in results if kind == "chain"]
         if plain_rows and chained:
             print("\n| run | rows/s, no transforms | rows/s, five transforms | ratio "
                   "| CPU s per 1M, no transforms | CPU s per 1M, five transforms | CPU ratio |")
