@@ -64,7 +64,7 @@ pub fn decimal_integer(d: &Decimal) -> i128 {
 
 /// `unscaled`E`-scale`, which Rust parses to the nearest float.
 fn decimal_text(d: &Decimal) -> String {
-    format!("{}e{}", d.unscaled, -i64::from(d.scale))
+    format!("{}e{}", { d.unscaled }, -i64::from(d.scale))
 }
 
 /// `Long.parseLong`: an optional sign, then decimal digits; no spaces.

@@ -555,9 +555,10 @@ impl Decoder {
                 }
             }
         }
-        let errors = Arc::clone(&self.settings.errors);
         let converted = match self.convert(m) {
-            Err((stage, error)) => match errors
+            Ok(converted) => converted,
+            // The shared settings are counted once more only on this path, not per record.
+            Err((stage, error)) => match Arc::clone(&self.settings.errors)
                 .retry_after(error, || {
                     std::future::ready(Ok(self.convert(m).map_err(|(_, e)| e)))
                 })
@@ -565,6 +566,7 @@ impl Decoder {
             {
                 Ok(converted) => converted,
                 Err(error) => {
+                    let errors = &self.settings.errors;
                     let class = match stage {
                         Stage::Transformation => transform_alias(&*error)
                             .map(|alias| errors.transform_class(alias).to_string())
@@ -582,7 +584,6 @@ impl Decoder {
                     return Ok(());
                 }
             },
-            Ok(converted) => converted,
         };
         if let Some(record) = converted {
             batch.records.push(record);

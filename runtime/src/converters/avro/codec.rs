@@ -457,7 +457,13 @@ impl Decoder<'_> {
                 for (field, connect) in fields.iter().zip(&schema.fields) {
                     values.push(self.read(field.ty, &connect.schema, input, depth + 1)?);
                 }
-                Value::Struct(Struct::from_values(Arc::clone(schema), values)?)
+                // Each value was read as its own field's schema says, so only a null is looked
+                // at again (it must be allowed there).
+                Value::Struct(Struct::from_checked_values(
+                    Arc::clone(schema),
+                    values,
+                    |i| schema.fields.get(i).map(|f| &f.schema),
+                )?)
             }
         })
     }
