@@ -27,6 +27,14 @@ impl SourceOffset {
         }
     }
 
+    /// The shared `fields` as they are, with no position.
+    pub fn shared(fields: Arc<SourceMap>) -> Self {
+        Self {
+            fields,
+            position: None,
+        }
+    }
+
     /// The position given to `at`, if the offset was made that way.
     pub fn position(&self) -> Option<i64> {
         self.position.map(|(_, p)| p)

@@ -55,10 +55,22 @@ impl SourceRecord {
 
     /// What locates the record, without its key, value or headers: what the worker keeps of a
     /// polled record for `SourceTask::commit_record` when the task reads no more.
-    pub fn position(&self) -> Self {
+    ///
+    /// The source partition and offset move to what is returned, and `placeholder` (an empty
+    /// map) takes their place here. This record goes on through the transforms to the producer,
+    /// which read neither, and is freed on another thread than the position. Had both held
+    /// the file's shared maps, each map's reference count would move between the CPUs twice
+    /// per record.
+    pub fn take_position(&mut self, placeholder: &Arc<SourceMap>) -> Self {
         Self {
-            source_partition: Arc::clone(&self.source_partition),
-            source_offset: self.source_offset.clone(),
+            source_partition: std::mem::replace(
+                &mut self.source_partition,
+                Arc::clone(placeholder),
+            ),
+            source_offset: std::mem::replace(
+                &mut self.source_offset,
+                SourceOffset::shared(Arc::clone(placeholder)),
+            ),
             topic: self.topic.clone(),
             kafka_partition: self.kafka_partition,
             key_schema: None,

@@ -254,8 +254,15 @@ impl RecordSender {
             Some(Err(e)) => {
                 let errors = Arc::clone(&self.settings.errors);
                 let class = errors.transform_class(&e.alias).to_string();
-                self.set_aside(record, Stage::Transformation, &class, coordinates(), &e)
-                    .await?;
+                self.set_aside(
+                    record,
+                    record,
+                    Stage::Transformation,
+                    &class,
+                    coordinates(),
+                    &e,
+                )
+                .await?;
                 return Ok(false);
             }
         };
@@ -273,7 +280,7 @@ impl RecordSender {
                     Ok(encoded) => encoded,
                     Err(error) => {
                         let class = self.converters.classes.of(stage).to_string();
-                        self.set_aside(out, stage, &class, coordinates(), &error)
+                        self.set_aside(out, record, stage, &class, coordinates(), &error)
                             .await?;
                         return Ok(false);
                     }
@@ -289,7 +296,7 @@ impl RecordSender {
             // Refused before it was sent (a record over `message.max.bytes`): the error policy
             // decides, as for a converter's failure.
             let at = format!("topic={}", out.topic);
-            self.set_aside(out, Stage::KafkaProduce, PRODUCER_CLASS, at, &e)
+            self.set_aside(out, record, Stage::KafkaProduce, PRODUCER_CLASS, at, &e)
                 .await?;
             return Ok(false);
         }
@@ -298,10 +305,12 @@ impl RecordSender {
     }
 
     /// Reports a record that failed for good (log, dead letter queue as a JsonConverter envelope
-    /// of the Connect record) and skips it, or fails the task, as `errors.tolerance` says.
+    /// of the Connect record) and skips it, or fails the task, as `errors.tolerance` says. The
+    /// source partition and offset are `polled`'s: a transformed record no longer holds them.
     async fn set_aside(
         &self,
         record: &SourceRecord,
+        polled: &SourceRecord,
         stage: Stage,
         class: &str,
         coordinates: String,
@@ -327,8 +336,8 @@ impl RecordSender {
                 value: value.as_deref(),
                 headers: Vec::new(),
                 source_position: Some((
-                    serde_json::Value::Object((*record.source_partition).clone()),
-                    serde_json::Value::Object(record.source_offset.to_map()),
+                    serde_json::Value::Object((*polled.source_partition).clone()),
+                    serde_json::Value::Object(polled.source_offset.to_map()),
                 )),
             },
         };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use sluice_connect_api::{OffsetReader, Props, SourceRecord, SourceTask};
+use sluice_connect_api::{OffsetReader, Props, SourceMap, SourceRecord, SourceTask};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -173,9 +173,12 @@ impl Poller {
                         (Ok(records), Some(transformed))
                     }
                     (Ok(records), Some(chain)) => {
+                        // One per batch: the sending half frees it when it is done with the
+                        // batch, while this thread fills the next batch's.
+                        let placeholder = Arc::new(SourceMap::new());
                         let (kept, transformed) = records
                             .into_iter()
-                            .map(|r| (r.position(), chain.apply(r)))
+                            .map(|mut r| (r.take_position(&placeholder), chain.apply(r)))
                             .unzip();
                         (Ok(kept), Some(transformed))
                     }
