@@ -168,14 +168,14 @@ def main():
                 status, _ = rest("POST", "/connectors", {"name": name, "config": config})
                 assert status == 201, status
                 time.sleep(1)
-                start, cpu = time.monotonic(), benchlib.cpu_seconds(process.pid)
+                start, cpu_at_start = time.monotonic(), benchlib.cpu_seconds(process.pid)
                 for p in staged:
                     os.rename(p, os.path.join(dirs["input"], os.path.basename(p)))
                 topic = f"{name}-routed" if kind == "chain" else name
                 wait(f"{total} {kind} in the topic", lambda: topic_end(topic) >= total)
                 seconds = time.monotonic() - start
                 # The process's CPU (its broker included) per million records.
-                cpu = (benchlib.cpu_seconds(process.pid) - cpu) * 1e6 / total
+                cpu = (benchlib.cpu_seconds(process.pid) - cpu_at_start) * 1e6 / total
                 wait("every file finished", lambda: len(os.listdir(dirs["finished"])) == FILES, 0.05)
                 rest("DELETE", f"/connectors/{name}")
                 if kind == "lines" and ceiling is None:

@@ -69,10 +69,7 @@ impl SourceOffset {
 
 impl From<SourceMap> for SourceOffset {
     fn from(fields: SourceMap) -> Self {
-        Self {
-            fields: Arc::new(fields),
-            position: None,
-        }
+        Self::shared(Arc::new(fields))
     }
 }
 
