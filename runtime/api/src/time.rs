@@ -191,8 +191,7 @@ impl SimpleDateFormat {
         let second = in_day / 1000 % 60;
         let millis = in_day % 1000;
         // 1970-01-01 was a Thursday (index 3 from Monday).
-        let weekday = (days + 3).rem_euclid(7) as usize;
-        let day_of_year = days - days_from_civil(year, 1, 1) + 1;
+        let weekday = || (days + 3).rem_euclid(7) as usize;
         for token in &self.tokens {
             match token {
                 Token::Era => out.push_str(if year > 0 { "AD" } else { "BC" }),
@@ -202,10 +201,10 @@ impl SimpleDateFormat {
                 Token::Month(3) => out.push_str(&MONTHS[(month - 1) as usize][..3]),
                 Token::Month(w) => push_padded(out, month, *w),
                 Token::Day(w) => push_padded(out, day, *w),
-                Token::DayOfYear(w) => push_padded(out, day_of_year, *w),
-                Token::DayName(w) if *w >= 4 => out.push_str(DAYS[weekday]),
-                Token::DayName(_) => out.push_str(&DAYS[weekday][..3]),
-                Token::DayNumber(w) => push_padded(out, weekday as i64 + 1, *w),
+                Token::DayOfYear(w) => push_padded(out, days - days_from_civil(year, 1, 1) + 1, *w),
+                Token::DayName(w) if *w >= 4 => out.push_str(DAYS[weekday()]),
+                Token::DayName(_) => out.push_str(&DAYS[weekday()][..3]),
+                Token::DayNumber(w) => push_padded(out, weekday() as i64 + 1, *w),
                 Token::AmPm => out.push_str(if hour < 12 { "AM" } else { "PM" }),
                 Token::Hour { letter, width } => {
                     let h = match letter {
@@ -233,7 +232,11 @@ impl SimpleDateFormat {
                 }
                 Token::ZoneIso(2) => push_zone_offset(out, offset_minutes, false, false),
                 Token::ZoneIso(_) => push_zone_offset(out, offset_minutes, true, false),
-                Token::Literal(text) => out.push_str(text),
+                // Mostly one character (`-`, `:`), which needs no copy of a slice.
+                Token::Literal(text) => match text.as_bytes() {
+                    [c] if c.is_ascii() => out.push(char::from(*c)),
+                    _ => out.push_str(text),
+                },
             }
         }
     }
@@ -432,6 +435,20 @@ fn push_zone_offset(out: &mut String, offset_minutes: i64, colon: bool, rfc: boo
 /// Appends `n` in decimal, zero-padded to `width` digits after any sign, without allocating:
 /// formatting runs once per record in TimestampConverter.
 pub(crate) fn push_padded(out: &mut String, n: i64, width: usize) {
+    // The fields of a date, two digits at a time: a loop over digits cost more than the rest
+    // of the formatting.
+    match (width, n) {
+        (2, 0..=99) => return out.push_str(digit_pair(n)),
+        (3, 0..=999) => {
+            out.push(char::from(b'0' + (n / 100) as u8));
+            return out.push_str(digit_pair(n % 100));
+        }
+        (4, 0..=9999) => {
+            out.push_str(digit_pair(n / 100));
+            return out.push_str(digit_pair(n % 100));
+        }
+        _ => {}
+    }
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut rest = n.unsigned_abs();
@@ -452,6 +469,14 @@ pub(crate) fn push_padded(out: &mut String, n: i64, width: usize) {
     for &d in &digits[at..] {
         out.push(char::from(d));
     }
+}
+
+const DIGIT_PAIRS: &str = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+/// `n` (0 to 99) in two digits.
+fn digit_pair(n: i64) -> &'static str {
+    let at = (n.clamp(0, 99) * 2) as usize;
+    &DIGIT_PAIRS[at..at + 2]
 }
 
 /// A zone at the start of `text`: `Z`, `UTC`, `GMT`, `+01`, `+0100`, `+01:00`, `GMT+01:00`.
@@ -557,6 +582,17 @@ mod tests {
         assert_eq!(fmt("yyyyy SSSS").format(T, 0), "02023 0045");
         assert_eq!(fmt("'o''clock' k K h S").format(0, 0), "o'clock 24 0 12 0");
         assert_eq!(fmt("yyyy-MM-dd").format(-86_400_000, 0), "1969-12-31");
+        // Fields padded to their width, or wider than it, and years of 3 and 5 digits.
+        let jan_2_0987 = days_from_civil(987, 1, 2) * 86_400_000 + 3_600_000 + 7;
+        assert_eq!(
+            fmt("yyyy/yyy/MM/M/dd/H/HHH/SSS/S").format(jan_2_0987, 0),
+            "0987/987/01/1/02/1/001/007/7"
+        );
+        let year_12345 = days_from_civil(12_345, 12, 31) * 86_400_000 + 999;
+        assert_eq!(
+            fmt("yyyy-MM-dd SS").format(year_12345, 0),
+            "12345-12-31 999"
+        );
     }
 
     #[test]

@@ -356,17 +356,34 @@ impl Decoder<'_> {
         input: &mut Reader<'_>,
         depth: usize,
     ) -> Result<Value> {
+        let mut value = Value::Null;
+        self.read_into(id, schema, input, depth, &mut value)?;
+        Ok(value)
+    }
+
+    /// [`read`](Self::read) into `out`, which holds null. A record's fields are read straight
+    /// into its list of values: returning each value (48 bytes with its result) and copying it
+    /// there cost as much as reading it.
+    fn read_into(
+        &self,
+        id: NodeId,
+        schema: &SchemaRef,
+        input: &mut Reader<'_>,
+        depth: usize,
+        out: &mut Value,
+    ) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(too_deep());
         }
-        Ok(match self.avro.node(id) {
+        *out = match self.avro.node(id) {
             Node::Union { branches } => {
                 let index = input
                     .read_index("union branch", branches.len())
                     .map_err(datum_error)?;
                 let branch = branches[index];
                 if self.avro.node(branch).kind() == Kind::Null {
-                    return Ok(Value::Null);
+                    *out = Value::Null;
+                    return Ok(());
                 }
                 if schema.name.as_deref() == Some(UNION) && schema.schema_type == SchemaType::Struct
                 {
@@ -382,14 +399,12 @@ impl Decoder<'_> {
                     let member = self.read(branch, &field.schema, input, depth + 1)?;
                     let mut values = vec![Value::Null; schema.fields.len()];
                     values[position] = member;
-                    return Ok(Value::Struct(Struct::from_values(
-                        Arc::clone(schema),
-                        values,
-                    )?));
+                    *out = Value::Struct(Struct::from_values(Arc::clone(schema), values)?);
+                    return Ok(());
                 }
-                return self.read(branch, schema, input, depth + 1);
+                return self.read_into(branch, schema, input, depth + 1, out);
             }
-            Node::Primitive { kind, .. } => read_primitive(*kind, schema, input)?,
+            Node::Primitive { kind, .. } => return read_primitive(*kind, schema, input, out),
             Node::Fixed { size, .. } => {
                 let bytes = input.read_fixed(*size as usize).map_err(datum_error)?;
                 bytes_value(schema, bytes)?
@@ -454,8 +469,9 @@ impl Decoder<'_> {
                     ));
                 }
                 let mut values = Vec::with_capacity(fields.len());
-                for (field, connect) in fields.iter().zip(&schema.fields) {
-                    values.push(self.read(field.ty, &connect.schema, input, depth + 1)?);
+                values.resize_with(fields.len(), || Value::Null);
+                for ((slot, field), connect) in values.iter_mut().zip(fields).zip(&schema.fields) {
+                    self.read_into(field.ty, &connect.schema, input, depth + 1, slot)?;
                 }
                 // Each value was read as its own field's schema says, so only a null is looked
                 // at again (it must be allowed there).
@@ -465,7 +481,8 @@ impl Decoder<'_> {
                     |i| schema.fields.get(i).map(|f| &f.schema),
                 )?)
             }
-        })
+        };
+        Ok(())
     }
 
     /// Reads the blocks of an array or map, calling `item` once per item.
@@ -490,8 +507,13 @@ fn child_ref(schema: Option<&SchemaRef>) -> Result<&SchemaRef> {
     schema.ok_or_else(|| ConnectError::data("A Connect schema lacks its element schema"))
 }
 
-fn read_primitive(kind: Kind, schema: &Schema, input: &mut Reader<'_>) -> Result<Value> {
-    Ok(match kind {
+fn read_primitive(
+    kind: Kind,
+    schema: &Schema,
+    input: &mut Reader<'_>,
+    out: &mut Value,
+) -> Result<()> {
+    *out = match kind {
         Kind::Null => Value::Null,
         Kind::Boolean => Value::Boolean(input.read_boolean().map_err(datum_error)?),
         Kind::Int => {
@@ -525,7 +547,8 @@ fn read_primitive(kind: Kind, schema: &Schema, input: &mut Reader<'_>) -> Result
                 other.avro_name()
             )))
         }
-    })
+    };
+    Ok(())
 }
 
 fn bytes_value(schema: &Schema, bytes: &[u8]) -> Result<Value> {

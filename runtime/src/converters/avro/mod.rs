@@ -218,11 +218,8 @@ impl AvroConverter {
         Ok(plan)
     }
 
-    /// The plan for reading data written with schema `id`.
+    /// The plan for reading data written with schema `id`, fetched from the registry and cached.
     fn read_plan(&self, topic: &str, id: i32) -> Result<Arc<ReadPlan>> {
-        if let Some(plan) = self.read.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
-            return Ok(Arc::clone(plan));
-        }
         let registry = self.registry()?;
         let text = registry
             .schema_by_id(id)
@@ -397,14 +394,21 @@ impl Converter for AvroConverter {
         }
         let (id, datum) = rest.split_at(4);
         let id = i32::from_be_bytes([id[0], id[1], id[2], id[3]]);
-        let plan = self.read_plan(topic, id)?;
-        let value = codec::decode(&plan.avro, &plan.connect, datum).map_err(|e| {
-            failed(&format!(
-                "Error deserializing Avro message for id {id}: {}",
-                e.message()
-            ))
-        })?;
-        Ok((Some(Arc::clone(&plan.connect)), value))
+        let decode = |plan: &ReadPlan| {
+            let value = codec::decode(&plan.avro, &plan.connect, datum).map_err(|e| {
+                failed(&format!(
+                    "Error deserializing Avro message for id {id}: {}",
+                    e.message()
+                ))
+            })?;
+            Ok((Some(Arc::clone(&plan.connect)), value))
+        };
+        // A task's converter is its own: decoding under the cache's lock holds up no one, and
+        // spares counting a reference to the plan for every record.
+        if let Some(plan) = self.read.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            return decode(plan);
+        }
+        decode(self.read_plan(topic, id)?.as_ref())
     }
 }
 
