@@ -362,8 +362,8 @@ impl Decoder<'_> {
     }
 
     /// [`read`](Self::read) into `out`, which holds null. A record's fields are read straight
-    /// into its list of values: returning each value (48 bytes with its result) and copying it
-    /// there cost as much as reading it.
+    /// into its list of values: returning each one in a 48-byte result and copying it there took
+    /// about a third of the decoding.
     fn read_into(
         &self,
         id: NodeId,
