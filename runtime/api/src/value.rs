@@ -180,6 +180,14 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// `n` nulls: the values a struct starts with. Filled without cloning a null for each, which
+    /// `vec![Value::Null; n]` does (a call per field, for every record read).
+    pub fn nulls(n: usize) -> Vec<Value> {
+        let mut values = Vec::with_capacity(n);
+        values.resize_with(n, || Value::Null);
+        values
+    }
+
     /// The string form of a value, as Java's `toString` would give it; `None` for null.
     pub fn to_java_string(&self) -> Option<String> {
         (!self.is_null()).then(|| {
@@ -231,7 +239,7 @@ impl Struct {
                 "Not a struct schema: ".to_string() + schema.schema_type.name(),
             ));
         }
-        let values = vec![Value::Null; schema.fields.len()];
+        let values = Value::nulls(schema.fields.len());
         Ok(Self { schema, values })
     }
 

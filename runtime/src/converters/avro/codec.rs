@@ -397,7 +397,7 @@ impl Decoder<'_> {
                         )
                     })?;
                     let member = self.read(branch, &field.schema, input, depth + 1)?;
-                    let mut values = vec![Value::Null; schema.fields.len()];
+                    let mut values = Value::nulls(schema.fields.len());
                     values[position] = member;
                     *out = Value::Struct(Struct::from_values(Arc::clone(schema), values)?);
                     return Ok(());
@@ -468,8 +468,7 @@ impl Decoder<'_> {
                         "The Connect struct does not match the Avro record",
                     ));
                 }
-                let mut values = Vec::with_capacity(fields.len());
-                values.resize_with(fields.len(), || Value::Null);
+                let mut values = Value::nulls(fields.len());
                 for ((slot, field), connect) in values.iter_mut().zip(fields).zip(&schema.fields) {
                     self.read_into(field.ty, &connect.schema, input, depth + 1, slot)?;
                 }
