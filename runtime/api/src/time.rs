@@ -232,9 +232,10 @@ impl SimpleDateFormat {
                 }
                 Token::ZoneIso(2) => push_zone_offset(out, offset_minutes, false, false),
                 Token::ZoneIso(_) => push_zone_offset(out, offset_minutes, true, false),
-                // Mostly one character (`-`, `:`), which needs no copy of a slice.
+                // Mostly one character (`-`, `:`), which needs no copy of a slice; a text of one
+                // byte is ASCII.
                 Token::Literal(text) => match text.as_bytes() {
-                    [c] if c.is_ascii() => out.push(char::from(*c)),
+                    [c] => out.push(char::from(*c)),
                     _ => out.push_str(text),
                 },
             }

@@ -396,9 +396,14 @@ impl Decoder<'_> {
                             "The Avro union has more branches than the Connect union has fields",
                         )
                     })?;
-                    let member = self.read(branch, &field.schema, input, depth + 1)?;
                     let mut values = Value::nulls(schema.fields.len());
-                    values[position] = member;
+                    self.read_into(
+                        branch,
+                        &field.schema,
+                        input,
+                        depth + 1,
+                        &mut values[position],
+                    )?;
                     *out = Value::Struct(Struct::from_values(Arc::clone(schema), values)?);
                     return Ok(());
                 }
