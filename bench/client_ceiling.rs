@@ -12,7 +12,8 @@
 //! the worker's SimpleHeaderConverter writes them. Both write to partition 0. `consume` reads
 //! `count` records of partition 0 from the beginning and writes each value and a newline to the
 //! file, as FileStreamSink does. Prints `<records> <seconds>`: for producers from the first send
-//! until every record is acknowledged; for the consumer from subscribing until the file is written.
+//! until every record is acknowledged, after one record to `<topic>-warm-up` (see `warm_up`); for
+//! the consumer from subscribing until the file is written.
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,6 +106,7 @@ fn produce(
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .create_with_context(Failures::default())?;
+    warm_up(&producer, topic)?;
     let start = Instant::now();
     let mut count = 0u64;
     for path in files {
@@ -157,6 +159,24 @@ fn produce(
         return Err(format!("{failed} records failed").into());
     }
     Ok((count, start.elapsed().as_secs_f64()))
+}
+
+/// Sends one record to a topic of its own and waits for it, so the timed run starts with a
+/// connected producer that holds its producer id, as a connector's producer does by the time its
+/// records flow. librdkafka asks for an idempotent producer's id when a metadata response comes
+/// from a broker that is up, or else on a 500 ms timer; the bootstrap connection's answer comes
+/// before the broker it names is up, so a producer that starts sending at once waits for that
+/// timer with its first records queued.
+fn warm_up(producer: &ThreadedProducer<Failures>, topic: &str) -> Result<(), Error> {
+    let warm_up_topic = format!("{topic}-warm-up");
+    producer
+        .send(BaseRecord::<'_, [u8], [u8]>::to(&warm_up_topic).payload(b"warm-up".as_slice()))
+        .map_err(|(e, _)| e)?;
+    producer.flush(Duration::from_secs(60))?;
+    if producer.context().failed.load(Ordering::Relaxed) > 0 {
+        return Err("the warm-up record failed".into());
+    }
+    Ok(())
 }
 
 fn consume(bootstrap: &str, topic: &str, count: u64, out: &str) -> Result<(u64, f64), Error> {

@@ -165,8 +165,10 @@ async fn file_lines_reach_the_topic_and_a_restarted_task_resumes_without_duplica
     broker.stop().await;
 }
 
-/// A task that polls 50 records once and keeps what `commit_record` is given.
+/// A task that polls 50 records once and keeps what `commit_record` is given. Record `n` comes
+/// from the source partition `{"source": source_of(n)}` with offset `{"n": n}`.
 struct Counting {
+    source_of: fn(i64) -> &'static str,
     reads_data: bool,
     polled: bool,
     committed: Arc<std::sync::Mutex<Vec<sluice_connect_api::SourceRecord>>>,
@@ -189,13 +191,16 @@ impl sluice_connect_api::SourceTask for Counting {
         let records = if std::mem::replace(&mut self.polled, true) {
             Vec::new()
         } else {
-            let partition: Arc<sluice_connect_api::SourceMap> = Arc::new(
-                [("source".to_string(), "counting".into())]
-                    .into_iter()
-                    .collect(),
-            );
+            let partition_of = |i: i64| -> Arc<sluice_connect_api::SourceMap> {
+                Arc::new(
+                    [("source".to_string(), (self.source_of)(i).into())]
+                        .into_iter()
+                        .collect(),
+                )
+            };
             (0..50)
                 .map(|i| {
+                    let partition = partition_of(i);
                     let offset =
                         sluice_connect_api::SourceOffset::at(Arc::clone(&partition), "n", i);
                     sluice_connect_api::SourceRecord::new(
@@ -225,9 +230,15 @@ impl sluice_connect_api::SourceTask for Counting {
     }
 }
 
-/// Runs [`Counting`] through a chain that routes its records to another topic; returns what
-/// `commit_record` was given.
-async fn committed_through_a_chain(reads_data: bool) -> Vec<sluice_connect_api::SourceRecord> {
+/// What a run of [`Counting`] left: the records `commit_record` was given, and the offsets
+/// stored in `connect-offsets` (source partition, offset).
+struct CountingRun {
+    committed: Vec<sluice_connect_api::SourceRecord>,
+    stored: Vec<(sluice_connect_api::SourceMap, sluice_connect_api::SourceMap)>,
+}
+
+/// Runs [`Counting`] through a chain that routes its records to another topic.
+async fn run_counting(source_of: fn(i64) -> &'static str, reads_data: bool) -> CountingRun {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = Broker::start(dir.path()).await;
     let client = broker.client();
@@ -237,6 +248,7 @@ async fn committed_through_a_chain(reads_data: bool) -> Vec<sluice_connect_api::
     let store = load_offsets(&client).await;
     let committed = Arc::new(std::sync::Mutex::new(Vec::new()));
     let task = Box::new(Counting {
+        source_of,
         reads_data,
         polled: false,
         committed: Arc::clone(&committed),
@@ -273,9 +285,14 @@ async fn committed_through_a_chain(reads_data: bool) -> Vec<sluice_connect_api::
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop_cleanly(stop, running).await;
+    let stored = load_offsets(&client).await.of_connector("counting");
     broker.stop().await;
     let committed = std::mem::take(&mut *committed.lock().expect("lock"));
-    committed
+    CountingRun { committed, stored }
+}
+
+async fn committed_through_a_chain(reads_data: bool) -> Vec<sluice_connect_api::SourceRecord> {
+    run_counting(|_| "counting", reads_data).await.committed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,4 +324,35 @@ async fn commit_record_gets_each_record_as_polled_with_its_data_only_when_it_rea
         (0..50).map(|i| format!("v-{i}")).collect::<Vec<_>>()
     );
     assert!(whole.iter().all(|r| r.topic == "counted"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_from_several_source_partitions_stores_the_last_offset_of_each() {
+    // Runs of ten: a, b, a, b, a. b's last record is not the batch's last.
+    let run = run_counting(|n| if (n / 10) % 2 == 0 { "a" } else { "b" }, false).await;
+    assert_eq!(run.committed.len(), 50, "every record committed");
+    let mut stored: Vec<(String, String)> = run
+        .stored
+        .iter()
+        .map(|(partition, offset)| {
+            (
+                serde_json::Value::Object(partition.clone()).to_string(),
+                serde_json::Value::Object(offset.clone()).to_string(),
+            )
+        })
+        .collect();
+    stored.sort();
+    assert_eq!(
+        stored,
+        [
+            (
+                r#"{"source":"a"}"#.to_string(),
+                r#"{"source":"a","n":49}"#.to_string()
+            ),
+            (
+                r#"{"source":"b"}"#.to_string(),
+                r#"{"source":"b","n":39}"#.to_string()
+            ),
+        ]
+    );
 }

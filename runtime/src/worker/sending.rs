@@ -71,6 +71,12 @@ struct CachedHeader {
 struct InFlightBatch {
     records: Vec<SourceRecord>,
     sent: Vec<bool>,
+    /// Positions, rising, of the records followed by one from another source partition: only
+    /// their offsets, and the batch's last, become committable. Found while the batch is sent,
+    /// when its records are in cache, so settling does not read every record again.
+    run_ends: Vec<usize>,
+    /// How many of `run_ends` are settled (a prefix).
+    run_ends_settled: usize,
     /// How many records of the batch are settled (a prefix).
     settled: usize,
 }
@@ -204,9 +210,15 @@ impl RecordSender {
             keyless.next_batch();
         }
         let mut sent = Vec::with_capacity(records.len());
+        let mut run_ends = Vec::new();
         let mut failure = None;
         let mut transformed = transformed.map(Vec::into_iter);
-        for record in &records {
+        for (i, record) in records.iter().enumerate() {
+            if let Some(previous) = i.checked_sub(1).and_then(|p| records.get(p)) {
+                if !same_map(&previous.source_partition, &record.source_partition) {
+                    run_ends.push(i - 1);
+                }
+            }
             let outcome = transformed.as_mut().and_then(Iterator::next);
             match self.send_one(record, outcome).await {
                 Ok(was_sent) => sent.push(was_sent),
@@ -223,6 +235,8 @@ impl RecordSender {
             self.in_flight.push_back(InFlightBatch {
                 records,
                 sent,
+                run_ends,
+                run_ends_settled: 0,
                 settled: 0,
             });
         }
@@ -566,10 +580,9 @@ impl RecordSender {
                 self.delivered = self.delivered.saturating_sub(1);
             }
             // Only the last record of a run from one source partition needs its offset copied.
-            if let Some(previous) = i.checked_sub(1).and_then(|p| front.records.get(p)) {
-                if !same_map(&previous.source_partition, &record.source_partition) {
-                    mark_done(&mut self.committable, previous);
-                }
+            if front.run_ends.get(front.run_ends_settled) == Some(&i) {
+                mark_done(&mut self.committable, record);
+                front.run_ends_settled += 1;
             }
             front.settled += 1;
             self.in_flight_records -= 1;
