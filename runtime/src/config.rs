@@ -218,6 +218,9 @@ impl WorkerConfig {
     pub fn base_client(&self) -> ClientConfig {
         let mut client = ClientConfig::new();
         client.set("bootstrap.servers", &self.bootstrap_servers);
+        for (key, value) in JAVA_CLIENT_DEFAULTS {
+            client.set(key, value);
+        }
         client
     }
 
@@ -250,6 +253,17 @@ impl WorkerConfig {
             .map(|v| v.trim().to_string())
     }
 }
+
+/// Where librdkafka's defaults differ from the Java clients' that Kafka Connect runs, and a user
+/// would notice: a Connect worker's clients reconnect after 50 ms, backing off to at most a
+/// second, where librdkafka waits 100 ms and up to ten seconds. librdkafka also holds back the
+/// connection to the brokers its first metadata names for half of `reconnect.backoff.ms`, so
+/// every new task's first records waited 50 ms for it. The worker's and the connector's
+/// `producer.`/`consumer.`/`admin.` settings still override these.
+pub const JAVA_CLIENT_DEFAULTS: [(&str, &str); 2] = [
+    ("reconnect.backoff.ms", "50"),
+    ("reconnect.backoff.max.ms", "1000"),
+];
 
 /// The first `http://host:port` of `listeners`, as `host:port`.
 fn parse_listener(listeners: &str) -> Result<String, WorkerConfigError> {
@@ -371,5 +385,24 @@ mod tests {
         );
         assert_eq!(client.get("linger.ms"), Some("50"));
         assert_eq!(client.get("batch.size"), Some("1000"));
+    }
+
+    #[test]
+    fn clients_reconnect_as_java_clients_do_unless_told_otherwise() {
+        let (c, _) = WorkerConfig::from_properties(
+            &props_of(&[("consumer.reconnect.backoff.ms", "200")]),
+            "http://:8083",
+        )
+        .expect("config");
+        let producer = c.client("producer.", &props_of(&[]));
+        assert_eq!(producer.get("reconnect.backoff.ms"), Some("50"));
+        assert_eq!(producer.get("reconnect.backoff.max.ms"), Some("1000"));
+        let consumer = c.client("consumer.", &props_of(&[]));
+        assert_eq!(consumer.get("reconnect.backoff.ms"), Some("200"));
+        let overridden = c.client(
+            "producer.",
+            &props_of(&[("producer.override.reconnect.backoff.max.ms", "30000")]),
+        );
+        assert_eq!(overridden.get("reconnect.backoff.max.ms"), Some("30000"));
     }
 }

@@ -6,6 +6,7 @@ mod deliveries;
 pub mod errors;
 pub mod offsets;
 mod partitioning;
+mod producer_id;
 mod sending;
 pub mod sink;
 mod sink_assignment;

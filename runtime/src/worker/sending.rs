@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::deliveries::{Deliveries, DeliveryContext, TrackedProducer};
 use super::errors::{Failure, RawRecord};
 use super::partitioning::KeylessPartitions;
+use super::producer_id;
 use super::source::SourceSettings;
 use super::{create_topic, Converters, OffsetStore, Stage, WorkerError};
 use crate::converters::JsonConverter;
@@ -135,6 +136,7 @@ impl RecordSender {
             Arc::new(config.create_with_context(DeliveryContext {
                 deliveries: Arc::clone(&deliveries),
             })?);
+        producer_id::request_early(&producer, &settings.offsets_topic);
         Ok(Self {
             settings,
             settled,
