@@ -302,18 +302,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn invalid_utf8_becomes_replacement_characters_and_positions_count_bytes() {
+    /// A task started, with no stored offset, on a file holding `contents`; the directory lives
+    /// as long as the returned guard.
+    fn started_on(
+        contents: &[u8],
+    ) -> (tempfile::TempDir, std::path::PathBuf, FileStreamSourceTask) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("in.txt");
-        std::fs::write(&path, b"caf\xc3\xa9\nbad \xff\xfe end\nok\n").expect("write");
+        std::fs::write(&path, contents).expect("write");
         let mut task = FileStreamSourceTask::default();
         task.start(&props(&path, "10"), Arc::new(Stored(None)))
             .expect("start");
+        (dir, path, task)
+    }
+
+    fn values(records: &[SourceRecord]) -> Vec<Value> {
+        records.iter().map(|r| r.value.clone()).collect()
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_replacement_characters_and_positions_count_bytes() {
+        let (_dir, _, mut task) = started_on(b"caf\xc3\xa9\nbad \xff\xfe end\nok\n");
         let records = poll(&mut task);
-        let values: Vec<_> = records.iter().map(|r| r.value.clone()).collect();
         assert_eq!(
-            values,
+            values(&records),
             [
                 Value::String("caf\u{e9}".into()),
                 Value::String("bad \u{fffd}\u{fffd} end".into()),
@@ -325,16 +337,10 @@ mod tests {
 
     #[test]
     fn lines_become_records_with_byte_positions_and_partial_lines_wait() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("in.txt");
-        std::fs::write(&path, "one\r\ntwo\nthr").expect("write");
-        let mut task = FileStreamSourceTask::default();
-        task.start(&props(&path, "10"), Arc::new(Stored(None)))
-            .expect("start");
+        let (_dir, path, mut task) = started_on(b"one\r\ntwo\nthr");
         let records = poll(&mut task);
-        let values: Vec<_> = records.iter().map(|r| r.value.clone()).collect();
         assert_eq!(
-            values,
+            values(&records),
             [Value::String("one".into()), Value::String("two".into())]
         );
         assert_eq!(records[0].source_offset.get("position"), Some(json!(5)));
