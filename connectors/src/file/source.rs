@@ -184,7 +184,7 @@ impl FileStreamSourceTask {
         // so reading stays linear in the bytes read.
         let mut start = 0;
         while records.len() < settings.batch_size {
-            if let Some(newline) = self.pending[start..].iter().position(|&b| b == b'\n') {
+            if let Some(newline) = memchr::memchr(b'\n', &self.pending[start..]) {
                 let line = &self.pending[start..start + newline];
                 start += newline + 1;
                 self.position += newline as u64 + 1;

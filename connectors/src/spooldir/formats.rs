@@ -119,7 +119,7 @@ pub(super) fn read_line(
         if available.is_empty() {
             return Ok(!buffer.is_empty());
         }
-        let (taken, done) = match available.iter().position(|&b| b == b'\n') {
+        let (taken, done) = match memchr::memchr(b'\n', available) {
             Some(i) => (i + 1, true),
             None => (available.len(), false),
         };
