@@ -179,6 +179,12 @@ pub trait Converter: Send + Sync {
         topic: &str,
         bytes: Option<&[u8]>,
     ) -> Result<(Option<SchemaRef>, Value)>;
+    /// The bytes `from_connect_data` would return when they are `value`'s own (a string's text,
+    /// a byte array), lent instead of copied: the worker hands them to the producer as they
+    /// are. None means "call `from_connect_data`", which also reports any error.
+    fn lend_bytes<'v>(&self, _schema: Option<&SchemaRef>, _value: &'v Value) -> Option<&'v [u8]> {
+        None
+    }
 }
 
 /// Turns header values into bytes and back.

@@ -46,6 +46,13 @@ impl Converter for StringConverter {
         Ok(value.to_java_string().map(String::into_bytes))
     }
 
+    fn lend_bytes<'v>(&self, _schema: Option<&SchemaRef>, value: &'v Value) -> Option<&'v [u8]> {
+        match value {
+            Value::String(s) => Some(s.as_bytes()),
+            _ => None,
+        }
+    }
+
     fn to_connect_data(
         &self,
         _topic: &str,
@@ -113,6 +120,14 @@ impl Converter for ByteArrayConverter {
             _ => Err(ConnectError::data(
                 "ByteArrayConverter is not compatible with objects of this type",
             )),
+        }
+    }
+
+    fn lend_bytes<'v>(&self, schema: Option<&SchemaRef>, value: &'v Value) -> Option<&'v [u8]> {
+        match (schema, value) {
+            (Some(s), _) if s.schema_type != SchemaType::Bytes => None,
+            (_, Value::Bytes(b)) => Some(b),
+            _ => None,
         }
     }
 
@@ -250,6 +265,48 @@ mod tests {
         assert_eq!(
             c.to_connect_data("t", Some(&[9])).expect("read").1,
             Value::Bytes(vec![9])
+        );
+    }
+
+    /// What a converter lends must be what it would write, and it lends nothing it would
+    /// refuse, so the worker's shortcut changes no record and hides no error.
+    #[test]
+    fn lent_bytes_are_the_written_bytes() {
+        let cases: [(&dyn Converter, Option<SchemaRef>, Value); 8] = [
+            (&StringConverter, None, Value::String("héllo".into())),
+            (
+                &StringConverter,
+                Some(Schema::string()),
+                Value::String(String::new()),
+            ),
+            (&StringConverter, None, Value::Int64(42)),
+            (&StringConverter, None, Value::Null),
+            (&ByteArrayConverter, None, Value::Bytes(vec![0, 0xff, 7])),
+            (
+                &ByteArrayConverter,
+                Some(Schema::bytes()),
+                Value::Bytes(vec![1]),
+            ),
+            (
+                &ByteArrayConverter,
+                Some(Schema::string()),
+                Value::Bytes(vec![1]),
+            ),
+            (&ByteArrayConverter, None, Value::String("text".into())),
+        ];
+        let mut lent = 0;
+        for (converter, schema, value) in &cases {
+            let written = converter.from_connect_data("t", schema.as_ref(), value);
+            // What is not lent is converted, or refused, by `from_connect_data`.
+            if let Some(bytes) = converter.lend_bytes(schema.as_ref(), value) {
+                lent += 1;
+                let written = written.expect("what is lent is written");
+                assert_eq!(written.as_deref(), Some(bytes), "{value:?}");
+            }
+        }
+        assert_eq!(
+            lent, 4,
+            "strings for StringConverter, byte arrays for ByteArrayConverter"
         );
     }
 

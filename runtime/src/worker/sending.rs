@@ -29,7 +29,7 @@ use super::{create_topic, Converters, OffsetStore, Stage, WorkerError};
 use crate::converters::JsonConverter;
 use crate::storage::records;
 use crate::transforms::TransformError;
-use sluice_connect_api::Converter as _;
+use sluice_connect_api::Converter;
 
 /// Records sent but not yet acknowledged before the task waits for the oldest. Enough to keep
 /// librdkafka's five requests in flight full while the next batches queue behind them (half
@@ -360,25 +360,25 @@ impl RecordSender {
         self.settings.errors.fail(failure, error).await
     }
 
-    #[allow(clippy::type_complexity)]
-    fn encode(
+    fn encode<'r>(
         &mut self,
-        record: &SourceRecord,
-    ) -> Result<
-        (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>),
-        (Stage, sluice_connect_api::ConnectError),
-    > {
+        record: &'r SourceRecord,
+    ) -> Result<Encoded<'r>, (Stage, sluice_connect_api::ConnectError)> {
         let topic = &record.topic;
-        let key = self
-            .converters
-            .key
-            .from_connect_data(topic, record.key_schema.as_ref(), &record.key)
-            .map_err(|e| (Stage::KeyConverter, e))?;
-        let value = self
-            .converters
-            .value
-            .from_connect_data(topic, record.value_schema.as_ref(), &record.value)
-            .map_err(|e| (Stage::ValueConverter, e))?;
+        let key = convert(
+            &*self.converters.key,
+            topic,
+            record.key_schema.as_ref(),
+            &record.key,
+        )
+        .map_err(|e| (Stage::KeyConverter, e))?;
+        let value = convert(
+            &*self.converters.value,
+            topic,
+            record.value_schema.as_ref(),
+            &record.value,
+        )
+        .map_err(|e| (Stage::ValueConverter, e))?;
         let headers = if record.headers.is_empty() {
             None
         } else {
@@ -475,6 +475,28 @@ impl RecordSender {
     }
 }
 
+/// A record's key, value and headers as the producer takes them.
+type Encoded<'r> = (
+    Option<Cow<'r, [u8]>>,
+    Option<Cow<'r, [u8]>>,
+    Option<OwnedHeaders>,
+);
+
+/// `value` as `converter` writes it; lent, not copied, when the bytes are the value's own.
+fn convert<'r>(
+    converter: &dyn Converter,
+    topic: &str,
+    schema: Option<&SchemaRef>,
+    value: &'r Value,
+) -> Result<Option<Cow<'r, [u8]>>, sluice_connect_api::ConnectError> {
+    if let Some(bytes) = converter.lend_bytes(schema, value) {
+        return Ok(Some(Cow::Borrowed(bytes)));
+    }
+    Ok(converter
+        .from_connect_data(topic, schema, value)?
+        .map(Cow::Owned))
+}
+
 /// Map equality: usually the same shared map; else the cheap ordered comparison first, as maps
 /// from one task are built the same way, so this rarely needs the key lookups of `==`.
 fn same_map(a: &Arc<SourceMap>, b: &Arc<SourceMap>) -> bool {
@@ -502,7 +524,7 @@ async fn enqueue(
     producer: &TrackedProducer,
     record: &SourceRecord,
     partition: Option<i32>,
-    (key, value, headers): (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>),
+    (key, value, headers): Encoded<'_>,
     seq: usize,
 ) -> Result<(), KafkaError> {
     let mut out: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(&record.topic, seq);
