@@ -42,6 +42,11 @@ pub struct KeylessPartitions {
     producer: Arc<TrackedProducer>,
     topics: HashMap<String, Topic>,
     random: RandomState,
+    /// The topic last asked about in this batch and its partition (None: not asked yet):
+    /// records of a batch nearly always go to one topic, which then costs a comparison rather
+    /// than a hash lookup.
+    last_topic: String,
+    last_partition: Option<i32>,
 }
 
 impl KeylessPartitions {
@@ -50,14 +55,23 @@ impl KeylessPartitions {
             producer,
             topics: HashMap::new(),
             random: RandomState::new(),
+            last_topic: String::new(),
+            last_partition: None,
         }
     }
 
     /// The partition for a keyless record of `topic` in the current batch, or None to let
     /// librdkafka choose (the count is not known yet).
     pub fn partition(&mut self, topic: &str) -> Option<i32> {
+        if self.last_partition.is_some() && self.last_topic == topic {
+            return self.last_partition;
+        }
         if let Some(t) = self.topics.get(topic) {
-            return t.partitions.map(|_| t.sticky);
+            let sticky = t.partitions.map(|_| t.sticky)?;
+            self.last_topic.clear();
+            self.last_topic.push_str(topic);
+            self.last_partition = Some(sticky);
+            return Some(sticky);
         }
         let mut entry = Topic {
             partitions: None,
@@ -76,6 +90,7 @@ impl KeylessPartitions {
         if self.topics.is_empty() {
             return;
         }
+        self.last_partition = None;
         let now = Instant::now();
         for (name, topic) in &mut self.topics {
             if let Some(fetch) = &topic.fetch {
