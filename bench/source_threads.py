@@ -2,15 +2,16 @@
 """Where a FileStreamSource's time goes, thread by thread, for one build or for several compared
 in turns: each round creates a FileStreamSource of N lines of 100 bytes in `sluice standalone`,
 reads the topic's high watermark every 5 ms, and reads every thread's CPU from /proc before and
-after. Prints, per build, medians over the rounds of: when the first record is seen after the
-`POST` (later than it reaches the topic: librdkafka answers slowly for a topic that does not
-exist yet), lines/s from the `POST`, lines/s from the first record on (what a warmed-up
-producer moves, as `bench/client_ceiling.rs` measures it), and CPU seconds per million lines of
-the task's thread, the worker's runtime threads (the sending half), librdkafka's threads and the
-embedded broker's.
+after. The topic is created first, so that reading its watermark is quick from the start.
+Prints, per build, medians over the rounds of: the first record's time after the `POST`,
+lines/s from the `POST`, lines/s from the first record on (what a warmed-up producer moves, as
+`bench/client_ceiling.rs` measures it), and CPU seconds per million lines of the task's thread,
+the worker's runtime threads (the sending half), librdkafka's threads and the embedded
+broker's.
 
     cargo build --release --bin sluice && python3 bench/source_threads.py target/release/sluice
     ROUNDS=9 python3 bench/source_threads.py /tmp/before/sluice /tmp/after/sluice
+    WORKER_OVERRIDES="producer.linger.ms=20" python3 bench/source_threads.py target/release/sluice
 
 Builds take turns round by round, so a machine that slows down favours none. Needs the
 confluent-kafka Python package (for topic watermarks).
@@ -28,6 +29,8 @@ LINES = int(os.environ.get("LINES", "1000000"))
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 BROKER_PORT = int(os.environ.get("PORT", "29592"))
 REST_PORT = int(os.environ.get("REST_PORT", "28583"))
+# Worker settings (`key=value`, space-separated) on top of the benchmark's own.
+WORKER_OVERRIDES = os.environ.get("WORKER_OVERRIDES", "").split()
 TIMEOUT = 300
 
 # Thread names, by what they run: the task's own thread is named after its connector.
@@ -64,17 +67,23 @@ def grouped(before, after):
 def one_round(sluice, work, source_file, n):
     """Starts Sluice, runs one FileStreamSource to the end, stops Sluice."""
     from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
 
     process = benchlib.start_standalone(sluice, work, BROKER_PORT, worker_port=REST_PORT,
-                                        worker_overrides=["offset.flush.interval.ms=200"])
+                                        worker_overrides=["offset.flush.interval.ms=200", *WORKER_OVERRIDES])
     try:
         def rest(*args):
             return benchlib.rest(REST_PORT, *args)
         benchlib.wait("the REST API", lambda: benchlib.safe(lambda: rest("GET", "/")[0] == 200),
                       0.05, TIMEOUT)
         time.sleep(1)
-        consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{BROKER_PORT}", "group.id": "threads"})
+        bootstrap = f"127.0.0.1:{BROKER_PORT}"
         topic = f"threads-{n}"
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+            future.result(timeout=30)
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "threads"})
+        consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)
         before = thread_cpu(process.pid)
         start = time.monotonic()
         status, _ = rest("POST", "/connectors", {"name": topic, "config": {
@@ -100,7 +109,7 @@ def one_round(sluice, work, source_file, n):
         cpu = grouped(before, thread_cpu(process.pid))
         consumer.close()
         after_first = (LINES - first[1]) / (total - first[0]) if total > first[0] else float("nan")
-        return {"first record seen ms": first[0] * 1000, "lines/s from POST": LINES / total,
+        return {"first record ms": first[0] * 1000, "lines/s from POST": LINES / total,
                 "lines/s after the first": after_first,
                 **{f"{label} CPU s per 1M": s * 1e6 / LINES for label, s in cpu.items()}}
     finally:

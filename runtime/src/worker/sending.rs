@@ -125,13 +125,7 @@ impl RecordSender {
     ) -> Result<Self, WorkerError> {
         // As Kafka Connect does: every record acknowledged by all replicas, in order.
         let deliveries = Arc::new(Deliveries::default());
-        let mut config = client.clone();
-        config.set("acks", "all").set("enable.idempotence", "true");
-        // Keys go where Kafka's own producer puts them (murmur2), unless the worker says else.
-        let own_partitioner = config.get("partitioner").is_none();
-        if own_partitioner {
-            config.set("partitioner", "murmur2_random");
-        }
+        let (config, own_partitioner) = source_producer_config(client);
         let producer: Arc<TrackedProducer> =
             Arc::new(config.create_with_context(DeliveryContext {
                 deliveries: Arc::clone(&deliveries),
@@ -475,6 +469,25 @@ impl RecordSender {
     }
 }
 
+/// A source task's producer settings, on top of the worker's and the connector's: acks=all and
+/// idempotence as Kafka Connect sets them; unless they say else, Kafka's own partitioner
+/// (murmur2) for keys, and connections to the brokers the first metadata names at once. In its
+/// default sparse mode librdkafka connects to them one at a time, at most every half
+/// `reconnect.backoff.ms`, and a new task's first records waited those 25 ms. Also whether the
+/// partitioner is ours, which places keyless records by batch.
+fn source_producer_config(client: &ClientConfig) -> (ClientConfig, bool) {
+    let mut config = client.clone();
+    config.set("acks", "all").set("enable.idempotence", "true");
+    let own_partitioner = config.get("partitioner").is_none();
+    if own_partitioner {
+        config.set("partitioner", "murmur2_random");
+    }
+    if config.get("enable.sparse.connections").is_none() {
+        config.set("enable.sparse.connections", "false");
+    }
+    (config, own_partitioner)
+}
+
 /// A record's key, value and headers as the producer takes them.
 type Encoded<'r> = (
     Option<Cow<'r, [u8]>>,
@@ -679,5 +692,28 @@ fn mark_done(committable: &mut Vec<(Arc<SourceMap>, SourceOffset)>, record: &Sou
             Arc::clone(&record.source_partition),
             record.source_offset.clone(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_producers_connect_at_once_and_place_keys_as_kafka_does_unless_told_otherwise() {
+        let (config, own_partitioner) = source_producer_config(&ClientConfig::new());
+        assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+        assert_eq!(config.get("partitioner"), Some("murmur2_random"));
+        assert!(own_partitioner);
+        assert_eq!(config.get("enable.sparse.connections"), Some("false"));
+
+        let mut told = ClientConfig::new();
+        told.set("partitioner", "random")
+            .set("enable.sparse.connections", "true");
+        let (config, own_partitioner) = source_producer_config(&told);
+        assert_eq!(config.get("partitioner"), Some("random"));
+        assert!(!own_partitioner, "librdkafka places keyless records then");
+        assert_eq!(config.get("enable.sparse.connections"), Some("true"));
     }
 }
