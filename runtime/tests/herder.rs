@@ -477,7 +477,9 @@ async fn keyed_records_land_where_kafka_puts_them_and_keyless_batches_stay_toget
     for (n, partitions) in batch_partitions.iter().enumerate().skip(1) {
         assert_eq!(partitions.len(), 1, "poll {n} went to {partitions:?}");
     }
-    let used: std::collections::HashSet<_> = batch_partitions.iter().flatten().collect();
+    // The first poll's records, placed by librdkafka, may cover every partition on their own:
+    // the polls after it must move across them by themselves.
+    let used: std::collections::HashSet<_> = batch_partitions.iter().skip(1).flatten().collect();
     assert_eq!(
         used.len(),
         3,
