@@ -1,7 +1,7 @@
 //! The ceiling for the worker's throughput with its Kafka client: a plain rdkafka producer or
 //! consumer moving the same lines, configured as the worker's own (the worker's client defaults;
-//! acks=all and idempotence for the producer, the sink's prefetch for the consumer; librdkafka's
-//! other defaults). No connector, no converter, no offsets.
+//! a source task's producer settings for the producer, the sink's prefetch for the consumer;
+//! librdkafka's other defaults). No connector, no converter, no offsets.
 //!
 //!     cargo run --release --example client_ceiling -- produce <bootstrap> <topic> <file>...
 //!     cargo run --release --example client_ceiling -- produce-spooldir <bootstrap> <topic> <file>...
@@ -23,9 +23,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
-use sluice_runtime::config::JAVA_CLIENT_DEFAULTS;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use sluice_runtime::config::java_client;
 use sluice_runtime::worker::sink::SINK_PREFETCH;
+use sluice_runtime::worker::source_producer_config;
 
 // The allocator the sluice binary uses (librdkafka's allocations included), so the comparison is
 // of the pipeline, not of malloc.
@@ -102,10 +103,9 @@ fn produce(
     files: &[String],
     with_headers: bool,
 ) -> Result<(u64, f64), Error> {
-    let producer: ThreadedProducer<Failures> = worker_client()
+    let (mut config, _) = source_producer_config(&java_client());
+    let producer: ThreadedProducer<Failures> = config
         .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
         .create_with_context(Failures::default())?;
     warm_up(&producer, topic)?;
     let start = Instant::now();
@@ -180,17 +180,8 @@ fn warm_up(producer: &ThreadedProducer<Failures>, topic: &str) -> Result<(), Err
     Ok(())
 }
 
-/// What every client of the worker starts from.
-fn worker_client() -> ClientConfig {
-    let mut config = ClientConfig::new();
-    for (key, value) in JAVA_CLIENT_DEFAULTS {
-        config.set(key, value);
-    }
-    config
-}
-
 fn consume(bootstrap: &str, topic: &str, count: u64, out: &str) -> Result<(u64, f64), Error> {
-    let mut config = worker_client();
+    let mut config = java_client();
     // The prefetch the worker's sink consumer uses: with librdkafka's defaults a consumer that
     // drains its queue quickly waits a second for more.
     for (key, value) in SINK_PREFETCH {

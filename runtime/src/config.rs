@@ -216,11 +216,8 @@ impl WorkerConfig {
 
     /// Settings every Kafka client of the worker starts from.
     pub fn base_client(&self) -> ClientConfig {
-        let mut client = ClientConfig::new();
+        let mut client = java_client();
         client.set("bootstrap.servers", &self.bootstrap_servers);
-        for (key, value) in JAVA_CLIENT_DEFAULTS {
-            client.set(key, value);
-        }
         client
     }
 
@@ -264,6 +261,16 @@ pub const JAVA_CLIENT_DEFAULTS: [(&str, &str); 2] = [
     ("reconnect.backoff.ms", "50"),
     ("reconnect.backoff.max.ms", "1000"),
 ];
+
+/// A client configuration holding [`JAVA_CLIENT_DEFAULTS`] and nothing else: what every client
+/// of the worker starts from.
+pub fn java_client() -> ClientConfig {
+    let mut client = ClientConfig::new();
+    for (key, value) in JAVA_CLIENT_DEFAULTS {
+        client.set(key, value);
+    }
+    client
+}
 
 /// The first `http://host:port` of `listeners`, as `host:port`.
 fn parse_listener(listeners: &str) -> Result<String, WorkerConfigError> {

@@ -8,6 +8,7 @@ pub mod offsets;
 mod partitioning;
 mod producer_id;
 mod sending;
+pub use sending::source_producer_config;
 pub mod sink;
 mod sink_assignment;
 mod sink_progress;

@@ -475,7 +475,7 @@ impl RecordSender {
 /// default sparse mode librdkafka connects to them one at a time, at most every half
 /// `reconnect.backoff.ms`, and a new task's first records waited those 25 ms. Also whether the
 /// partitioner is ours, which places keyless records by batch.
-fn source_producer_config(client: &ClientConfig) -> (ClientConfig, bool) {
+pub fn source_producer_config(client: &ClientConfig) -> (ClientConfig, bool) {
     let mut config = client.clone();
     config.set("acks", "all").set("enable.idempotence", "true");
     let own_partitioner = config.get("partitioner").is_none();
