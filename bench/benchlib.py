@@ -27,7 +27,13 @@ def start_standalone(sluice, work, broker_port, worker_port=0, registry_port=0, 
 def cpu_seconds(pid):
     """User plus system CPU seconds a process has used so far. Steadier than wall time on these
     shared machines, and it counts every thread of the process (the embedded broker too)."""
-    with open(f"/proc/{pid}/stat") as f:
+    return stat_cpu_seconds(f"/proc/{pid}/stat")
+
+
+def stat_cpu_seconds(path):
+    """User plus system CPU seconds from a `/proc` stat file: a process's, or one thread's
+    (`/proc/<pid>/task/<tid>/stat`)."""
+    with open(path) as f:
         # The command name may hold spaces; the fields after it are fixed.
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -45,12 +45,9 @@ def thread_cpu(pid):
         try:
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
                 name = f.read().strip()
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+            seconds[(tid, name)] = benchlib.stat_cpu_seconds(f"/proc/{pid}/task/{tid}/stat")
         except OSError:
             continue  # the thread ended meanwhile
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        seconds[(tid, name)] = cpu
     return seconds
 
 
@@ -113,8 +110,7 @@ def one_round(sluice, work, source_file, n):
                 "lines/s after the first": after_first,
                 **{f"{label} CPU s per 1M": s * 1e6 / LINES for label, s in cpu.items()}}
     finally:
-        process.terminate()
-        process.wait()
+        benchlib.stop(process)
 
 
 def main():
